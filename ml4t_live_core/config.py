@@ -1,0 +1,215 @@
+"""One TOML file plus environment variables, validated against every plugin's typed schema.
+
+Layout::
+
+    [runtime]            core settings (RuntimeConfig)
+    [broker]  use = "sim"      + [broker.<name>] that plugin's settings
+    [feed]    use = "replay"   + [feed.<name>];  aggregate = "1min" wraps it in the aggregator
+    [state]   use = "json"     + [state.<name>]
+    [risk.<check>]       one section per risk check
+    [plugins] disable = [...]
+
+Any key can be overridden with ``ML4T_LIVE__SECTION__KEY=value`` (``__`` separates levels;
+the value is parsed as a TOML literal when it is one, else taken as a string).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ml4t_live_core.errors import ConfigError
+from ml4t_live_core.plugins import Kind, Plugins
+
+ENV_PREFIX = "ML4T_LIVE__"
+
+
+class PluginConfig(BaseModel):
+    """Base for plugin schemas: unknown keys are errors, values are validated once."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RuntimeConfig(PluginConfig):
+    """Core engine and safety settings (section [runtime])."""
+
+    shadow: bool = False
+    on_error: Literal["continue", "halt"] = "halt"
+    #: What happens to bars that arrive while the strategy is still busy with the previous one:
+    #: "block" makes the feed wait (every bar is seen, lag grows and is reported);
+    #: "latest" keeps only the newest waiting bar and counts the ones it skipped.
+    busy_policy: Literal["block", "latest"] = "block"
+    raise_on_rejection: bool = False
+    order_timeout: float = Field(10.0, gt=0)
+    getter_timeout: float = Field(2.0, gt=0)
+    timezone: str = "America/New_York"
+    account: str = "default"
+    strategy_id: str | None = None
+    client_order_prefix: str | None = Field(None, pattern=r"^[A-Za-z0-9_.]{1,32}$")
+    warmup_bars: int = Field(0, ge=0)
+
+
+class _Selection(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    use: str
+
+
+@dataclass(slots=True)
+class LiveConfig:
+    """A validated configuration: which plugins to compose, each with its typed config."""
+
+    runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
+    broker: str = "sim"
+    broker_config: Any = None
+    feed: str = "replay"
+    feed_config: Any = None
+    wrappers: list[tuple[str, Any]] = field(default_factory=list)
+    state: str | None = None
+    state_config: Any = None
+    risk: dict[str, Any] = field(default_factory=dict)
+    disable: list[str] = field(default_factory=list)
+    source: str = "<defaults>"
+
+
+def read_raw(path: str | Path | None, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Parse the TOML file (if any) and apply environment overrides; no schema yet."""
+    raw: dict[str, Any] = {}
+    source = str(path) if path else "<defaults>"
+    if path is not None:
+        try:
+            raw = tomllib.loads(Path(path).read_text())
+        except FileNotFoundError:
+            raise ConfigError("file not found", source=source) from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"not valid TOML: {exc}", source=source) from None
+    _apply_env(raw, os.environ if environ is None else environ)
+    return raw
+
+
+def disabled_plugins(raw: Mapping[str, Any], source: str = "<defaults>") -> list[str]:
+    section = raw.get("plugins", {})
+    if not isinstance(section, dict):
+        raise ConfigError("must be a table", source=source, section="plugins")
+    unknown = set(section) - {"disable"}
+    if unknown:
+        raise ConfigError("unknown key", source=source, section="plugins", key=sorted(unknown)[0])
+    disable = section.get("disable", [])
+    if not isinstance(disable, list) or not all(isinstance(n, str) for n in disable):
+        raise ConfigError("must be a list of plugin names", source=source, section="plugins", key="disable")
+    return list(disable)
+
+
+def validate(raw: Mapping[str, Any], plugins: Plugins, source: str = "<defaults>") -> LiveConfig:
+    """Check every section against the core schema and the schemas the plugins registered."""
+    known = {"runtime", "broker", "feed", "state", "risk", "plugins"}
+    for section in raw:
+        if section not in known:
+            raise ConfigError(f"unknown section (known: {', '.join(sorted(known))})", source=source, section=section)
+    cfg = LiveConfig(source=source, disable=disabled_plugins(raw, source))
+    cfg.runtime = _model(RuntimeConfig, raw.get("runtime", {}), source, "runtime")
+
+    cfg.broker, cfg.broker_config = _select(raw, "broker", "sim", Kind.BROKER, plugins, source)
+    cfg.feed, cfg.feed_config = _select(raw, "feed", "replay", Kind.FEED, plugins, source, extra_keys={"aggregate", "aggregator"})
+    feed_section = raw.get("feed", {})
+    if "aggregate" in feed_section:
+        reg = plugins.registry.get(Kind.FEED_WRAPPER, "aggregate")
+        options = {"interval": feed_section["aggregate"], **feed_section.get("aggregator", {})}
+        cfg.wrappers.append(("aggregate", _model(reg.config, options, source, "feed.aggregator")))
+    if raw.get("state") is not None or plugins.registry.names(Kind.STATE_STORE):
+        default_state = "json" if "json" in plugins.registry.names(Kind.STATE_STORE) else None
+        if raw.get("state") is not None or default_state:
+            cfg.state, cfg.state_config = _select(raw, "state", default_state, Kind.STATE_STORE, plugins, source)
+
+    risk_raw = raw.get("risk", {})
+    if not isinstance(risk_raw, dict):
+        raise ConfigError("must be a table of [risk.<check>] sections", source=source, section="risk")
+    # Env overrides cannot spell '-', so ORDER_SIZE addresses [risk.order-size].
+    risk_raw = {name.replace("_", "-"): body for name, body in risk_raw.items()}
+    for name in risk_raw:
+        if name not in plugins.registry.names(Kind.RISK_CHECK):
+            raise ConfigError(
+                f"no risk check {name!r} is installed and enabled "
+                f"(installed: {', '.join(plugins.registry.names(Kind.RISK_CHECK)) or 'none'})",
+                source=source, section=f"risk.{name}",
+            )
+    for reg in plugins.registry.all(Kind.RISK_CHECK):
+        cfg.risk[reg.name] = _model(reg.config, risk_raw.get(reg.name, {}), source, f"risk.{reg.name}")
+    return cfg
+
+
+def _select(
+    raw: Mapping[str, Any], section: str, default: str | None, kind: Kind, plugins: Plugins,
+    source: str, extra_keys: set[str] = frozenset(),  # type: ignore[assignment]
+) -> tuple[str, Any]:
+    body = raw.get(section, {})
+    if not isinstance(body, dict):
+        raise ConfigError("must be a table", source=source, section=section)
+    name = body.get("use", default)
+    if not isinstance(name, str):
+        raise ConfigError(f"say which {kind.value} plugin to use", source=source, section=section, key="use")
+    names = set(plugins.registry.names(kind))
+    for key, value in body.items():
+        if key == "use" or key in extra_keys:
+            continue
+        if not isinstance(value, dict) or key not in names:
+            raise ConfigError(
+                f"unknown key; expected 'use' or a [{section}.<plugin>] table for one of: "
+                f"{', '.join(sorted(names)) or 'none installed'}",
+                source=source, section=section, key=key,
+            )
+    try:
+        reg = plugins.registry.get(kind, name)
+    except Exception as exc:
+        raise ConfigError(str(exc), source=source, section=section, key="use") from None
+    return name, _model(reg.config, body.get(name, {}), source, f"{section}.{name}")
+
+
+def _model(schema: type[BaseModel] | None, values: Any, source: str, section: str) -> Any:
+    if not isinstance(values, dict):
+        raise ConfigError("must be a table", source=source, section=section)
+    if schema is None:
+        if values:
+            raise ConfigError("this plugin takes no settings", source=source, section=section, key=next(iter(values)))
+        return None
+    try:
+        return schema.model_validate(values)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = ".".join(str(p) for p in first["loc"]) or "?"
+        raise ConfigError(first["msg"], source=source, section=section, key=key) from None
+
+
+def _apply_env(raw: dict[str, Any], environ: Mapping[str, str]) -> None:
+    for name, value in environ.items():
+        if not name.startswith(ENV_PREFIX):
+            continue
+        path = [p.lower() for p in name[len(ENV_PREFIX):].split("__") if p]
+        if not path:
+            continue
+        node = raw
+        for part in path[:-1]:
+            part = _match_key(node, part)
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"environment variable {name} addresses a non-table")
+        node[_match_key(node, path[-1])] = _parse_env_value(value)
+
+
+def _match_key(node: dict[str, Any], part: str) -> str:
+    for key in node:
+        if key.lower().replace("-", "_") == part.replace("-", "_"):
+            return key
+    return part
+
+
+def _parse_env_value(value: str) -> Any:
+    try:
+        return tomllib.loads(f"v = {value}")["v"]
+    except tomllib.TOMLDecodeError:
+        return value

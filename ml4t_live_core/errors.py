@@ -1,0 +1,75 @@
+"""Error types of the runtime: each says what went wrong and what to do about it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from ml4t.backtest.controls import TradingControlViolation
+
+if TYPE_CHECKING:
+    from ml4t_live_core.risk import Rejection
+
+
+class ConfigError(ValueError):
+    """A configuration file or value is invalid; names the file, section and key."""
+
+    def __init__(self, message: str, *, source: str = "", section: str = "", key: str = ""):
+        where = ", ".join(
+            part
+            for part in (
+                f"file {source}" if source else "",
+                f"section [{section}]" if section else "",
+                f"key {key!r}" if key else "",
+            )
+            if part
+        )
+        super().__init__(f"{where}: {message}" if where else message)
+        self.source, self.section, self.key = source, section, key
+
+
+class PluginError(RuntimeError):
+    """Plugins could not be composed (duplicate names, unknown plugin, bad factory)."""
+
+
+class RiskLimitError(TradingControlViolation):
+    """Live risk checks rejected an order and config asked for rejections to raise.
+
+    Subclasses ml4t-backtest's `TradingControlViolation`, so backtest code that catches
+    that error also catches live rejections.
+    """
+
+    def __init__(self, asset: str, rejections: Sequence[Rejection]):
+        self.asset = asset
+        self.rejections = tuple(rejections)
+        reasons = "; ".join(f"{r.check}: {r.reason}" for r in self.rejections)
+        super().__init__(f"order for {asset!r} rejected by risk checks: {reasons}")
+
+    @property
+    def checks(self) -> tuple[str, ...]:
+        return tuple(r.check for r in self.rejections)
+
+
+class StateCorruptError(RuntimeError):
+    """Persisted state cannot be trusted; trading stops until a person inspects it."""
+
+    def __init__(self, backend: str, location: str, problem: str):
+        self.backend, self.location, self.problem = backend, location, problem
+        super().__init__(
+            f"{backend} state at {location} is unusable ({problem}); refusing to trade. "
+            f"Inspect it with `ml4t-live state show`, and reset it only on purpose with "
+            f"`ml4t-live state reset --confirm`."
+        )
+
+
+class BrokerUnavailableError(RuntimeError):
+    """The broker cannot take orders now (disconnected, timed out); the order was not sent."""
+
+
+class BacktestOnlyError(NotImplementedError):
+    """A backtest-only broker feature was called in a live run."""
+
+    def __init__(self, method: str, why: str = ""):
+        self.method = method
+        detail = f": {why}" if why else ""
+        super().__init__(f"broker.{method}() is backtest-only and not available live{detail}")

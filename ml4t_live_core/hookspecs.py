@@ -1,0 +1,100 @@
+"""Every hook a plugin may implement. These docstrings are the plugin author's reference.
+
+Registration hooks are called once at start-up, on the main thread, with a `register`
+callback owned by the core. Runtime hooks are called on the event loop: they must be fast,
+must not block (no network, no sleep) and must not mutate the objects they are given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import pluggy
+
+from ml4t.backtest import Fill
+
+from ml4t_live_core.protocols import AccountSnapshot
+from ml4t_live_core.risk import OrderRequest, Rejection, RiskContext
+
+PROJECT = "ml4t_live"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+Register = Callable[..., None]
+
+
+@hookspec
+def ml4t_live_register_brokers(register: Register) -> None:
+    """Register broker adapters: `register("ib", IBBroker, config=IBConfig)`.
+
+    The factory is called as `factory(config)` with the validated config model (or None
+    when no schema is given) and must return a `BrokerAdapter`.
+    """
+
+
+@hookspec
+def ml4t_live_register_feeds(register: Register) -> None:
+    """Register data feeds: `register("replay", ReplayFeed, config=ReplayConfig)`.
+
+    The factory is called as `factory(config)` and returns a `DataFeed`.
+    """
+
+
+@hookspec
+def ml4t_live_register_feed_wrappers(register: Register) -> None:
+    """Register feed wrappers: `register("aggregate", Aggregator, config=AggregatorConfig)`.
+
+    The factory is called as `factory(config, inner_feed)` and returns a `DataFeed`.
+    """
+
+
+@hookspec
+def ml4t_live_register_state_stores(register: Register) -> None:
+    """Register state backends: `register("json", JsonStateStore, config=JsonStateConfig)`.
+
+    The factory is called as `factory(config)` and returns a `StateStore`.
+    """
+
+
+@hookspec
+def ml4t_live_register_risk_checks(register: Register) -> None:
+    """Register risk checks: `register("order-size", OrderSizeCheck, config=OrderSizeConfig)`.
+
+    The factory is called as `factory(config)`; the object it returns is registered with the
+    plugin manager, so its `ml4t_live_check_order` and observation hookimpls are called.
+    """
+
+
+@hookspec
+def ml4t_live_check_order(order: OrderRequest, context: RiskContext) -> Rejection | None:
+    """Decide on one order before it reaches the broker (or the shadow portfolio).
+
+    Return None to accept or a `Rejection` naming the check with a reason that carries the
+    numbers. Every implementation is called for every order; all rejections are reported
+    together. Called on the event loop: never block, never raise for a bad order (reject it).
+    """
+
+
+@hookspec
+def ml4t_live_on_order_accepted(order: OrderRequest, context: RiskContext) -> None:
+    """An order passed every check and is being sent: count it (rate limits, duplicates)."""
+
+
+@hookspec
+def ml4t_live_on_bar(timestamp: datetime, data: dict[str, dict[str, Any]], context: RiskContext) -> None:
+    """A bar was received and marked to market, before the strategy sees it.
+
+    Checks that watch equity (drawdown, daily loss) call `context.set_trading_state` here.
+    """
+
+
+@hookspec
+def ml4t_live_on_fill(fill: Fill, context: RiskContext) -> None:
+    """A fill was applied to the portfolio the checks see."""
+
+
+@hookspec
+def ml4t_live_on_account(snapshot: AccountSnapshot, context: RiskContext) -> None:
+    """The broker reported new account values."""

@@ -1,0 +1,191 @@
+"""The contracts plugins implement: async broker, data feed, feed wrapper and state store.
+
+Brokers and feeds are async and run on the engine's event loop. Everything that crosses
+between them and the core uses ml4t-backtest's own `Order`, `Position` and `Fill`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol, runtime_checkable
+
+from ml4t.backtest import Fill, Order, OrderStatus, Position
+
+from ml4t_live_core.risk import TradingState
+from ml4t_live_core.state import JournalRecord, RiskState
+
+#: One feed event: (timestamp, {asset: {"open":..,"high":..,"low":..,"close":..,"volume":..}}, context)
+BarEvent = tuple[datetime, dict[str, dict[str, Any]], dict[str, Any]]
+
+
+# --- broker events (delivered on the event loop) -------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AccountSnapshot:
+    """Account values as the broker reports them, in the account's base currency."""
+
+    cash: float
+    equity: float
+    buying_power: float
+    currency: str = "USD"
+    values: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class OrderStatusEvent:
+    """The broker changed an order's status (acknowledged, cancelled, rejected...)."""
+
+    client_order_id: str
+    status: OrderStatus
+    timestamp: datetime
+    reason: str | None = None
+    broker_order_id: str | None = None
+    acknowledged: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class FillEvent:
+    """A (possibly partial) execution; `fill.order_id` is the client order id."""
+
+    fill: Fill
+    #: Set when the broker reports the order completely filled with this execution.
+    order_complete: bool
+    execution_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class AccountEvent:
+    snapshot: AccountSnapshot
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionEvent:
+    """Connectivity changed; while disconnected the runtime refuses new orders."""
+
+    connected: bool
+    reason: str = ""
+
+
+BrokerEvent = OrderStatusEvent | FillEvent | AccountEvent | ConnectionEvent
+EventHandler = Callable[[BrokerEvent], None]
+
+
+@runtime_checkable
+class BrokerAdapter(Protocol):
+    """An async broker. All methods run on the event loop and must not block it.
+
+    Orders arrive as ml4t-backtest `Order`s whose `order_id` is the runtime's idempotent
+    client order id; the adapter sends it to the broker (Alpaca `client_order_id`, IB
+    `orderRef`) so a retry or a restart never creates a second order.
+    """
+
+    name: str
+
+    async def connect(self) -> None: ...
+
+    async def disconnect(self) -> None: ...
+
+    @property
+    def is_connected(self) -> bool: ...
+
+    def subscribe(self, handler: EventHandler) -> None:
+        """Register the callback that receives every `BrokerEvent`, on the event loop."""
+        ...
+
+    async def get_positions(self) -> dict[str, Position]: ...
+
+    async def get_open_orders(self) -> list[Order]: ...
+
+    async def get_account(self) -> AccountSnapshot: ...
+
+    async def submit_order(self, order: Order) -> Order:
+        """Send the order; return it with the broker's immediate status (PENDING or REJECTED)."""
+        ...
+
+    async def cancel_order(self, client_order_id: str) -> bool: ...
+
+    async def modify_order(self, client_order_id: str, **changes: float) -> bool: ...
+
+    async def close_position(self, asset: str) -> Order | None: ...
+
+    async def on_bar(self, timestamp: datetime, data: dict[str, dict[str, Any]]) -> None:
+        """Market data the engine saw; a simulated broker fills against it, others ignore it."""
+        ...
+
+    def get_multiplier(self, asset: str) -> float: ...
+
+
+@runtime_checkable
+class DataFeed(Protocol):
+    """An async source of bars: `async for timestamp, data, context in feed`.
+
+    `realtime` is False for replays, so the engine runs its clock on bar time instead of
+    wall time (a replayed bar is never 'stale').
+    """
+
+    realtime: bool
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    def __aiter__(self) -> AsyncIterator[BarEvent]: ...
+
+
+class WarmupFeed(Protocol):
+    """Optional: a feed that can hand `on_prepare` the last bars for indicator warm-up."""
+
+    async def history(self, bars: int) -> Any: ...
+
+
+#: Wraps an inner feed into another feed (the aggregator): factory(config, inner) -> DataFeed
+FeedWrapperFactory = Callable[[Any, DataFeed], DataFeed]
+
+
+@dataclass(frozen=True, slots=True)
+class TradingStateRecord:
+    """The persisted trading state, as another process (or `ml4t-live halt`) left it."""
+
+    state: TradingState
+    reason: str
+    since: datetime | None
+
+
+@runtime_checkable
+class StateStore(Protocol):
+    """Durable risk state and order journal. A missing state is a fresh start (None); an
+    unreadable one raises `StateCorruptError` and is never replaced silently.
+
+    `load_state().next_client_order_seq` must exceed every sequence already used in the
+    journal, so client order ids are never reused after a crash.
+    """
+
+    backend: str
+    location: str
+
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def load_state(self) -> RiskState | None: ...
+
+    async def save_state(self, state: RiskState) -> None: ...
+
+    async def append_journal(self, record: JournalRecord) -> None:
+        """Durably append one record before returning (the order path waits for it)."""
+        ...
+
+    async def read_journal(
+        self, *, since: datetime | None = None, asset: str | None = None
+    ) -> Sequence[JournalRecord]: ...
+
+    async def read_trading_state(self) -> TradingStateRecord | None:
+        """The trading state as persisted now (cheap; the engine polls it once per bar)."""
+        ...
+
+    async def write_trading_state(self, record: TradingStateRecord) -> None:
+        """Persist a trading-state change so every process sharing the store sees it."""
+        ...

@@ -1,0 +1,102 @@
+"""What risk checks see and return: the order request, the portfolio context, the rejection."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import TYPE_CHECKING, Protocol
+
+from ml4t.backtest import OrderSide, OrderType, Position
+
+if TYPE_CHECKING:
+    from ml4t_live_core.state import RiskState
+
+
+class TradingState(StrEnum):
+    """ACTIVE trades freely; REDUCING only shrinks positions; HALTED sends nothing."""
+
+    ACTIVE = "active"
+    REDUCING = "reducing"
+    HALTED = "halted"
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRequest:
+    """An order as the risk checks see it, after argument validation, before any broker call.
+
+    `quantity` is always positive; `side` gives the direction. `reduces_position` is true when
+    the order shrinks an existing position without flipping it (including pending orders).
+    """
+
+    asset: str
+    side: OrderSide
+    quantity: float
+    order_type: OrderType
+    timestamp: datetime
+    client_order_id: str
+    limit_price: float | None = None
+    stop_price: float | None = None
+    trail_amount: float | None = None
+    position_quantity: float = 0.0
+    reduces_position: bool = False
+    is_close: bool = False
+    is_update: bool = False
+
+    @property
+    def signed_quantity(self) -> float:
+        return self.quantity if self.side is OrderSide.BUY else -self.quantity
+
+    @property
+    def projected_position(self) -> float:
+        return self.position_quantity + self.signed_quantity
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """One check's objection: its name and a reason with the numbers."""
+
+    check: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.check}: {self.reason}"
+
+
+class RiskContext(Protocol):
+    """The portfolio, market and risk state a check reads (the virtual one in shadow mode).
+
+    Called on the event loop; checks must not block or keep references across calls.
+    """
+
+    @property
+    def now(self) -> datetime: ...
+
+    @property
+    def trading_state(self) -> TradingState: ...
+
+    @property
+    def risk_state(self) -> RiskState: ...
+
+    def positions(self) -> Mapping[str, Position]: ...
+
+    def position_quantity(self, asset: str) -> float: ...
+
+    def pending_quantity(self, asset: str, side: OrderSide) -> float: ...
+
+    def cash(self) -> float: ...
+
+    def equity(self) -> float: ...
+
+    def last_price(self, asset: str) -> float | None: ...
+
+    def last_bar_time(self, asset: str) -> datetime | None: ...
+
+    def multiplier(self, asset: str) -> float: ...
+
+    def normalize_asset(self, asset: str) -> str: ...
+
+    def set_trading_state(self, state: TradingState, reason: str) -> None:
+        """Ask the runtime to move to `state`; it is persisted and journaled by the core."""
+        ...

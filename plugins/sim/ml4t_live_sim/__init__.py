@@ -1,0 +1,1 @@
+"""ml4t-live-sim: paper broker and replay/synthetic feeds."""

@@ -1,0 +1,1 @@
+"""Entry point of ml4t-live-sim (registrations arrive with the broker and feeds)."""
