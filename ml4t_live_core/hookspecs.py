@@ -46,7 +46,8 @@ def ml4t_live_register_feeds(register: Register) -> None:
 def ml4t_live_register_feed_wrappers(register: Register) -> None:
     """Register feed wrappers: `register("aggregate", Aggregator, config=AggregatorConfig)`.
 
-    The factory is called as `factory(config, inner_feed)` and returns a `DataFeed`.
+    The factory is called as `factory(config, inner_feed, clock=clock)` (the runtime's
+    injectable `Clock`) and returns a `DataFeed`.
     """
 
 

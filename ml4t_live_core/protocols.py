@@ -141,8 +141,8 @@ class WarmupFeed(Protocol):
     async def history(self, bars: int) -> Any: ...
 
 
-#: Wraps an inner feed into another feed (the aggregator): factory(config, inner) -> DataFeed
-FeedWrapperFactory = Callable[[Any, DataFeed], DataFeed]
+#: Wraps an inner feed into another feed (the aggregator): factory(config, inner, clock=clock)
+FeedWrapperFactory = Callable[..., DataFeed]
 
 
 @dataclass(frozen=True, slots=True)

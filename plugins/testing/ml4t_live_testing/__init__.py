@@ -1,0 +1,1 @@
+"""ml4t-live-testing: local broker simulators (IB gateway, Alpaca) and pytest fixtures."""

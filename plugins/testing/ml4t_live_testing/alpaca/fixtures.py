@@ -1,0 +1,1 @@
+"""Alpaca simulator fixtures (arrive with the Alpaca simulator)."""

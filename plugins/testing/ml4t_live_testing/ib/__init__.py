@@ -1,0 +1,1 @@
+"""Local TWS-protocol gateway simulator that the real ib_async client talks to."""

@@ -1,0 +1,1 @@
+"""IB gateway simulator fixtures (arrive with the IB simulator)."""
