@@ -8,9 +8,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Protocol
 
-from ml4t.backtest import OrderSide, OrderType, Position
+from ml4t.backtest import OrderSide, OrderType
 
 if TYPE_CHECKING:
+    from ml4t_live_core.portfolio import Holding
     from ml4t_live_core.state import RiskState
 
 
@@ -79,7 +80,9 @@ class RiskContext(Protocol):
     @property
     def risk_state(self) -> RiskState: ...
 
-    def positions(self) -> Mapping[str, Position]: ...
+    def positions(self) -> Mapping[str, Holding]:
+        """Open positions (immutable `Holding`s: asset, quantity, entry_price, multiplier)."""
+        ...
 
     def position_quantity(self, asset: str) -> float: ...
 
@@ -88,6 +91,12 @@ class RiskContext(Protocol):
     def cash(self) -> float: ...
 
     def equity(self) -> float: ...
+
+    def gross_exposure(self) -> float:
+        """Sum of |quantity| x last price x multiplier over open positions (kept incrementally)."""
+        ...
+
+    def net_exposure(self) -> float: ...
 
     def last_price(self, asset: str) -> float | None: ...
 

@@ -1,0 +1,124 @@
+"""Order argument validation and matching, shared by the safety layer and simulated venues."""
+
+from __future__ import annotations
+
+import math
+from numbers import Real
+from typing import Any
+
+from ml4t.backtest import Order, OrderSide, OrderType
+
+_NEEDS_LIMIT = {OrderType.LIMIT, OrderType.STOP_LIMIT}
+_NEEDS_STOP = {OrderType.STOP, OrderType.STOP_LIMIT}
+
+
+def validate_order_args(
+    asset: Any,
+    quantity: Any,
+    side: Any,
+    order_type: Any,
+    limit_price: Any,
+    stop_price: Any,
+    trail_amount: Any,
+) -> tuple[str, float, OrderSide]:
+    """Check an order's arguments like ml4t-backtest does, and stricter where live money is at
+    stake. Returns (asset, positive quantity, side); raises ValueError naming the problem."""
+    if not isinstance(asset, str) or not asset.strip():
+        raise ValueError(f"Order asset must be a non-empty string, got {asset!r}")
+    if not isinstance(order_type, OrderType):
+        raise ValueError(f"order_type must be an OrderType, got {order_type!r}")
+    if order_type is OrderType.MOC:
+        raise ValueError("order_type MOC is not supported live; use MARKET near the close")
+    if isinstance(quantity, bool) or not isinstance(quantity, Real) or not math.isfinite(quantity):
+        raise ValueError(f"Order quantity must be a finite real number, got {quantity!r}")
+    if quantity == 0:
+        raise ValueError(f"Order quantity must be non-zero for {asset!r}")
+    if side is not None and not isinstance(side, OrderSide):
+        raise ValueError(f"side must be an OrderSide or None, got {side!r}")
+    if side is not None and quantity < 0:
+        raise ValueError(
+            f"Order quantity {quantity!r} for {asset!r} is negative while side={side.name} is "
+            f"given; pass a positive quantity with a side, or a signed quantity without one"
+        )
+    _check_price("limit_price", limit_price, order_type, order_type in _NEEDS_LIMIT)
+    _check_price("stop_price", stop_price, order_type, order_type in _NEEDS_STOP)
+    _check_price("trail_amount", trail_amount, order_type, order_type is OrderType.TRAILING_STOP)
+    if side is None:
+        side = OrderSide.BUY if quantity > 0 else OrderSide.SELL
+    return asset, float(abs(quantity)), side
+
+
+def _check_price(name: str, value: Any, order_type: OrderType, required: bool) -> None:
+    if value is None:
+        if required:
+            raise ValueError(f"{name} is required for {order_type.value} orders")
+        return
+    if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a finite positive price for {order_type.value}, got {value!r}")
+
+
+def match_price(order: Order, bar: dict[str, Any], *, at_open_only: bool = False) -> float | None:
+    """The price at which `order` executes against one OHLC bar, or None if it does not.
+
+    Market orders take the open. Limit orders fill at the limit (or a better open); stops
+    trigger when the bar trades through the stop and fill at the stop (or a worse open), like
+    ml4t-backtest's default STOP_PRICE fill mode.
+    """
+    open_ = _num(bar.get("open", bar.get("close")))
+    high = _num(bar.get("high", open_))
+    low = _num(bar.get("low", open_))
+    if open_ is None or high is None or low is None:
+        return None
+    kind = order.order_type
+    buy = order.side is OrderSide.BUY
+    if kind is OrderType.MARKET:
+        return open_
+    if at_open_only:
+        high = low = open_
+    if kind is OrderType.LIMIT:
+        limit = order.limit_price
+        if buy and low <= limit:
+            return min(open_, limit)
+        if not buy and high >= limit:
+            return max(open_, limit)
+        return None
+    if kind in (OrderType.STOP, OrderType.STOP_LIMIT, OrderType.TRAILING_STOP):
+        stop = order.stop_price
+        if stop is None:
+            return None
+        triggered = (buy and high >= stop) or (not buy and low <= stop)
+        if not triggered:
+            return None
+        fill = max(open_, stop) if buy else min(open_, stop)
+        if kind is OrderType.STOP_LIMIT:
+            limit = order.limit_price
+            if (buy and fill > limit) or (not buy and fill < limit):
+                return None
+        return fill
+    return None
+
+
+def _num(value: Any) -> float | None:
+    if value is None:
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def update_trailing_stop(order: Order, bar: dict[str, Any]) -> None:
+    """Ratchet a trailing stop's `stop_price` with the bar's extreme (only ever tighter)."""
+    if order.order_type is not OrderType.TRAILING_STOP or order.trail_amount is None:
+        return
+    if order.side is OrderSide.SELL:
+        high = _num(bar.get("high", bar.get("close")))
+        if high is not None:
+            candidate = high - order.trail_amount
+            order.stop_price = candidate if order.stop_price is None else max(order.stop_price, candidate)
+    else:
+        low = _num(bar.get("low", bar.get("close")))
+        if low is not None:
+            candidate = low + order.trail_amount
+            order.stop_price = candidate if order.stop_price is None else min(order.stop_price, candidate)
