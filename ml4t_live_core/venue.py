@@ -93,6 +93,14 @@ class SimulatedVenue:
         for handler in self._handlers:
             handler(event)
 
+    def seed(self, account: AccountSnapshot, positions: dict[str, Position]) -> None:
+        """Start from a copy of another account (shadow mode mirrors the real one)."""
+        self.portfolio.cash = account.cash
+        self.portfolio.replace_holdings(positions)
+        for position in positions.values():
+            if position.current_price:
+                self._prices.setdefault(position.asset, position.current_price)
+
     # --- queries -----------------------------------------------------------------------
     async def get_positions(self) -> dict[str, Position]:
         return {a: h.to_position(self._prices.get(a)) for a, h in self.portfolio.holdings.items()}

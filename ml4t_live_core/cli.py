@@ -1,0 +1,190 @@
+"""The `ml4t-live` command: demo, run, plugins, and the manual trading-state controls."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.metadata
+import importlib.util
+import logging
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.table import Table
+
+from ml4t_live_core.compose import Runtime, build, load_config
+from ml4t_live_core.errors import ConfigError, PluginError, StateCorruptError
+from ml4t_live_core.plugins import Kind, load_plugins
+from ml4t_live_core.protocols import TradingStateRecord
+from ml4t_live_core.risk import TradingState
+from ml4t_live_core.state import JournalEvent, JournalRecord
+
+console = Console()
+log = logging.getLogger("ml4t_live.cli")
+
+
+@click.group()
+@click.version_option(importlib.metadata.version("ml4t-live"), prog_name="ml4t-live")
+@click.option("--log-level", default="WARNING", show_default=True,
+              type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
+def main(log_level: str) -> None:
+    """Run ml4t-backtest strategies live, unchanged, behind layered safety."""
+    logging.basicConfig(level=log_level.upper(), format="%(message)s",
+                        handlers=[RichHandler(console=Console(stderr=True), show_path=False)])
+
+
+@main.command()
+@click.option("--assets", default=6, show_default=True, type=click.IntRange(1, 2000))
+@click.option("--bars", default=390, show_default=True, type=click.IntRange(1, 100_000))
+@click.option("--shadow", is_flag=True, help="Shadow mode: orders go to a virtual portfolio.")
+def demo(assets: int, bars: int, shadow: bool) -> None:
+    """Run the demo strategy on the embedded sim broker: no account, no network."""
+    from ml4t_live_core.demo import MomentumRotation, demo_overrides
+
+    plugins = load_plugins()
+    overrides = demo_overrides(
+        assets, bars, shadow,
+        installed_checks=set(plugins.registry.names(Kind.RISK_CHECK)),
+        installed_stores=set(plugins.registry.names(Kind.STATE_STORE)),
+    )
+    runtime = _guarded(lambda: build(MomentumRotation(), None, overrides=overrides))
+    console.print(f"[bold]ml4t-live demo[/]: {assets} assets x {bars} one-minute bars, "
+                  f"{'shadow' if shadow else 'sim'} broker, checks: "
+                  f"{', '.join(runtime.plugins.registry.names(Kind.RISK_CHECK)) or 'none installed'}")
+    _execute(runtime, total_bars=bars)
+
+
+@main.command()
+@click.argument("target")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option("--shadow", is_flag=True, help="Force shadow mode whatever the config says.")
+def run(target: str, config_path: Path, shadow: bool) -> None:
+    """Run TARGET (path/to/file.py:StrategyClass) with the given config file."""
+    strategy = _load_strategy(target)
+    overrides = {"runtime": {"shadow": True}} if shadow else None
+    runtime = _guarded(lambda: build(strategy, config_path, overrides=overrides))
+    _execute(runtime)
+
+
+@main.command("plugins")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path))
+def plugins_command(config_path: Path | None) -> None:
+    """List every discovered plugin: distribution, version, entry point, hooks, components."""
+    if config_path is not None:
+        _, plugins = _guarded(lambda: load_config(config_path))
+    else:
+        plugins = _guarded(load_plugins)
+    table = Table(title="ml4t-live plugins (entry-point group ml4t_live)")
+    for column in ("name", "distribution", "version", "entry point", "provides", "hooks"):
+        table.add_column(column)
+    for info in plugins.infos:
+        status = "[red]DISABLED[/]" if info.disabled else ", ".join(info.registrations)
+        table.add_row(info.name, info.distribution, info.version, info.entry_point, status,
+                      "\n".join(h.removeprefix("ml4t_live_") for h in info.hooks))
+    console.print(table)
+
+
+def _set_state(config_path: Path | None, state: TradingState, reason: str) -> None:
+    cfg, plugins = _guarded(lambda: load_config(config_path))
+    if cfg.state is None:
+        raise click.ClickException("no state backend is configured or installed; nothing to change")
+    store = plugins.registry.get(Kind.STATE_STORE, cfg.state).factory(cfg.state_config)
+
+    async def write() -> None:
+        await store.open()
+        try:
+            now = datetime.now(UTC)
+            risk_state = await store.load_state()
+            if risk_state is not None:
+                risk_state.trading_state, risk_state.trading_state_reason = state, reason
+                risk_state.trading_state_since = now
+                await store.save_state(risk_state)
+            await store.write_trading_state(TradingStateRecord(state, reason, now))
+            await store.append_journal(JournalRecord(now, JournalEvent.TRADING_STATE, reasons=(reason,),
+                                                     detail={"state": state.value, "by": "cli"}))
+        finally:
+            await store.close()
+
+    _guarded(lambda: asyncio.run(write()))
+    console.print(f"trading state is now [bold]{state.value.upper()}[/] in {store.backend} state at "
+                  f"{store.location}: {reason}. A running engine picks it up within one bar.")
+
+
+@main.command()
+@click.option("--reason", required=True, help="Why trading stops (recorded in state and journal).")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path))
+def halt(reason: str, config_path: Path | None) -> None:
+    """Stop all trading until someone resumes on purpose."""
+    _set_state(config_path, TradingState.HALTED, f"manual halt: {reason}")
+
+
+@main.command()
+@click.option("--reason", default="manual", show_default=True)
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path))
+def reduce(reason: str, config_path: Path | None) -> None:
+    """Only allow orders that shrink positions."""
+    _set_state(config_path, TradingState.REDUCING, f"manual reduce: {reason}")
+
+
+@main.command()
+@click.option("--confirm", is_flag=True, help="Required: you mean to resume trading.")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path))
+def resume(confirm: bool, config_path: Path | None) -> None:
+    """Return to ACTIVE trading (refuses without --confirm)."""
+    if not confirm:
+        raise click.UsageError("resume re-enables trading; repeat with --confirm if you mean it")
+    _set_state(config_path, TradingState.ACTIVE, "manual resume")
+
+
+# --- helpers -------------------------------------------------------------------------------
+def _guarded(fn: Any) -> Any:
+    """Turn the runtime's specific errors into one clear line and a non-zero exit."""
+    try:
+        return fn()
+    except (ConfigError, PluginError, StateCorruptError) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _load_strategy(target: str) -> Any:
+    path_text, sep, class_name = target.rpartition(":")
+    if not sep or not path_text or not class_name:
+        raise click.BadParameter("expected path/to/file.py:ClassName", param_hint="TARGET")
+    path = Path(path_text)
+    if not path.is_file():
+        raise click.BadParameter(f"{path} is not a file", param_hint="TARGET")
+    spec = importlib.util.spec_from_file_location(f"ml4t_live_user_{path.stem}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    cls = getattr(module, class_name, None)
+    if cls is None:
+        raise click.BadParameter(f"{path} has no class {class_name!r}", param_hint="TARGET")
+    try:
+        return cls()
+    except TypeError as exc:
+        raise click.BadParameter(f"{class_name}() must be constructible without arguments: {exc}") from None
+
+
+def _execute(runtime: Runtime, total_bars: int | None = None) -> None:
+    from ml4t_live_core.summary import print_summary, progress_callback
+
+    callback, progress = progress_callback(console, total_bars)
+    runtime.engine._on_bar_done = callback
+    try:
+        with progress:
+            stats = _guarded(lambda: asyncio.run(runtime.engine.run()))
+    except Exception as exc:
+        from ml4t_live_core.engine import StrategyError
+
+        if isinstance(exc, StrategyError):
+            print_summary(console, runtime)
+            raise click.ClickException(str(exc)) from None
+        raise
+    print_summary(console, runtime)
+    if stats.stop_reason:
+        console.print(f"stopped: {stats.stop_reason}")

@@ -1,0 +1,531 @@
+"""SafeBroker: every order passes validation, the risk-check hooks and the journal before a venue.
+
+It lives on the event loop and owns the runtime's view of the account (the shadow portfolio
+in shadow mode, a mirror of the broker's otherwise). It is also the `RiskContext` the checks
+read. The strategy thread never touches it directly: it goes through `ThreadSafeBrokerWrapper`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import logging
+import math
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from ml4t.backtest import Fill, Order, OrderSide, OrderStatus, OrderType
+
+from ml4t_live_core.clock import Clock
+from ml4t_live_core.config import RuntimeConfig
+from ml4t_live_core.errors import BrokerUnavailableError, RiskLimitError
+from ml4t_live_core.orders import validate_order_args
+from ml4t_live_core.portfolio import QUANTITY_EPSILON, Holding, Portfolio
+from ml4t_live_core.protocols import (
+    AccountEvent,
+    BrokerAdapter,
+    BrokerEvent,
+    ConnectionEvent,
+    FillEvent,
+    OrderStatusEvent,
+    StateStore,
+    TradingStateRecord,
+)
+from ml4t_live_core.risk import OrderRequest, Rejection, TradingState
+from ml4t_live_core.state import JournalEvent, JournalRecord, RiskState, format_client_order_id
+from ml4t_live_core.stats import RuntimeStats
+
+log = logging.getLogger("ml4t_live.safety")
+
+
+def default_normalize(asset: str) -> str:
+    """Symbols as brokers normalise them: surrounding space removed, upper case."""
+    return asset.strip().upper()
+
+
+class SafeBroker:
+    """The safety layer between the strategy and a venue (real broker or shadow portfolio)."""
+
+    def __init__(
+        self,
+        broker: BrokerAdapter,
+        *,
+        hooks: Any,
+        runtime: RuntimeConfig,
+        clock: Clock,
+        store: StateStore | None = None,
+        shadow_venue: BrokerAdapter | None = None,
+        prefix: str = "ml4t",
+        normalize: Callable[[str], str] = default_normalize,
+        stats: RuntimeStats | None = None,
+    ):
+        self.broker = broker
+        self.venue: BrokerAdapter = shadow_venue if runtime.shadow and shadow_venue else broker
+        self.shadow = runtime.shadow
+        if self.shadow and shadow_venue is None:
+            raise ValueError("shadow mode needs a shadow venue")
+        self.hooks = hooks
+        self.runtime = runtime
+        self.clock = clock
+        self.store = store
+        self.prefix = prefix
+        self._normalize = normalize
+        self.stats = stats or RuntimeStats()
+        self._tz = ZoneInfo(runtime.timezone)
+
+        self.ledger = Portfolio(0.0)
+        self.prices: dict[str, float] = {}
+        self.bar_times: dict[str, datetime] = {}
+        self.buying_power = 0.0
+        self._gross = 0.0
+        self._net = 0.0
+        self._orders: dict[str, Order] = {}
+        #: Published copies of pending orders, replaced on change (read by the strategy thread).
+        self.pending_view: dict[str, Order] = {}
+        self._pending_qty: dict[tuple[str, OrderSide], float] = {}
+        self.rejected: list[Order] = []
+        self.fills: list[Fill] = []
+        self.last_rejection_reason: str | None = None
+        self.risk_state = RiskState()
+        self.connected = False
+        self._background: set[asyncio.Task[None]] = set()
+        self._seen_executions: set[str] = set()
+        self.venue.subscribe(self._on_event)
+
+    # --- start-up --------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Load persisted state (fail closed), connect, and adopt the venue's account."""
+        if self.store is not None:
+            await self.store.open()
+            loaded = await self.store.load_state()  # raises StateCorruptError: never reset here
+            if loaded is not None:
+                self.risk_state = loaded
+        await self.broker.connect()
+        if self.venue is not self.broker:
+            await self.venue.connect()
+            seed = getattr(self.venue, "seed", None)
+            if seed is not None:  # the shadow portfolio starts as a copy of the real account
+                seed(await self.broker.get_account(), await self.broker.get_positions())
+        self.connected = True
+        await self.sync_account()
+
+    async def sync_account(self) -> None:
+        """Replace the mirror with the venue's positions, open orders and account values."""
+        positions = await self.venue.get_positions()
+        account = await self.venue.get_account()
+        self.ledger.replace_holdings(positions)
+        self.ledger.cash = account.cash
+        self.buying_power = account.buying_power
+        self.prices = {
+            **{p.asset: p.current_price for p in positions.values() if p.current_price},
+            **self.prices,
+        }
+        for order in await self.venue.get_open_orders():
+            self._orders[order.order_id] = order
+            self._publish_pending(order)
+        self._recompute_exposure()
+
+    async def stop(self) -> None:
+        """Flush journal writes, persist the risk state, disconnect."""
+        if self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
+        if self.store is not None:
+            await self.store.save_state(self.risk_state)
+            await self.store.close()
+        if self.venue is not self.broker:
+            await self.venue.disconnect()
+        await self.broker.disconnect()
+        self.connected = False
+
+    # --- orders ----------------------------------------------------------------------------
+    async def submit_order(
+        self,
+        asset: str,
+        quantity: float,
+        side: OrderSide | None = None,
+        order_type: OrderType = OrderType.MARKET,
+        limit_price: float | None = None,
+        stop_price: float | None = None,
+        trail_amount: float | None = None,
+        *,
+        rebalance_id: str | None = None,
+        parent_id: str | None = None,
+        is_close: bool = False,
+    ) -> Order:
+        """Validate, check, journal and send one order. Returns the order (REJECTED or PENDING)."""
+        asset, qty, side = validate_order_args(
+            asset, quantity, side, order_type, limit_price, stop_price, trail_amount
+        )
+        asset = self._normalize(asset)
+        now = self.clock.now()
+        client_id = self._next_client_order_id()
+        held = self.ledger.quantity(asset)
+        signed = qty if side is OrderSide.BUY else -qty
+        pending_against = self._pending_qty.get((asset, side), 0.0)
+        reduces = held != 0 and held * signed < 0 and qty + pending_against <= abs(held) + QUANTITY_EPSILON
+        order = Order(
+            asset=asset, side=side, quantity=qty, order_type=order_type, limit_price=limit_price,
+            stop_price=stop_price, trail_amount=trail_amount, parent_id=parent_id,
+            rebalance_id=rebalance_id, order_id=client_id, created_at=now,
+        )
+        request = OrderRequest(
+            asset=asset, side=side, quantity=qty, order_type=order_type, timestamp=now,
+            client_order_id=client_id, limit_price=limit_price, stop_price=stop_price,
+            trail_amount=trail_amount, position_quantity=held, reduces_position=reduces,
+            is_close=is_close,
+        )
+        rejections: list[Rejection] = [r for r in self.hooks.ml4t_live_check_order(order=request, context=self) if r]
+        if not self.connected or not self.venue.is_connected:
+            rejections.append(Rejection("connection", "broker is disconnected; order not sent"))
+        if rejections:
+            return await self._reject(order, rejections)
+        self.hooks.ml4t_live_on_order_accepted(order=request, context=self)
+        await self._journal(order, JournalEvent.SUBMITTED)  # durable before the venue sees it
+        self._orders[client_id] = order
+        self._add_pending(order)
+        self.risk_state.orders_today += 1
+        self.risk_state.orders_total += 1
+        self.stats.orders_submitted += 1
+        try:
+            result = await asyncio.wait_for(self.venue.submit_order(copy.copy(order)), self.runtime.order_timeout)
+        except TimeoutError:
+            # The order may exist at the broker; it keeps its id and reconciliation decides.
+            log.warning("order %s: no acknowledgement within %.1fs", client_id, self.runtime.order_timeout)
+            return copy.copy(order)
+        except BrokerUnavailableError as exc:
+            self._remove_pending(order)
+            return await self._reject(order, [Rejection("broker", str(exc))], journal=True)
+        if result.status is OrderStatus.REJECTED and order.status is not OrderStatus.REJECTED:
+            self._broker_rejected(order, result.rejection_reason or "rejected by broker")
+        return copy.copy(self._orders.get(client_id, order))
+
+    async def cancel_order(self, order_id: str) -> bool:
+        order = self._orders.get(order_id)
+        if order is None or order.status is not OrderStatus.PENDING:
+            return False
+        return await asyncio.wait_for(self.venue.cancel_order(order_id), self.runtime.order_timeout)
+
+    async def update_order(self, order_id: str, **changes: Any) -> bool:
+        allowed = {"quantity", "limit_price", "stop_price", "trail_amount"}
+        unknown = set(changes) - allowed
+        if unknown:
+            raise ValueError(f"cannot update {sorted(unknown)}; updatable: {sorted(allowed)}")
+        order = self._orders.get(order_id)
+        if order is None or order.status is not OrderStatus.PENDING:
+            return False
+        merged = {f: changes.get(f, getattr(order, f)) for f in allowed}
+        validate_order_args(order.asset, merged["quantity"], order.side, order.order_type,
+                            merged["limit_price"], merged["stop_price"], merged["trail_amount"])
+        request = OrderRequest(
+            asset=order.asset, side=order.side, quantity=merged["quantity"], order_type=order.order_type,
+            timestamp=self.clock.now(), client_order_id=order_id, limit_price=merged["limit_price"],
+            stop_price=merged["stop_price"], trail_amount=merged["trail_amount"],
+            position_quantity=self.ledger.quantity(order.asset), is_update=True,
+        )
+        rejections = [r for r in self.hooks.ml4t_live_check_order(order=request, context=self) if r]
+        if rejections:
+            reason = "; ".join(map(str, rejections))
+            self.last_rejection_reason = reason
+            await self._journal(order, JournalEvent.REJECTED, reasons=tuple(map(str, rejections)), detail={"update": changes})
+            if self.runtime.raise_on_rejection:
+                raise RiskLimitError(order.asset, rejections)
+            return False
+        if not await asyncio.wait_for(self.venue.modify_order(order_id, **changes), self.runtime.order_timeout):
+            return False
+        self._remove_pending(order)
+        for name, value in changes.items():
+            setattr(order, name, value)
+        self._add_pending(order)
+        await self._journal(order, JournalEvent.MODIFIED, detail={"changes": changes})
+        return True
+
+    def _next_client_order_id(self) -> str:
+        seq = self.risk_state.next_client_order_seq
+        self.risk_state.next_client_order_seq = seq + 1
+        return format_client_order_id(self.prefix, seq)
+
+    async def _reject(self, order: Order, rejections: list[Rejection], journal: bool = True) -> Order:
+        reasons = tuple(str(r) for r in rejections)
+        order.reject("; ".join(reasons), "risk_check")
+        self.rejected.append(copy.copy(order))
+        self.last_rejection_reason = order.rejection_reason
+        self.stats.orders_rejected += 1
+        for rejection in rejections:
+            self.stats.rejections_by_check[rejection.check] = self.stats.rejections_by_check.get(rejection.check, 0) + 1
+        log.info("order rejected: %s %s %s (%s)", order.side.name, order.quantity, order.asset, order.rejection_reason)
+        if journal:
+            await self._journal(order, JournalEvent.REJECTED, reasons=reasons)
+        if self.runtime.raise_on_rejection:
+            raise RiskLimitError(order.asset, rejections)
+        return copy.copy(order)
+
+    def _broker_rejected(self, order: Order, reason: str) -> None:
+        if order.status is OrderStatus.REJECTED:
+            return
+        self._remove_pending(order)
+        order.reject(reason, "broker_rejected")
+        self.rejected.append(copy.copy(order))
+        self.last_rejection_reason = reason
+        self.stats.orders_rejected += 1
+        self.stats.rejections_by_check["broker"] = self.stats.rejections_by_check.get("broker", 0) + 1
+        self._spawn(self._journal(order, JournalEvent.REJECTED, reasons=(f"broker: {reason}",)))
+
+    # --- pending bookkeeping (incremental, so checks stay O(1)) ----------------------------
+    def _add_pending(self, order: Order) -> None:
+        key = (order.asset, order.side)
+        self._pending_qty[key] = self._pending_qty.get(key, 0.0) + order.quantity - order.filled_quantity
+        self._publish_pending(order)
+
+    def _remove_pending(self, order: Order) -> None:
+        key = (order.asset, order.side)
+        remaining = self._pending_qty.get(key, 0.0) - (order.quantity - order.filled_quantity)
+        if remaining <= QUANTITY_EPSILON:
+            self._pending_qty.pop(key, None)
+        else:
+            self._pending_qty[key] = remaining
+        view = dict(self.pending_view)
+        view.pop(order.order_id, None)
+        self.pending_view = view
+
+    def _publish_pending(self, order: Order) -> None:
+        view = dict(self.pending_view)
+        view[order.order_id] = copy.copy(order)
+        self.pending_view = view
+
+    # --- broker events (on the loop) ------------------------------------------------------
+    def _on_event(self, event: BrokerEvent) -> None:
+        if isinstance(event, FillEvent):
+            self._on_fill(event)
+        elif isinstance(event, OrderStatusEvent):
+            self._on_status(event)
+        elif isinstance(event, AccountEvent):
+            if not self.shadow or self.venue is not self.broker:
+                self.ledger.cash = event.snapshot.cash
+                self.buying_power = event.snapshot.buying_power
+            self.hooks.ml4t_live_on_account(snapshot=event.snapshot, context=self)
+        elif isinstance(event, ConnectionEvent):
+            self.connected = event.connected
+            self.stats.connected = event.connected
+            if not event.connected:
+                self.stats.disconnects += 1
+            log.warning("broker %s: %s", "connected" if event.connected else "DISCONNECTED", event.reason)
+
+    def _on_status(self, event: OrderStatusEvent) -> None:
+        order = self._orders.get(event.client_order_id)
+        if order is None:
+            log.warning("status for unknown order %s: %s", event.client_order_id, event.status.value)
+            return
+        if event.status is OrderStatus.REJECTED:
+            self._broker_rejected(order, event.reason or "rejected by broker")
+        elif event.status is OrderStatus.CANCELLED and order.status is OrderStatus.PENDING:
+            self._remove_pending(order)
+            order.status = OrderStatus.CANCELLED
+            order.cancelled_at, order.cancellation_reason = event.timestamp, event.reason
+            self._spawn(self._journal(order, JournalEvent.CANCELLED, reasons=(event.reason or "cancelled",)))
+        elif event.status is OrderStatus.PENDING and event.acknowledged and order.status is OrderStatus.PENDING:
+            self._spawn(self._journal(order, JournalEvent.ACKNOWLEDGED, detail={"broker_order_id": event.broker_order_id}))
+
+    def _on_fill(self, event: FillEvent) -> None:
+        fill = event.fill
+        if event.execution_id:
+            if event.execution_id in self._seen_executions:  # a replayed/duplicated execution
+                return
+            self._seen_executions.add(event.execution_id)
+        order = self._orders.get(fill.order_id)
+        multiplier = fill.multiplier or self.venue.get_multiplier(fill.asset)
+        self._exposure_remove(fill.asset)
+        self.ledger.apply_fill(fill, multiplier)
+        if fill.asset not in self.prices:  # copy-on-write: the strategy thread may be reading
+            self.prices = {**self.prices, fill.asset: fill.price}
+        self._exposure_add(fill.asset)
+        self.fills.append(fill)
+        self.stats.fills += 1
+        complete = event.order_complete
+        if order is not None:
+            self._remove_pending(order)
+            prior = order.filled_quantity
+            order.filled_quantity = prior + fill.quantity
+            order.filled_price = ((order.filled_price or 0.0) * prior + fill.price * fill.quantity) / order.filled_quantity
+            order.filled_at = fill.timestamp
+            order.commission_paid += fill.commission
+            complete = complete or order.filled_quantity >= order.quantity - QUANTITY_EPSILON
+            if complete:
+                order.status = OrderStatus.FILLED
+            else:
+                self._add_pending(order)
+        event_kind = JournalEvent.FILLED if complete else JournalEvent.PARTIALLY_FILLED
+        self._spawn(self._journal(order or _order_from_fill(fill), event_kind, fill=fill))
+        self.hooks.ml4t_live_on_fill(fill=fill, context=self)
+
+    # --- market data ------------------------------------------------------------------------
+    async def on_bar(self, timestamp: datetime, data: dict[str, dict[str, Any]]) -> None:
+        """Let the venue fill against the bar, mark to market, roll the day, run bar hooks."""
+        await self.venue.on_bar(timestamp, data)
+        if self.venue is not self.broker:
+            await self.broker.on_bar(timestamp, data)
+        prices = dict(self.prices)
+        times = self.bar_times
+        for asset, bar in data.items():
+            close = bar.get("close")
+            if close is not None and isinstance(close, int | float) and math.isfinite(close) and close > 0:
+                prices[asset] = float(close)
+                times[asset] = timestamp
+        self.prices = prices
+        self._recompute_exposure()
+        await self._follow_persisted_trading_state()
+        self._roll_day_and_marks(timestamp)
+        self.hooks.ml4t_live_on_bar(timestamp=timestamp, data=data, context=self)
+
+    def _roll_day_and_marks(self, timestamp: datetime) -> None:
+        equity = self.equity()
+        state = self.risk_state
+        day = timestamp.astimezone(self._tz).date()
+        if state.trading_day != day:
+            state.trading_day = day
+            state.start_of_day_equity = equity
+            state.orders_today = 0
+            self._spawn(self._save_state())
+        if state.high_water_mark is None or equity > state.high_water_mark:
+            state.high_water_mark = equity
+
+    async def _follow_persisted_trading_state(self) -> None:
+        """Pick up a halt/resume written by another process or `ml4t-live halt` (once a bar)."""
+        if self.store is None:
+            return
+        record = await self.store.read_trading_state()
+        if record is None or record.state is self.risk_state.trading_state:
+            return
+        log.warning("trading state changed outside this process: %s (%s)", record.state.value, record.reason)
+        self._apply_trading_state(record.state, record.reason, record.since or self.clock.now())
+
+    # --- RiskContext -------------------------------------------------------------------------
+    @property
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    @property
+    def trading_state(self) -> TradingState:
+        return self.risk_state.trading_state
+
+    def positions(self) -> Mapping[str, Holding]:
+        return self.ledger.holdings
+
+    def position_quantity(self, asset: str) -> float:
+        return self.ledger.quantity(asset)
+
+    def pending_quantity(self, asset: str, side: OrderSide) -> float:
+        return self._pending_qty.get((asset, side), 0.0)
+
+    def cash(self) -> float:
+        return self.ledger.cash
+
+    def equity(self) -> float:
+        return self.ledger.cash + self._net
+
+    def gross_exposure(self) -> float:
+        return self._gross
+
+    def net_exposure(self) -> float:
+        return self._net
+
+    def last_price(self, asset: str) -> float | None:
+        return self.prices.get(asset)
+
+    def last_bar_time(self, asset: str) -> datetime | None:
+        return self.bar_times.get(asset)
+
+    def multiplier(self, asset: str) -> float:
+        return self.venue.get_multiplier(asset)
+
+    def normalize_asset(self, asset: str) -> str:
+        return self._normalize(asset)
+
+    def set_trading_state(self, state: TradingState, reason: str) -> None:
+        if state is self.risk_state.trading_state:
+            return
+        now = self.clock.now()
+        self._apply_trading_state(state, reason, now)
+        if self.store is not None:
+            self._spawn(self.store.write_trading_state(TradingStateRecord(state, reason, now)))
+            self._spawn(self._save_state())
+
+    def _apply_trading_state(self, state: TradingState, reason: str, since: datetime) -> None:
+        previous = self.risk_state.trading_state
+        self.risk_state.trading_state = state
+        self.risk_state.trading_state_reason = reason
+        self.risk_state.trading_state_since = since
+        self.stats.trading_state = state.value
+        log.warning("TRADING STATE %s -> %s: %s", previous.value, state.value, reason)
+        self._spawn(self._journal_state_change(state, reason, since))
+
+    # --- exposure bookkeeping ----------------------------------------------------------------
+    def _recompute_exposure(self) -> None:
+        gross = net = 0.0
+        prices = self.prices
+        for asset, h in self.ledger.holdings.items():
+            value = h.quantity * prices.get(asset, h.entry_price) * h.multiplier
+            net += value
+            gross += abs(value)
+        self._gross, self._net = gross, net
+
+    def _exposure_remove(self, asset: str) -> None:
+        h = self.ledger.holdings.get(asset)
+        if h is not None:
+            value = h.quantity * self.prices.get(asset, h.entry_price) * h.multiplier
+            self._gross -= abs(value)
+            self._net -= value
+
+    def _exposure_add(self, asset: str) -> None:
+        h = self.ledger.holdings.get(asset)
+        if h is not None:
+            value = h.quantity * self.prices.get(asset, h.entry_price) * h.multiplier
+            self._gross += abs(value)
+            self._net += value
+
+    # --- persistence -------------------------------------------------------------------------
+    async def _journal(
+        self, order: Order, event: JournalEvent, *, reasons: tuple[str, ...] = (),
+        fill: Fill | None = None, detail: dict[str, Any] | None = None,
+    ) -> None:
+        if self.store is None:
+            return
+        await self.store.append_journal(JournalRecord(
+            timestamp=fill.timestamp if fill else self.clock.now(), event=event,
+            client_order_id=order.order_id, asset=order.asset, side=order.side.value,
+            quantity=order.quantity, order_type=order.order_type.value,
+            limit_price=order.limit_price, stop_price=order.stop_price,
+            fill_price=fill.price if fill else None, filled_quantity=fill.quantity if fill else None,
+            reasons=reasons, shadow=self.shadow, detail=detail or {},
+        ))
+
+    async def _journal_state_change(self, state: TradingState, reason: str, since: datetime) -> None:
+        if self.store is not None:
+            await self.store.append_journal(JournalRecord(
+                timestamp=since, event=JournalEvent.TRADING_STATE, reasons=(reason,),
+                shadow=self.shadow, detail={"state": state.value},
+            ))
+
+    async def _save_state(self) -> None:
+        if self.store is not None:
+            await self.store.save_state(self.risk_state.copy())
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._background.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            # A journal or state write failed: we can no longer prove what we did. Stop trading.
+            exc = task.exception()
+            log.error("persistence failed (%s); halting", exc)
+            if self.risk_state.trading_state is not TradingState.HALTED:
+                self._apply_trading_state(TradingState.HALTED, f"persistence failed: {exc}", self.clock.now())
+
+
+def _order_from_fill(fill: Fill) -> Order:
+    """An order record for a fill the runtime did not place (found at the broker)."""
+    return Order(asset=fill.asset, side=fill.side, quantity=fill.quantity, order_id=fill.order_id)
