@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import json
 import importlib.metadata
 import importlib.util
 import logging
@@ -72,15 +74,19 @@ def run(target: str, config_path: Path, shadow: bool) -> None:
 
 @main.command("plugins")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path))
-def plugins_command(config_path: Path | None) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def plugins_command(config_path: Path | None, as_json: bool) -> None:
     """List every discovered plugin: distribution, version, entry point, hooks, components."""
     if config_path is not None:
         _, plugins = _guarded(lambda: load_config(config_path))
     else:
         plugins = _guarded(load_plugins)
+    if as_json:
+        click.echo(json.dumps([dataclasses.asdict(info) for info in plugins.infos], indent=2))
+        return
     table = Table(title="ml4t-live plugins (entry-point group ml4t_live)")
     for column in ("name", "distribution", "version", "entry point", "provides", "hooks"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for info in plugins.infos:
         status = "[red]DISABLED[/]" if info.disabled else ", ".join(info.registrations)
         table.add_row(info.name, info.distribution, info.version, info.entry_point, status,

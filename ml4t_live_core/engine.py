@@ -89,11 +89,17 @@ class LiveEngine:
         try:
             await self._in_strategy_thread(self.strategy.on_start, wrapper)
             await self._in_strategy_thread(self.strategy.on_prepare, wrapper, self.prepare_config)
-            if self.runtime.busy_policy == "latest":
-                await self._consume_latest()
-            else:
-                await self._consume_blocking()
+            failure: StrategyError | None = None
+            try:
+                if self.runtime.busy_policy == "latest":
+                    await self._consume_latest()
+                else:
+                    await self._consume_blocking()
+            except StrategyError as exc:
+                failure = exc
             await self._in_strategy_thread(self.strategy.on_end, wrapper)
+            if failure is not None:
+                raise failure
             wrapper.run_completion_validators(self.stats.bars)
         finally:
             for remove in removers:

@@ -45,7 +45,7 @@ def print_summary(console: Console, runtime: Runtime) -> None:
     orders = list(safe._orders.values())
     table = Table(title=f"Orders ({len(orders)} sent; showing the last {min(len(orders), MAX_ORDER_ROWS)})")
     for column in ("client order id", "time", "side", "qty", "asset", "type", "status", "fill price"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for order in orders[-MAX_ORDER_ROWS:]:
         status = order.status.value + (" (partial)" if order.status is OrderStatus.PENDING and order.filled_quantity else "")
         table.add_row(
