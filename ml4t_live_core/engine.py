@@ -166,11 +166,11 @@ class LiveEngine:
         producer = asyncio.create_task(produce())
         try:
             while not self._stop_requested:
-                await arrived.wait()
-                arrived.clear()
                 if waiting is None:
                     if done:
                         break
+                    arrived.clear()  # safe: the producer only runs while we await below
+                    await arrived.wait()
                     continue
                 event, waiting = waiting, None
                 await self._dispatch(event)
