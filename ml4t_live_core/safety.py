@@ -11,18 +11,19 @@ import asyncio
 import copy
 import logging
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from ml4t.backtest import Fill, Order, OrderSide, OrderStatus, OrderType
 
+from ml4t_live_core.book import AccountBook
 from ml4t_live_core.clock import Clock
 from ml4t_live_core.config import RuntimeConfig
-from ml4t_live_core.errors import BrokerUnavailableError, RiskLimitError
+from ml4t_live_core.errors import BacktestOnlyError, BrokerUnavailableError, RiskLimitError
 from ml4t_live_core.orders import validate_order_args
-from ml4t_live_core.portfolio import QUANTITY_EPSILON, Holding, Portfolio
+from ml4t_live_core.portfolio import QUANTITY_EPSILON
 from ml4t_live_core.protocols import (
     AccountEvent,
     BrokerAdapter,
@@ -45,7 +46,7 @@ def default_normalize(asset: str) -> str:
     return asset.strip().upper()
 
 
-class SafeBroker:
+class SafeBroker(AccountBook):
     """The safety layer between the strategy and a venue (real broker or shadow portfolio)."""
 
     def __init__(
@@ -75,19 +76,7 @@ class SafeBroker:
         self.stats = stats or RuntimeStats()
         self._tz = ZoneInfo(runtime.timezone)
 
-        self.ledger = Portfolio(0.0)
-        self.prices: dict[str, float] = {}
-        self.bar_times: dict[str, datetime] = {}
-        self.buying_power = 0.0
-        self._gross = 0.0
-        self._net = 0.0
-        self._orders: dict[str, Order] = {}
-        #: Published copies of pending orders, replaced on change (read by the strategy thread).
-        self.pending_view: dict[str, Order] = {}
-        self._pending_qty: dict[tuple[str, OrderSide], float] = {}
-        self.rejected: list[Order] = []
-        self.fills: list[Fill] = []
-        self.last_rejection_reason: str | None = None
+        AccountBook.__init__(self)
         self.risk_state = RiskState()
         self.connected = False
         self._background: set[asyncio.Task[None]] = set()
@@ -151,10 +140,71 @@ class SafeBroker:
         trail_amount: float | None = None,
         *,
         rebalance_id: str | None = None,
-        parent_id: str | None = None,
         is_close: bool = False,
     ) -> Order:
         """Validate, check, journal and send one order. Returns the order (REJECTED or PENDING)."""
+        order, request = self._prepare(asset, quantity, side, order_type, limit_price, stop_price,
+                                       trail_amount, rebalance_id=rebalance_id, is_close=is_close)
+        rejections = self._check(request)
+        if rejections:
+            return await self._reject(order, rejections)
+        await self._accept(order, request)
+        try:
+            result = await asyncio.wait_for(self.venue.submit_order(copy.copy(order)), self.runtime.order_timeout)
+        except TimeoutError:
+            # The order may exist at the broker; it keeps its id and reconciliation decides.
+            log.warning("order %s: no acknowledgement within %.1fs", order.order_id, self.runtime.order_timeout)
+            return copy.copy(order)
+        except BrokerUnavailableError as exc:
+            self._remove_pending(order)
+            return await self._reject(order, [Rejection("broker", str(exc))])
+        self._absorb_result(order, result)
+        return copy.copy(order)
+
+    async def submit_bracket(
+        self,
+        asset: str,
+        quantity: float,
+        take_profit: float,
+        stop_loss: float,
+        entry_type: OrderType = OrderType.MARKET,
+        entry_limit: float | None = None,
+    ) -> tuple[Order, Order, Order] | None:
+        """Entry plus take-profit (limit) and stop-loss (stop) children, as the venue's native
+        bracket: children activate when the entry fills and cancel each other (OCO).
+
+        The risk checks decide on the entry; the children only ever close what it opens.
+        Returns None when the entry is rejected (the reason is in `last_rejection_reason`).
+        """
+        native = getattr(self.venue, "submit_bracket", None)
+        if native is None:
+            raise BacktestOnlyError("submit_bracket", f"broker {self.venue.name!r} has no native bracket orders")
+        entry, request = self._prepare(asset, quantity, None, entry_type, entry_limit, None, None)
+        exit_side = OrderSide.SELL if entry.side is OrderSide.BUY else OrderSide.BUY
+        tp, _ = self._prepare(asset, entry.quantity, exit_side, OrderType.LIMIT, take_profit, None, None, parent_id=entry.order_id)
+        sl, _ = self._prepare(asset, entry.quantity, exit_side, OrderType.STOP, None, stop_loss, None, parent_id=entry.order_id)
+        rejections = self._check(request)
+        if rejections:
+            await self._reject(entry, rejections)
+            return None
+        await self._accept(entry, request)
+        for child in (tp, sl):
+            await self._accept(child, None)
+        try:
+            results = await asyncio.wait_for(native(copy.copy(entry), copy.copy(tp), copy.copy(sl)), self.runtime.order_timeout)
+        except TimeoutError:
+            log.warning("bracket %s: no acknowledgement within %.1fs", entry.order_id, self.runtime.order_timeout)
+            return copy.copy(entry), copy.copy(tp), copy.copy(sl)
+        for mine, theirs in zip((entry, tp, sl), results, strict=True):
+            self._absorb_result(mine, theirs)
+        return copy.copy(entry), copy.copy(tp), copy.copy(sl)
+
+    def _prepare(
+        self, asset: Any, quantity: Any, side: Any, order_type: Any, limit_price: Any, stop_price: Any,
+        trail_amount: Any, *, rebalance_id: str | None = None, parent_id: str | None = None,
+        is_close: bool = False,
+    ) -> tuple[Order, OrderRequest]:
+        """Validate arguments (ValueError), assign the idempotent client order id, describe it."""
         asset, qty, side = validate_order_args(
             asset, quantity, side, order_type, limit_price, stop_price, trail_amount
         )
@@ -176,30 +226,29 @@ class SafeBroker:
             trail_amount=trail_amount, position_quantity=held, reduces_position=reduces,
             is_close=is_close,
         )
-        rejections: list[Rejection] = [r for r in self.hooks.ml4t_live_check_order(order=request, context=self) if r]
+        return order, request
+
+    def _check(self, request: OrderRequest) -> list[Rejection]:
+        """Every check's objection (all of them, not just the first), plus connectivity."""
+        rejections = [r for r in self.hooks.ml4t_live_check_order(order=request, context=self) if r]
         if not self.connected or not self.venue.is_connected:
             rejections.append(Rejection("connection", "broker is disconnected; order not sent"))
-        if rejections:
-            return await self._reject(order, rejections)
-        self.hooks.ml4t_live_on_order_accepted(order=request, context=self)
-        await self._journal(order, JournalEvent.SUBMITTED)  # durable before the venue sees it
-        self._orders[client_id] = order
+        return rejections
+
+    async def _accept(self, order: Order, request: OrderRequest | None) -> None:
+        """Count the order, journal it durably, then track it; only then may a venue see it."""
+        if request is not None:
+            self.hooks.ml4t_live_on_order_accepted(order=request, context=self)
+        await self._journal(order, JournalEvent.SUBMITTED)
+        self._orders[order.order_id] = order
         self._add_pending(order)
         self.risk_state.orders_today += 1
         self.risk_state.orders_total += 1
         self.stats.orders_submitted += 1
-        try:
-            result = await asyncio.wait_for(self.venue.submit_order(copy.copy(order)), self.runtime.order_timeout)
-        except TimeoutError:
-            # The order may exist at the broker; it keeps its id and reconciliation decides.
-            log.warning("order %s: no acknowledgement within %.1fs", client_id, self.runtime.order_timeout)
-            return copy.copy(order)
-        except BrokerUnavailableError as exc:
-            self._remove_pending(order)
-            return await self._reject(order, [Rejection("broker", str(exc))], journal=True)
+
+    def _absorb_result(self, order: Order, result: Order) -> None:
         if result.status is OrderStatus.REJECTED and order.status is not OrderStatus.REJECTED:
             self._broker_rejected(order, result.rejection_reason or "rejected by broker")
-        return copy.copy(self._orders.get(client_id, order))
 
     async def cancel_order(self, order_id: str) -> bool:
         order = self._orders.get(order_id)
@@ -224,7 +273,7 @@ class SafeBroker:
             stop_price=merged["stop_price"], trail_amount=merged["trail_amount"],
             position_quantity=self.ledger.quantity(order.asset), is_update=True,
         )
-        rejections = [r for r in self.hooks.ml4t_live_check_order(order=request, context=self) if r]
+        rejections = self._check(request)
         if rejections:
             reason = "; ".join(map(str, rejections))
             self.last_rejection_reason = reason
@@ -246,7 +295,7 @@ class SafeBroker:
         self.risk_state.next_client_order_seq = seq + 1
         return format_client_order_id(self.prefix, seq)
 
-    async def _reject(self, order: Order, rejections: list[Rejection], journal: bool = True) -> Order:
+    async def _reject(self, order: Order, rejections: list[Rejection]) -> Order:
         reasons = tuple(str(r) for r in rejections)
         order.reject("; ".join(reasons), "risk_check")
         self.rejected.append(copy.copy(order))
@@ -255,8 +304,7 @@ class SafeBroker:
         for rejection in rejections:
             self.stats.rejections_by_check[rejection.check] = self.stats.rejections_by_check.get(rejection.check, 0) + 1
         log.info("order rejected: %s %s %s (%s)", order.side.name, order.quantity, order.asset, order.rejection_reason)
-        if journal:
-            await self._journal(order, JournalEvent.REJECTED, reasons=reasons)
+        await self._journal(order, JournalEvent.REJECTED, reasons=reasons)
         if self.runtime.raise_on_rejection:
             raise RiskLimitError(order.asset, rejections)
         return copy.copy(order)
@@ -271,28 +319,6 @@ class SafeBroker:
         self.stats.orders_rejected += 1
         self.stats.rejections_by_check["broker"] = self.stats.rejections_by_check.get("broker", 0) + 1
         self._spawn(self._journal(order, JournalEvent.REJECTED, reasons=(f"broker: {reason}",)))
-
-    # --- pending bookkeeping (incremental, so checks stay O(1)) ----------------------------
-    def _add_pending(self, order: Order) -> None:
-        key = (order.asset, order.side)
-        self._pending_qty[key] = self._pending_qty.get(key, 0.0) + order.quantity - order.filled_quantity
-        self._publish_pending(order)
-
-    def _remove_pending(self, order: Order) -> None:
-        key = (order.asset, order.side)
-        remaining = self._pending_qty.get(key, 0.0) - (order.quantity - order.filled_quantity)
-        if remaining <= QUANTITY_EPSILON:
-            self._pending_qty.pop(key, None)
-        else:
-            self._pending_qty[key] = remaining
-        view = dict(self.pending_view)
-        view.pop(order.order_id, None)
-        self.pending_view = view
-
-    def _publish_pending(self, order: Order) -> None:
-        view = dict(self.pending_view)
-        view[order.order_id] = copy.copy(order)
-        self.pending_view = view
 
     # --- broker events (on the loop) ------------------------------------------------------
     def _on_event(self, event: BrokerEvent) -> None:
@@ -409,33 +435,6 @@ class SafeBroker:
     def trading_state(self) -> TradingState:
         return self.risk_state.trading_state
 
-    def positions(self) -> Mapping[str, Holding]:
-        return self.ledger.holdings
-
-    def position_quantity(self, asset: str) -> float:
-        return self.ledger.quantity(asset)
-
-    def pending_quantity(self, asset: str, side: OrderSide) -> float:
-        return self._pending_qty.get((asset, side), 0.0)
-
-    def cash(self) -> float:
-        return self.ledger.cash
-
-    def equity(self) -> float:
-        return self.ledger.cash + self._net
-
-    def gross_exposure(self) -> float:
-        return self._gross
-
-    def net_exposure(self) -> float:
-        return self._net
-
-    def last_price(self, asset: str) -> float | None:
-        return self.prices.get(asset)
-
-    def last_bar_time(self, asset: str) -> datetime | None:
-        return self.bar_times.get(asset)
-
     def multiplier(self, asset: str) -> float:
         return self.venue.get_multiplier(asset)
 
@@ -459,30 +458,6 @@ class SafeBroker:
         self.stats.trading_state = state.value
         log.warning("TRADING STATE %s -> %s: %s", previous.value, state.value, reason)
         self._spawn(self._journal_state_change(state, reason, since))
-
-    # --- exposure bookkeeping ----------------------------------------------------------------
-    def _recompute_exposure(self) -> None:
-        gross = net = 0.0
-        prices = self.prices
-        for asset, h in self.ledger.holdings.items():
-            value = h.quantity * prices.get(asset, h.entry_price) * h.multiplier
-            net += value
-            gross += abs(value)
-        self._gross, self._net = gross, net
-
-    def _exposure_remove(self, asset: str) -> None:
-        h = self.ledger.holdings.get(asset)
-        if h is not None:
-            value = h.quantity * self.prices.get(asset, h.entry_price) * h.multiplier
-            self._gross -= abs(value)
-            self._net -= value
-
-    def _exposure_add(self, asset: str) -> None:
-        h = self.ledger.holdings.get(asset)
-        if h is not None:
-            value = h.quantity * self.prices.get(asset, h.entry_price) * h.multiplier
-            self._gross += abs(value)
-            self._net += value
 
     # --- persistence -------------------------------------------------------------------------
     async def _journal(

@@ -71,6 +71,8 @@ class SimulatedVenue:
         self.clock = clock or SystemClock()
         self._handlers: list[EventHandler] = []
         self._resting: dict[str, Order] = {}
+        #: Bracket children waiting for their entry (parent id -> children).
+        self._waiting: dict[str, list[Order]] = {}
         self._prices: dict[str, float] = {}
         self._connected = False
         self._fill_seq = 0
@@ -141,13 +143,49 @@ class SimulatedVenue:
         self._resting[order.order_id] = order
         return copy.copy(order)
 
+    async def submit_bracket(self, entry: Order, take_profit: Order, stop_loss: Order) -> tuple[Order, Order, Order]:
+        """A native bracket: children rest only once the entry fills, and cancel each other."""
+        children = [copy.copy(take_profit), copy.copy(stop_loss)]
+        self._waiting[entry.order_id] = children
+        for child in children:
+            self._emit(OrderStatusEvent(child.order_id, OrderStatus.PENDING, self.clock.now()))
+        entry_result = await self.submit_order(entry)
+        if entry_result.status is OrderStatus.REJECTED:
+            for child in self._waiting.pop(entry.order_id, []):
+                self._cancel(child, "bracket entry rejected")
+        return entry_result, copy.copy(children[0]), copy.copy(children[1])
+
     async def cancel_order(self, client_order_id: str) -> bool:
         order = self._resting.pop(client_order_id, None)
         if order is None:
+            order = self._pop_waiting_child(client_order_id)
+        if order is None:
             return False
-        order.status = OrderStatus.CANCELLED
-        self._emit(OrderStatusEvent(client_order_id, OrderStatus.CANCELLED, self.clock.now(), "cancelled"))
+        self._cancel(order, "cancelled")
+        for child in self._waiting.pop(client_order_id, []):
+            self._cancel(child, "bracket entry cancelled")
         return True
+
+    def _cancel(self, order: Order, reason: str) -> None:
+        order.status = OrderStatus.CANCELLED
+        self._emit(OrderStatusEvent(order.order_id, OrderStatus.CANCELLED, self.clock.now(), reason))
+
+    def _pop_waiting_child(self, client_order_id: str) -> Order | None:
+        for children in self._waiting.values():
+            for child in children:
+                if child.order_id == client_order_id:
+                    children.remove(child)
+                    return child
+        return None
+
+    def _after_fill(self, order: Order) -> None:
+        """Activate a filled entry's children; a filled child cancels its siblings (OCO)."""
+        for child in self._waiting.pop(order.order_id, []):
+            self._resting[child.order_id] = child
+        if order.parent_id is not None:
+            for sibling in [o for o in self._resting.values() if o.parent_id == order.parent_id]:
+                del self._resting[sibling.order_id]
+                self._cancel(sibling, f"OCO: {order.order_id} filled")
 
     async def modify_order(self, client_order_id: str, **changes: float) -> bool:
         order = self._resting.get(client_order_id)
@@ -206,6 +244,7 @@ class SimulatedVenue:
         order.commission_paid = commission
         self._emit(FillEvent(fill, order_complete=True, execution_id=f"{self.name}-x{self._fill_seq}"))
         self._emit(AccountEvent(self._snapshot()))
+        self._after_fill(order)
         return copy.copy(order)
 
     def _refuse(self, order: Order, price: float, multiplier: float, commission: float) -> str | None:

@@ -15,6 +15,7 @@ import itertools
 import logging
 import math
 import threading
+import warnings
 from collections.abc import Callable, Coroutine
 from datetime import datetime
 from typing import Any
@@ -147,6 +148,19 @@ class ThreadSafeBrokerWrapper:
             if isinstance(quantity, int | float) and not isinstance(quantity, bool) and math.isfinite(quantity) and quantity < 0:
                 raise ValueError(f"{side.name.lower()}() quantity must be positive, got {quantity!r}")
         return self._submit(asset, quantity, side, order_type, limit_price, None, None)
+
+    def submit_bracket(self, asset: str, quantity: float, take_profit: float, stop_loss: float,
+                       entry_type: OrderType = OrderType.MARKET, entry_limit: float | None = None,
+                       validate_prices: bool = True) -> tuple[Order, Order, Order] | None:
+        """Entry + take-profit + stop-loss as the broker's native bracket (children are OCO and
+        activate when the entry fills). Inverted prices warn, as in the backtest."""
+        if validate_prices:
+            _warn_inverted_bracket(asset, quantity, take_profit, stop_loss,
+                                   entry_limit if entry_limit is not None else self._current_price(asset))
+        return self._call(
+            self._safe.submit_bracket(asset, quantity, take_profit, stop_loss, entry_type, entry_limit),
+            self._order_timeout, "submit_bracket",
+        )
 
     def close_position(self, asset: str, order_type: OrderType = OrderType.MARKET, _options: Any = None) -> Order | None:
         holding = self._safe.ledger.holdings.get(asset)
@@ -387,6 +401,20 @@ class ThreadSafeBrokerWrapper:
         if not name.startswith("__") and hasattr(Broker, name):
             raise BacktestOnlyError(name)
         raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")
+
+
+def _warn_inverted_bracket(asset: str, quantity: Any, take_profit: Any, stop_loss: Any, reference: float | None) -> None:
+    if reference is None or not isinstance(quantity, int | float) or not all(
+        isinstance(p, int | float) for p in (take_profit, stop_loss)
+    ):
+        return  # argument errors are raised by validation on the loop
+    long = quantity > 0
+    if (take_profit <= reference) if long else (take_profit >= reference):
+        warnings.warn(f"Bracket order for {'LONG' if long else 'SHORT'} {asset}: take_profit ({take_profit}) "
+                      f"is on the wrong side of entry ({reference})", UserWarning, stacklevel=3)
+    if (stop_loss >= reference) if long else (stop_loss <= reference):
+        warnings.warn(f"Bracket order for {'LONG' if long else 'SHORT'} {asset}: stop_loss ({stop_loss}) "
+                      f"is on the wrong side of entry ({reference})", UserWarning, stacklevel=3)
 
 
 def _finite(name: str, value: Any) -> None:
