@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import json
 import importlib.metadata
 import importlib.util
+import json
 import logging
 import sys
 from datetime import UTC, datetime

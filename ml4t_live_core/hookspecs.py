@@ -12,7 +12,6 @@ from datetime import datetime
 from typing import Any
 
 import pluggy
-
 from ml4t.backtest import Fill
 
 from ml4t_live_core.protocols import AccountSnapshot

@@ -22,6 +22,7 @@ from ml4t_live_core.book import AccountBook
 from ml4t_live_core.clock import Clock
 from ml4t_live_core.config import RuntimeConfig
 from ml4t_live_core.errors import BacktestOnlyError, BrokerUnavailableError, RiskLimitError
+from ml4t_live_core.journaling import Recorder
 from ml4t_live_core.orders import validate_order_args
 from ml4t_live_core.portfolio import QUANTITY_EPSILON
 from ml4t_live_core.protocols import (
@@ -35,7 +36,7 @@ from ml4t_live_core.protocols import (
     TradingStateRecord,
 )
 from ml4t_live_core.risk import OrderRequest, Rejection, TradingState
-from ml4t_live_core.state import JournalEvent, JournalRecord, RiskState, format_client_order_id
+from ml4t_live_core.state import JournalEvent, RiskState, format_client_order_id
 from ml4t_live_core.stats import RuntimeStats
 
 log = logging.getLogger("ml4t_live.safety")
@@ -79,7 +80,7 @@ class SafeBroker(AccountBook):
         AccountBook.__init__(self)
         self.risk_state = RiskState()
         self.connected = False
-        self._background: set[asyncio.Task[None]] = set()
+        self.recorder = Recorder(store, shadow=self.shadow, on_failure=self._persistence_failed)
         self._seen_executions: set[str] = set()
         self.venue.subscribe(self._on_event)
 
@@ -91,6 +92,7 @@ class SafeBroker(AccountBook):
             loaded = await self.store.load_state()  # raises StateCorruptError: never reset here
             if loaded is not None:
                 self.risk_state = loaded
+            self.recorder.start()
         await self.broker.connect()
         if self.venue is not self.broker:
             await self.venue.connect()
@@ -118,10 +120,9 @@ class SafeBroker(AccountBook):
 
     async def stop(self) -> None:
         """Flush journal writes, persist the risk state, disconnect."""
-        if self._background:
-            await asyncio.gather(*self._background, return_exceptions=True)
+        self.recorder.write_later(self.risk_state.copy())
+        await self.recorder.close()
         if self.store is not None:
-            await self.store.save_state(self.risk_state)
             await self.store.close()
         if self.venue is not self.broker:
             await self.venue.disconnect()
@@ -148,7 +149,10 @@ class SafeBroker(AccountBook):
         rejections = self._check(request)
         if rejections:
             return await self._reject(order, rejections)
-        await self._accept(order, request)
+        try:
+            await self._accept(order, request)
+        except Exception as exc:  # the journal cannot prove the order: it must not be sent
+            return await self._reject(order, [Rejection("journal", f"could not record the order durably ({exc}); not sent")])
         try:
             result = await asyncio.wait_for(self.venue.submit_order(copy.copy(order)), self.runtime.order_timeout)
         except TimeoutError:
@@ -187,9 +191,15 @@ class SafeBroker(AccountBook):
         if rejections:
             await self._reject(entry, rejections)
             return None
-        await self._accept(entry, request)
-        for child in (tp, sl):
-            await self._accept(child, None)
+        try:
+            for order, order_request in ((entry, request), (tp, None), (sl, None)):
+                await self._accept(order, order_request)
+        except Exception as exc:
+            for order in (entry, tp, sl):
+                if self._orders.pop(order.order_id, None) is not None:
+                    self._remove_pending(order)
+            await self._reject(entry, [Rejection("journal", f"could not record the bracket durably ({exc}); not sent")])
+            return None
         try:
             results = await asyncio.wait_for(native(copy.copy(entry), copy.copy(tp), copy.copy(sl)), self.runtime.order_timeout)
         except TimeoutError:
@@ -239,7 +249,7 @@ class SafeBroker(AccountBook):
         """Count the order, journal it durably, then track it; only then may a venue see it."""
         if request is not None:
             self.hooks.ml4t_live_on_order_accepted(order=request, context=self)
-        await self._journal(order, JournalEvent.SUBMITTED)
+        await self._journal(order, JournalEvent.SUBMITTED)  # durable before any venue sees it
         self._orders[order.order_id] = order
         self._add_pending(order)
         self.risk_state.orders_today += 1
@@ -277,7 +287,7 @@ class SafeBroker(AccountBook):
         if rejections:
             reason = "; ".join(map(str, rejections))
             self.last_rejection_reason = reason
-            await self._journal(order, JournalEvent.REJECTED, reasons=tuple(map(str, rejections)), detail={"update": changes})
+            self._journal_later(order, JournalEvent.REJECTED, reasons=tuple(map(str, rejections)), detail={"update": changes})
             if self.runtime.raise_on_rejection:
                 raise RiskLimitError(order.asset, rejections)
             return False
@@ -304,7 +314,7 @@ class SafeBroker(AccountBook):
         for rejection in rejections:
             self.stats.rejections_by_check[rejection.check] = self.stats.rejections_by_check.get(rejection.check, 0) + 1
         log.info("order rejected: %s %s %s (%s)", order.side.name, order.quantity, order.asset, order.rejection_reason)
-        await self._journal(order, JournalEvent.REJECTED, reasons=reasons)
+        self._journal_later(order, JournalEvent.REJECTED, reasons=reasons)
         if self.runtime.raise_on_rejection:
             raise RiskLimitError(order.asset, rejections)
         return copy.copy(order)
@@ -318,7 +328,7 @@ class SafeBroker(AccountBook):
         self.last_rejection_reason = reason
         self.stats.orders_rejected += 1
         self.stats.rejections_by_check["broker"] = self.stats.rejections_by_check.get("broker", 0) + 1
-        self._spawn(self._journal(order, JournalEvent.REJECTED, reasons=(f"broker: {reason}",)))
+        self._journal_later(order, JournalEvent.REJECTED, reasons=(f"broker: {reason}",))
 
     # --- broker events (on the loop) ------------------------------------------------------
     def _on_event(self, event: BrokerEvent) -> None:
@@ -349,9 +359,9 @@ class SafeBroker(AccountBook):
             self._remove_pending(order)
             order.status = OrderStatus.CANCELLED
             order.cancelled_at, order.cancellation_reason = event.timestamp, event.reason
-            self._spawn(self._journal(order, JournalEvent.CANCELLED, reasons=(event.reason or "cancelled",)))
+            self._journal_later(order, JournalEvent.CANCELLED, reasons=(event.reason or "cancelled",))
         elif event.status is OrderStatus.PENDING and event.acknowledged and order.status is OrderStatus.PENDING:
-            self._spawn(self._journal(order, JournalEvent.ACKNOWLEDGED, detail={"broker_order_id": event.broker_order_id}))
+            self._journal_later(order, JournalEvent.ACKNOWLEDGED, detail={"broker_order_id": event.broker_order_id})
 
     def _on_fill(self, event: FillEvent) -> None:
         fill = event.fill
@@ -382,7 +392,7 @@ class SafeBroker(AccountBook):
             else:
                 self._add_pending(order)
         event_kind = JournalEvent.FILLED if complete else JournalEvent.PARTIALLY_FILLED
-        self._spawn(self._journal(order or _order_from_fill(fill), event_kind, fill=fill))
+        self._journal_later(order or _order_from_fill(fill), event_kind, fill=fill)
         self.hooks.ml4t_live_on_fill(fill=fill, context=self)
 
     # --- market data ------------------------------------------------------------------------
@@ -412,7 +422,7 @@ class SafeBroker(AccountBook):
             state.trading_day = day
             state.start_of_day_equity = equity
             state.orders_today = 0
-            self._spawn(self._save_state())
+            self.recorder.write_later(state.copy())
         if state.high_water_mark is None or equity > state.high_water_mark:
             state.high_water_mark = equity
 
@@ -447,8 +457,8 @@ class SafeBroker(AccountBook):
         now = self.clock.now()
         self._apply_trading_state(state, reason, now)
         if self.store is not None:
-            self._spawn(self.store.write_trading_state(TradingStateRecord(state, reason, now)))
-            self._spawn(self._save_state())
+            self.recorder.write_later(TradingStateRecord(state, reason, now))
+            self.recorder.write_later(self.risk_state.copy())
 
     def _apply_trading_state(self, state: TradingState, reason: str, since: datetime) -> None:
         previous = self.risk_state.trading_state
@@ -457,48 +467,18 @@ class SafeBroker(AccountBook):
         self.risk_state.trading_state_since = since
         self.stats.trading_state = state.value
         log.warning("TRADING STATE %s -> %s: %s", previous.value, state.value, reason)
-        self._spawn(self._journal_state_change(state, reason, since))
+        self.recorder.write_later(self.recorder.state_change_record(state.value, reason, since))
 
-    # --- persistence -------------------------------------------------------------------------
-    async def _journal(
-        self, order: Order, event: JournalEvent, *, reasons: tuple[str, ...] = (),
-        fill: Fill | None = None, detail: dict[str, Any] | None = None,
-    ) -> None:
-        if self.store is None:
-            return
-        await self.store.append_journal(JournalRecord(
-            timestamp=fill.timestamp if fill else self.clock.now(), event=event,
-            client_order_id=order.order_id, asset=order.asset, side=order.side.value,
-            quantity=order.quantity, order_type=order.order_type.value,
-            limit_price=order.limit_price, stop_price=order.stop_price,
-            fill_price=fill.price if fill else None, filled_quantity=fill.quantity if fill else None,
-            reasons=reasons, shadow=self.shadow, detail=detail or {},
-        ))
+    def _persistence_failed(self, exc: Exception) -> None:
+        # A journal or state write failed: we can no longer prove what we did. Stop trading.
+        if self.risk_state.trading_state is not TradingState.HALTED:
+            self._apply_trading_state(TradingState.HALTED, f"persistence failed: {exc}", self.clock.now())
 
-    async def _journal_state_change(self, state: TradingState, reason: str, since: datetime) -> None:
-        if self.store is not None:
-            await self.store.append_journal(JournalRecord(
-                timestamp=since, event=JournalEvent.TRADING_STATE, reasons=(reason,),
-                shadow=self.shadow, detail={"state": state.value},
-            ))
+    def _journal_later(self, order: Order, event: JournalEvent, **kwargs: Any) -> None:
+        self.recorder.write_later(self.recorder.order_record(order, event, self.clock.now(), **kwargs))
 
-    async def _save_state(self) -> None:
-        if self.store is not None:
-            await self.store.save_state(self.risk_state.copy())
-
-    def _spawn(self, coro: Any) -> None:
-        task = asyncio.get_running_loop().create_task(coro)
-        self._background.add(task)
-        task.add_done_callback(self._task_done)
-
-    def _task_done(self, task: asyncio.Task[None]) -> None:
-        self._background.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            # A journal or state write failed: we can no longer prove what we did. Stop trading.
-            exc = task.exception()
-            log.error("persistence failed (%s); halting", exc)
-            if self.risk_state.trading_state is not TradingState.HALTED:
-                self._apply_trading_state(TradingState.HALTED, f"persistence failed: {exc}", self.clock.now())
+    async def _journal(self, order: Order, event: JournalEvent, **kwargs: Any) -> None:
+        await self.recorder.write(self.recorder.order_record(order, event, self.clock.now(), **kwargs))
 
 
 def _order_from_fill(fill: Fill) -> Order:
