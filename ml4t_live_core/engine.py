@@ -14,6 +14,7 @@ import logging
 import signal
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -28,6 +29,15 @@ from ml4t_live_core.stats import RuntimeStats
 from ml4t_live_core.wrapper import ThreadSafeBrokerWrapper
 
 log = logging.getLogger("ml4t_live.engine")
+
+
+@dataclass(frozen=True, slots=True)
+class LivePrepare:
+    """The `config` a live run hands to `on_prepare`: warm-up bars (oldest first) and settings."""
+
+    history: list[BarEvent]
+    runtime: RuntimeConfig
+    live: bool = True
 
 
 class StrategyError(RuntimeError):
@@ -88,7 +98,7 @@ class LiveEngine:
         removers = self._install_signals() if install_signal_handlers else []
         try:
             await self._in_strategy_thread(self.strategy.on_start, wrapper)
-            await self._in_strategy_thread(self.strategy.on_prepare, wrapper, self.prepare_config)
+            await self._in_strategy_thread(self.strategy.on_prepare, wrapper, await self._prepare_config())
             failure: StrategyError | None = None
             try:
                 if self.runtime.busy_policy == "latest":
@@ -106,6 +116,21 @@ class LiveEngine:
                 remove()
             await self._shutdown()
         return self.stats
+
+    async def _prepare_config(self) -> Any:
+        """What `on_prepare(broker, config)` receives: the caller's object, else a LivePrepare
+        with the feed's last `runtime.warmup_bars` bars so indicators are ready at bar one."""
+        if self.prepare_config is not None:
+            return self.prepare_config
+        history: list[BarEvent] = []
+        wanted = self.runtime.warmup_bars
+        if wanted:
+            fetch = getattr(self.feed, "history", None)
+            if fetch is None:
+                log.warning("warmup_bars = %d, but feed %s has no history(); starting cold", wanted, type(self.feed).__name__)
+            else:
+                history = list(await fetch(wanted))
+        return LivePrepare(history=history, runtime=self.runtime)
 
     def request_stop(self, reason: str = "stop requested") -> None:
         """Finish the current callback, then end cleanly (on_end, persist, disconnect)."""

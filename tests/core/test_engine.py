@@ -129,3 +129,30 @@ async def test_busy_policy_block_sees_every_bar(make_runtime, bars):
     runtime = make_runtime(strategy, feed=SlowFeed(events))
     stats = await runtime.engine.run(install_signal_handlers=False)
     assert stats.bars == strategy.bars == 10 and stats.bars_skipped == 0
+
+
+class Preparer(Strategy):
+    def __init__(self) -> None:
+        self.config = None
+
+    def on_prepare(self, broker, config=None):  # type: ignore[no-untyped-def]
+        self.config = config
+
+    def on_data(self, timestamp, data, context, broker):  # type: ignore[no-untyped-def]
+        pass
+
+
+class FeedWithHistory(SlowFeed):
+    async def history(self, bars):  # type: ignore[no-untyped-def]
+        return self.events[:bars]
+
+
+async def test_on_prepare_receives_warmup_history(make_runtime, bars):
+    from ml4t_live_sim.feeds import frame_to_events
+
+    events = frame_to_events(bars.head(3 * 5))
+    strategy = Preparer()
+    runtime = make_runtime(strategy, feed=FeedWithHistory(events), overrides={"runtime": {"warmup_bars": 3}})
+    await runtime.engine.run(install_signal_handlers=False)
+    assert strategy.config.live is True
+    assert [ts for ts, _, _ in strategy.config.history] == [e[0] for e in events[:3]]
