@@ -1,0 +1,1 @@
+"""ml4t-live feed wrapper: ticks and source bars into N-minute bars."""

@@ -1,0 +1,1 @@
+"""ml4t-live broker and feed: Alpaca through alpaca-py."""

@@ -1,0 +1,1 @@
+"""Entry point of ml4t-live-risk-daily-loss (work in progress: registers nothing yet)."""

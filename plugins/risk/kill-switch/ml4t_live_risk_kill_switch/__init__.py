@@ -1,0 +1,1 @@
+"""ml4t-live risk check: kill-switch."""

@@ -1,0 +1,1 @@
+"""ml4t-live state backend: Redis (atomic updates, journal stream, trading-state pub/sub)."""

@@ -1,0 +1,1 @@
+"""ml4t-live state backend: one SQLite database in WAL mode, shared by processes on one host."""
