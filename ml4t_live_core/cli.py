@@ -15,10 +15,11 @@ from typing import Any
 
 import click
 from rich.console import Console
-from rich.logging import RichHandler
 from rich.table import Table
 
+from ml4t_live_core import logs
 from ml4t_live_core.compose import Runtime, build, load_config
+from ml4t_live_core.config import LoggingConfig
 from ml4t_live_core.errors import ConfigError, PluginError, StateCorruptError
 from ml4t_live_core.plugins import Kind, load_plugins
 from ml4t_live_core.protocols import TradingStateRecord
@@ -31,12 +32,22 @@ log = logging.getLogger("ml4t_live.cli")
 
 @click.group()
 @click.version_option(importlib.metadata.version("ml4t-live"), prog_name="ml4t-live")
-@click.option("--log-level", default="WARNING", show_default=True,
-              type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
-def main(log_level: str) -> None:
+@click.option("--log-level", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+              help="Default level (else [logging] level in the config, else WARNING).")
+@click.option("--log-format", type=click.Choice(["text", "json"]),
+              help="text for people, json for one event per line (else [logging] format).")
+@click.pass_context
+def main(ctx: click.Context, log_level: str | None, log_format: str | None) -> None:
     """Run ml4t-backtest strategies live, unchanged, behind layered safety."""
-    logging.basicConfig(level=log_level.upper(), format="%(message)s",
-                        handlers=[RichHandler(console=Console(stderr=True), show_path=False)])
+    ctx.obj = {"log_level": log_level.upper() if log_level else None, "log_format": log_format}
+    _configure_logging(LoggingConfig())
+
+
+def _configure_logging(from_file: LoggingConfig) -> None:
+    """Apply the config file's [logging] section, with the command-line flags on top."""
+    flags = click.get_current_context().find_root().obj or {}
+    overrides = {k: v for k, v in (("level", flags.get("log_level")), ("format", flags.get("log_format"))) if v}
+    logs.configure(from_file.model_copy(update=overrides))
 
 
 @main.command()
@@ -69,6 +80,7 @@ def run(target: str, config_path: Path, shadow: bool) -> None:
     strategy = _load_strategy(target)
     overrides = {"runtime": {"shadow": True}} if shadow else None
     runtime = _guarded(lambda: build(strategy, config_path, overrides=overrides))
+    _configure_logging(runtime.config.logging)
     _execute(runtime)
 
 
@@ -194,3 +206,4 @@ def _execute(runtime: Runtime, total_bars: int | None = None) -> None:
     print_summary(console, runtime)
     if stats.stop_reason:
         console.print(f"stopped: {stats.stop_reason}")
+

@@ -3,6 +3,7 @@
 Layout::
 
     [runtime]            core settings (RuntimeConfig)
+    [logging]            format = "text" | "json", level, levels per component
     [broker]  use = "sim"      + [broker.<name>] that plugin's settings
     [feed]    use = "replay"   + [feed.<name>];  aggregate = "1min" wraps it in the aggregator
     [state]   use = "json"     + [state.<name>]
@@ -28,6 +29,7 @@ from ml4t_live_core.errors import ConfigError
 from ml4t_live_core.plugins import Kind, Plugins
 
 ENV_PREFIX = "ML4T_LIVE__"
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
 
 class PluginConfig(BaseModel):
@@ -55,6 +57,15 @@ class RuntimeConfig(PluginConfig):
     warmup_bars: int = Field(0, ge=0)
 
 
+class LoggingConfig(PluginConfig):
+    """Section [logging]: `format` text|json, a default `level`, and `levels` per component
+    (`levels = { engine = "INFO", journal = "DEBUG" }`)."""
+
+    format: Literal["text", "json"] = "text"
+    level: LogLevel = "WARNING"
+    levels: dict[str, LogLevel] = Field(default_factory=dict)
+
+
 class _Selection(BaseModel):
     model_config = ConfigDict(extra="allow")
     use: str
@@ -65,6 +76,7 @@ class LiveConfig:
     """A validated configuration: which plugins to compose, each with its typed config."""
 
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
     broker: str = "sim"
     broker_config: Any = None
     feed: str = "replay"
@@ -107,12 +119,13 @@ def disabled_plugins(raw: Mapping[str, Any], source: str = "<defaults>") -> list
 
 def validate(raw: Mapping[str, Any], plugins: Plugins, source: str = "<defaults>") -> LiveConfig:
     """Check every section against the core schema and the schemas the plugins registered."""
-    known = {"runtime", "broker", "feed", "state", "risk", "plugins"}
+    known = {"runtime", "logging", "broker", "feed", "state", "risk", "plugins"}
     for section in raw:
         if section not in known:
             raise ConfigError(f"unknown section (known: {', '.join(sorted(known))})", source=source, section=section)
     cfg = LiveConfig(source=source, disable=disabled_plugins(raw, source))
     cfg.runtime = _model(RuntimeConfig, raw.get("runtime", {}), source, "runtime")
+    cfg.logging = _model(LoggingConfig, raw.get("logging", {}), source, "logging")
 
     cfg.broker, cfg.broker_config = _select(raw, "broker", "sim", Kind.BROKER, plugins, source)
     cfg.feed, cfg.feed_config = _select(raw, "feed", "replay", Kind.FEED, plugins, source, extra_keys={"aggregate", "aggregator"})
