@@ -1,1 +1,10 @@
-"""Entry point of ml4t-live-risk-exposure (work in progress: registers nothing yet)."""
+"""Entry point of ml4t-live-risk-exposure: registers the `exposure` check."""
+
+from ml4t_live_core.hookspecs import hookimpl
+
+from ml4t_live_risk_exposure.check import ExposureCheck, ExposureConfig
+
+
+@hookimpl
+def ml4t_live_register_risk_checks(register):
+    register("exposure", ExposureCheck, config=ExposureConfig)

@@ -1,1 +1,10 @@
-"""Entry point of ml4t-live-risk-max-positions (work in progress: registers nothing yet)."""
+"""Entry point of ml4t-live-risk-max-positions: registers the `max-positions` check."""
+
+from ml4t_live_core.hookspecs import hookimpl
+
+from ml4t_live_risk_max_positions.check import MaxPositionsCheck, MaxPositionsConfig
+
+
+@hookimpl
+def ml4t_live_register_risk_checks(register):
+    register("max-positions", MaxPositionsCheck, config=MaxPositionsConfig)

@@ -1,0 +1,119 @@
+"""exposure: projected gross / net exposure after the order stays within the limits."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from ml4t.backtest import OrderSide, OrderType
+from pydantic import ValidationError
+
+from ml4t_live_risk_exposure.check import ExposureCheck, ExposureConfig
+from ml4t_live_testing.risk import add_pending, order_request, risk_context
+
+PRICES = {"A": 100.0, "B": 50.0}
+
+
+def decide(context, request, **limits):
+    return ExposureCheck(ExposureConfig(**limits)).ml4t_live_check_order(order=request, context=context)
+
+
+def test_gross_just_inside_passes_and_just_outside_is_rejected():
+    # Long 100 A (10,000) + short 100 B (5,000) = gross 15,000.
+    context = risk_context(positions={"A": 100, "B": -100}, prices=PRICES)
+    assert context.gross_exposure() == 15_000
+    assert decide(context, order_request(context, "A", 50), max_gross=20_000) is None
+    rejection = decide(context, order_request(context, "A", 50.01), max_gross=20_000)
+    assert rejection.check == "exposure"
+    assert rejection.reason == "gross exposure would be 20,001.00 after buy 50.01 A (now 15,000.00, max 20,000.00)"
+
+
+def test_adding_to_a_short_grows_gross():
+    context = risk_context(positions={"A": 100, "B": -100}, prices=PRICES)
+    assert decide(context, order_request(context, "B", 100, OrderSide.SELL), max_gross=20_000) is None
+    assert decide(context, order_request(context, "B", 101, OrderSide.SELL), max_gross=20_000) is not None
+
+
+def test_multiplier_counts():
+    context = risk_context(positions={}, prices={"ES": 5_000.0}, multipliers={"ES": 50.0})
+    assert decide(context, order_request(context, "ES", 4), max_gross=1_000_000) is None
+    assert "would be 1,250,000.00" in decide(context, order_request(context, "ES", 5), max_gross=1_000_000).reason
+
+
+def test_working_orders_on_the_same_side_count():
+    context = risk_context(positions={"A": 100}, prices=PRICES)
+    add_pending(context, "A", 50, OrderSide.BUY)
+    assert decide(context, order_request(context, "A", 50), max_gross=20_000) is None
+    assert decide(context, order_request(context, "A", 51), max_gross=20_000) is not None
+
+
+def test_orders_that_reduce_exposure_always_pass_even_over_the_limit():
+    context = risk_context(positions={"A": 100, "B": -100}, prices=PRICES)
+    for request in (order_request(context, "A", 40, OrderSide.SELL),
+                    order_request(context, "B", 100, OrderSide.BUY, is_close=True)):
+        assert decide(context, request, max_gross=1_000, max_net=1_000) is None
+
+
+def test_flip_beyond_the_position_is_judged_on_the_result():
+    context = risk_context(positions={"A": 100}, prices=PRICES)  # gross 10,000
+    flip_small = order_request(context, "A", 150, OrderSide.SELL)  # -> short 50: gross 5,000
+    flip_big = order_request(context, "A", 250, OrderSide.SELL)    # -> short 150: gross 15,000
+    assert decide(context, flip_small, max_gross=12_000) is None
+    assert decide(context, flip_big, max_gross=12_000) is not None
+
+
+def test_net_limit_just_inside_and_just_outside():
+    context = risk_context(positions={"A": 100, "B": -100}, prices=PRICES)  # net +5,000
+    assert decide(context, order_request(context, "A", 50), max_net=10_000) is None
+    rejection = decide(context, order_request(context, "A", 51), max_net=10_000)
+    assert rejection.reason == "net exposure would be 10,100.00 after buy 51 A (now 5,000.00, max ±10,000.00)"
+    # Short side: the limit is on |net|.
+    assert decide(context, order_request(context, "B", 300, OrderSide.SELL), max_net=10_000) is None
+    assert decide(context, order_request(context, "B", 301, OrderSide.SELL), max_net=10_000) is not None
+
+
+def test_order_that_brings_net_back_towards_zero_passes():
+    context = risk_context(positions={"A": 300}, prices=PRICES)  # net 30,000 > max 10,000
+    assert decide(context, order_request(context, "B", 100, OrderSide.SELL), max_net=10_000) is None
+
+
+def test_unknown_price_is_rejected_when_it_would_add_exposure():
+    context = risk_context(positions={"A": 100}, prices=PRICES)
+    request = order_request(context, "ZZZ", 1, order_type=OrderType.LIMIT, limit_price=10.0)
+    assert "no last price for ZZZ" in decide(context, request, max_gross=1e9).reason
+
+
+def test_off_by_default():
+    context = risk_context(positions={"A": 1e6}, prices=PRICES)
+    assert decide(context, order_request(context, "A", 1e6)) is None
+
+
+@given(qty=st.floats(0.01, 1e4), held=st.floats(-1e4, 1e4), limit=st.floats(1.0, 1e7),
+       sell=st.booleans())
+def test_passes_exactly_when_projected_gross_fits_or_shrinks(qty, held, limit, sell):
+    context = risk_context(positions={"A": held} if abs(held) > 1e-6 else {}, prices={"A": 10.0})
+    side = OrderSide.SELL if sell else OrderSide.BUY
+    request = order_request(context, "A", qty, side)
+    after = context.position_quantity("A") + (-qty if sell else qty)
+    gross_after = abs(after) * 10.0
+    rejection = decide(context, request, max_gross=limit)
+    if gross_after <= context.gross_exposure() or gross_after <= limit * (1 - 1e-9):
+        assert rejection is None
+    elif gross_after > limit * (1 + 1e-9):
+        assert rejection is not None and rejection.check == "exposure"
+
+
+@pytest.mark.parametrize("bad", [{"max_gross": 0}, {"max_gross": -1}, {"max_net": float("inf")},
+                                 {"max_gross": float("nan")}, {"gross": 5}])
+def test_bad_config_is_refused(bad):
+    with pytest.raises(ValidationError):
+        ExposureConfig.model_validate(bad)
+
+
+def test_registered_through_the_entry_point_with_its_schema(monkeypatch):
+    from ml4t_live_core.compose import load_config
+    from ml4t_live_core.plugins import LOAD_ENV_VAR
+
+    monkeypatch.setenv(LOAD_ENV_VAR, "sim,exposure")
+    cfg, _ = load_config(overrides={"risk": {"exposure": {"max_gross": 1e6}}})
+    assert cfg.risk["exposure"] == ExposureConfig(max_gross=1e6)

@@ -1,0 +1,64 @@
+"""max-positions: no new position once the limit is reached; existing ones may change freely."""
+
+from __future__ import annotations
+
+import pytest
+from ml4t.backtest import OrderSide
+from pydantic import ValidationError
+
+from ml4t_live_risk_max_positions.check import MaxPositionsCheck, MaxPositionsConfig
+from ml4t_live_testing.risk import order_request, risk_context
+
+PRICES = {"A": 10.0, "B": 20.0, "C": 30.0, "D": 40.0}
+
+
+def decide(context, request, limit=2):
+    return MaxPositionsCheck(MaxPositionsConfig(max_positions=limit)).ml4t_live_check_order(order=request, context=context)
+
+
+def test_opening_just_below_the_limit_passes_and_at_the_limit_is_rejected():
+    below = risk_context(positions={"A": 10}, prices=PRICES)
+    assert decide(below, order_request(below, "C", 5)) is None
+    full = risk_context(positions={"A": 10, "B": -5}, prices=PRICES)
+    rejection = decide(full, order_request(full, "C", 5))
+    assert rejection.check == "max-positions"
+    assert rejection.reason == "opening C would make 3 positions (2 open, max 2)"
+
+
+def test_a_short_opening_counts_as_a_new_position():
+    full = risk_context(positions={"A": 10, "B": 5}, prices=PRICES)
+    assert decide(full, order_request(full, "C", 5, OrderSide.SELL)) is not None
+
+
+@pytest.mark.parametrize(("asset", "qty", "side"), [
+    ("A", 5, OrderSide.BUY),     # adding to a long
+    ("A", 5, OrderSide.SELL),    # reducing
+    ("A", 10, OrderSide.SELL),   # closing
+    ("A", 30, OrderSide.SELL),   # flipping is still the same asset
+    ("B", 5, OrderSide.SELL),    # adding to a short
+])
+def test_orders_on_held_assets_always_pass_at_the_limit(asset, qty, side):
+    full = risk_context(positions={"A": 10, "B": -5}, prices=PRICES)
+    assert decide(full, order_request(full, asset, qty, side), limit=1) is None
+
+
+def test_off_by_default():
+    full = risk_context(positions={"A": 10, "B": -5, "C": 1}, prices=PRICES)
+    check = MaxPositionsCheck(MaxPositionsConfig())
+    assert check.ml4t_live_check_order(order=order_request(full, "D", 1), context=full) is None
+
+
+@pytest.mark.parametrize("bad", [{"max_positions": 0}, {"max_positions": -1}, {"max_positions": 1.5},
+                                 {"max_positions": "many"}, {"limit": 3}])
+def test_bad_config_is_refused(bad):
+    with pytest.raises(ValidationError):
+        MaxPositionsConfig.model_validate(bad)
+
+
+def test_registered_through_the_entry_point_with_its_schema(monkeypatch):
+    from ml4t_live_core.compose import load_config
+    from ml4t_live_core.plugins import LOAD_ENV_VAR
+
+    monkeypatch.setenv(LOAD_ENV_VAR, "sim,max-positions")
+    cfg, _ = load_config(overrides={"risk": {"max-positions": {"max_positions": 3}}})
+    assert cfg.risk["max-positions"] == MaxPositionsConfig(max_positions=3)
