@@ -94,6 +94,8 @@ def build(
     for reg in registry.all(Kind.RISK_CHECK):
         check = reg.factory(cfg.risk[reg.name])
         plugins.pm.register(check, name=f"risk-check:{reg.name}")
+    for reg in registry.all(Kind.OBSERVER):
+        plugins.pm.register(reg.factory(cfg.observers[reg.name]), name=f"observer:{reg.name}")
     if not registry.names(Kind.RISK_CHECK):
         log.warning("no risk checks are installed or enabled: orders are only validated, not limited")
     runtime = cfg.runtime

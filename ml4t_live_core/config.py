@@ -8,6 +8,7 @@ Layout::
     [feed]    use = "replay"   + [feed.<name>];  aggregate = "1min" wraps it in the aggregator
     [state]   use = "json"     + [state.<name>]
     [risk.<check>]       one section per risk check
+    [observers.<name>]   one section per observer (metrics exporters)
     [plugins] disable = [...]
 
 Any key can be overridden with ``ML4T_LIVE__SECTION__KEY=value`` (``__`` separates levels;
@@ -85,6 +86,7 @@ class LiveConfig:
     state: str | None = None
     state_config: Any = None
     risk: dict[str, Any] = field(default_factory=dict)
+    observers: dict[str, Any] = field(default_factory=dict)
     disable: list[str] = field(default_factory=list)
     source: str = "<defaults>"
 
@@ -119,7 +121,7 @@ def disabled_plugins(raw: Mapping[str, Any], source: str = "<defaults>") -> list
 
 def validate(raw: Mapping[str, Any], plugins: Plugins, source: str = "<defaults>") -> LiveConfig:
     """Check every section against the core schema and the schemas the plugins registered."""
-    known = {"runtime", "logging", "broker", "feed", "state", "risk", "plugins"}
+    known = {"runtime", "logging", "broker", "feed", "state", "risk", "observers", "plugins"}
     for section in raw:
         if section not in known:
             raise ConfigError(f"unknown section (known: {', '.join(sorted(known))})", source=source, section=section)
@@ -139,21 +141,25 @@ def validate(raw: Mapping[str, Any], plugins: Plugins, source: str = "<defaults>
         if raw.get("state") is not None or default_state:
             cfg.state, cfg.state_config = _select(raw, "state", default_state, Kind.STATE_STORE, plugins, source)
 
-    risk_raw = raw.get("risk", {})
-    if not isinstance(risk_raw, dict):
-        raise ConfigError("must be a table of [risk.<check>] sections", source=source, section="risk")
-    # Env overrides cannot spell '-', so ORDER_SIZE addresses [risk.order-size].
-    risk_raw = {name.replace("_", "-"): body for name, body in risk_raw.items()}
-    for name in risk_raw:
-        if name not in plugins.registry.names(Kind.RISK_CHECK):
-            raise ConfigError(
-                f"no risk check {name!r} is installed and enabled "
-                f"(installed: {', '.join(plugins.registry.names(Kind.RISK_CHECK)) or 'none'})",
-                source=source, section=f"risk.{name}",
-            )
-    for reg in plugins.registry.all(Kind.RISK_CHECK):
-        cfg.risk[reg.name] = _model(reg.config, risk_raw.get(reg.name, {}), source, f"risk.{reg.name}")
+    cfg.risk = _per_component(raw, "risk", Kind.RISK_CHECK, plugins, source)
+    cfg.observers = _per_component(raw, "observers", Kind.OBSERVER, plugins, source)
     return cfg
+
+
+def _per_component(raw: Mapping[str, Any], section: str, kind: Kind, plugins: Plugins, source: str) -> dict[str, Any]:
+    """[<section>.<name>] tables, one per installed component of `kind`, each validated."""
+    body = raw.get(section, {})
+    if not isinstance(body, dict):
+        raise ConfigError(f"must be a table of [{section}.<name>] sections", source=source, section=section)
+    # Env overrides cannot spell '-', so ORDER_SIZE addresses [risk.order-size].
+    body = {name.replace("_", "-"): value for name, value in body.items()}
+    installed = plugins.registry.names(kind)
+    for name in body:
+        if name not in installed:
+            raise ConfigError(f"no {kind.value.replace('_', ' ')} {name!r} is installed and enabled "
+                              f"(installed: {', '.join(installed) or 'none'})", source=source, section=f"{section}.{name}")
+    return {reg.name: _model(reg.config, body.get(reg.name, {}), source, f"{section}.{reg.name}")
+            for reg in plugins.registry.all(kind)}
 
 
 def _select(

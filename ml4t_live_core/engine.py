@@ -12,6 +12,7 @@ import contextvars
 import functools
 import logging
 import signal
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -96,6 +97,7 @@ class LiveEngine:
         """Connect, call on_start/on_prepare, dispatch every bar, then on_end, persist, disconnect."""
         wrapper = await self.connect()
         removers = self._install_signals() if install_signal_handlers else []
+        self.safe.hooks.ml4t_live_on_run_start(stats=self.stats, context=self.safe)
         try:
             await self._in_strategy_thread(self.strategy.on_start, wrapper)
             await self._in_strategy_thread(self.strategy.on_prepare, wrapper, await self._prepare_config())
@@ -114,6 +116,7 @@ class LiveEngine:
         finally:
             for remove in removers:
                 remove()
+            self.safe.hooks.ml4t_live_on_run_end(stats=self.stats, context=self.safe)
             await self._shutdown()
         return self.stats
 
@@ -217,6 +220,7 @@ class LiveEngine:
         stats.last_lag_seconds = lag
         stats.max_lag_seconds = max(stats.max_lag_seconds, lag)
         stats.trading_state = self.safe.trading_state.value
+        started = time.perf_counter()
         try:
             await self._in_strategy_thread(self.strategy.on_data, timestamp, data, context, self.wrapper)
         except Exception as exc:
@@ -226,6 +230,10 @@ class LiveEngine:
                 self.safe.set_trading_state(TradingState.HALTED, f"strategy error at {timestamp}: {exc!r}")
                 self.request_stop(f"strategy error: {exc!r}")
                 raise StrategyError(f"on_data raised at {timestamp}: {exc!r}") from exc
+        finally:
+            self.safe.hooks.ml4t_live_on_bar_done(
+                timestamp=timestamp, stats=stats, callback_seconds=time.perf_counter() - started, context=self.safe,
+            )
         if self._on_bar_done is not None:
             self._on_bar_done(timestamp, stats)
 

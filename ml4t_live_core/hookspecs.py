@@ -12,10 +12,11 @@ from datetime import datetime
 from typing import Any
 
 import pluggy
-from ml4t.backtest import Fill
+from ml4t.backtest import Fill, Order
 
 from ml4t_live_core.protocols import AccountSnapshot
 from ml4t_live_core.risk import OrderRequest, Rejection, RiskContext
+from ml4t_live_core.stats import RuntimeStats
 
 PROJECT = "ml4t_live"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -68,6 +69,17 @@ def ml4t_live_register_risk_checks(register: Register) -> None:
 
 
 @hookspec
+def ml4t_live_register_observers(register: Register) -> None:
+    """Register observers (metrics exporters, alerting): `register("prometheus", Exporter,
+    config=ExporterConfig)`, configured in `[observers.<name>]`.
+
+    The factory is called as `factory(config)`; the object it returns is registered with the
+    plugin manager, so its observation hookimpls (`ml4t_live_on_run_start`, `..._on_bar_done`,
+    `..._on_order_rejected`, `..._on_fill`...) are called. Observers watch; they never decide.
+    """
+
+
+@hookspec
 def ml4t_live_check_order(order: OrderRequest, context: RiskContext) -> Rejection | None:
     """Decide on one order before it reaches the broker (or the shadow portfolio).
 
@@ -98,3 +110,34 @@ def ml4t_live_on_fill(fill: Fill, context: RiskContext) -> None:
 @hookspec
 def ml4t_live_on_account(snapshot: AccountSnapshot, context: RiskContext) -> None:
     """The broker reported new account values."""
+
+
+@hookspec
+def ml4t_live_on_order_rejected(order: Order, rejections: tuple[Rejection, ...], context: RiskContext) -> None:
+    """An order was rejected, by the risk checks (each `Rejection` names its check) or by the
+    broker (check name "broker"). `order` is a copy with status REJECTED."""
+
+
+@hookspec
+def ml4t_live_on_run_start(stats: RuntimeStats, context: RiskContext) -> None:
+    """The engine connected and synced the account; the strategy has not started yet.
+
+    Observers start their own resources here (an HTTP endpoint on its own thread). Called on
+    the event loop: return quickly.
+    """
+
+
+@hookspec
+def ml4t_live_on_bar_done(
+    timestamp: datetime, stats: RuntimeStats, callback_seconds: float, context: RiskContext
+) -> None:
+    """The strategy's `on_data` for this bar returned (or raised) after `callback_seconds`.
+
+    `stats` are the engine's live counters: read them, never write them.
+    """
+
+
+@hookspec
+def ml4t_live_on_run_end(stats: RuntimeStats, context: RiskContext) -> None:
+    """The run ended (feed exhausted, stop requested or failure), after `on_end`, before the
+    state is flushed and the broker disconnected. Observers release their resources here."""

@@ -33,6 +33,7 @@ class Kind(StrEnum):
     FEED_WRAPPER = "feed_wrapper"
     STATE_STORE = "state_store"
     RISK_CHECK = "risk_check"
+    OBSERVER = "observer"
 
 
 _REGISTRATION_HOOKS = {
@@ -41,6 +42,7 @@ _REGISTRATION_HOOKS = {
     Kind.FEED_WRAPPER: "ml4t_live_register_feed_wrappers",
     Kind.STATE_STORE: "ml4t_live_register_state_stores",
     Kind.RISK_CHECK: "ml4t_live_register_risk_checks",
+    Kind.OBSERVER: "ml4t_live_register_observers",
 }
 
 

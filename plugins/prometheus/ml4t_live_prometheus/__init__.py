@@ -1,0 +1,1 @@
+"""ml4t-live observer: a Prometheus metrics endpoint."""

@@ -1,0 +1,1 @@
+"""Entry point of ml4t-live-prometheus (work in progress)."""
