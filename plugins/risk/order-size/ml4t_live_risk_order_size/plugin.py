@@ -1,1 +1,10 @@
-"""Entry point of ml4t-live-risk-order-size (work in progress: registers nothing yet)."""
+"""Entry point of ml4t-live-risk-order-size: registers the `order-size` check."""
+
+from ml4t_live_core.hookspecs import hookimpl
+
+from ml4t_live_risk_order_size.check import OrderSizeCheck, OrderSizeConfig
+
+
+@hookimpl
+def ml4t_live_register_risk_checks(register):
+    register("order-size", OrderSizeCheck, config=OrderSizeConfig)

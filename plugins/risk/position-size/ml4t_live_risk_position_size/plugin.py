@@ -1,1 +1,10 @@
-"""Entry point of ml4t-live-risk-position-size (work in progress: registers nothing yet)."""
+"""Entry point of ml4t-live-risk-position-size: registers the `position-size` check."""
+
+from ml4t_live_core.hookspecs import hookimpl
+
+from ml4t_live_risk_position_size.check import PositionSizeCheck, PositionSizeConfig
+
+
+@hookimpl
+def ml4t_live_register_risk_checks(register):
+    register("position-size", PositionSizeCheck, config=PositionSizeConfig)

@@ -1,0 +1,78 @@
+"""duplicate: the same asset, side and quantity within the window, armed only by accepted orders."""
+
+from __future__ import annotations
+
+import pytest
+from ml4t.backtest import OrderSide
+from ml4t_live_testing.risk import order_request, risk_context
+from pydantic import ValidationError
+
+from ml4t_live_risk_duplicate.check import DuplicateCheck, DuplicateConfig
+
+
+@pytest.fixture
+def context():
+    return risk_context(prices={"AAPL": 150.0, "MSFT": 300.0})
+
+
+def _accept(check, context, *args, **kwargs):
+    request = order_request(context, *args, **kwargs)
+    assert check.ml4t_live_check_order(order=request, context=context) is None
+    check.ml4t_live_on_order_accepted(order=request, context=context)
+
+
+def _decide(check, context, *args, **kwargs):
+    return check.ml4t_live_check_order(order=order_request(context, *args, **kwargs), context=context)
+
+
+def test_same_order_within_window_is_rejected_and_after_it_passes(context):
+    check = DuplicateCheck(DuplicateConfig(window_seconds=5))
+    _accept(check, context, "AAPL", 100)
+    context.clock.advance(4.999)
+    rejection = _decide(check, context, "AAPL", 100)
+    assert rejection is not None and rejection.check == "duplicate"
+    assert "BUY 100 AAPL" in rejection.reason and "5s" in rejection.reason
+    context.clock.advance(0.001)  # exactly at the window: no longer a duplicate
+    assert _decide(check, context, "AAPL", 100) is None
+
+
+def test_different_asset_side_or_quantity_is_not_a_duplicate(context):
+    check = DuplicateCheck()
+    _accept(check, context, "AAPL", 100)
+    assert _decide(check, context, "MSFT", 100) is None
+    assert _decide(check, context, "AAPL", 100, OrderSide.SELL) is None
+    assert _decide(check, context, "AAPL", 101) is None
+    assert _decide(check, context, "aapl ", 100) is not None  # same symbol once normalised
+
+
+def test_a_rejected_order_does_not_arm_the_window(context):
+    check = DuplicateCheck()
+    request = order_request(context, "AAPL", 100)
+    assert check.ml4t_live_check_order(order=request, context=context) is None
+    # Another check rejected it: on_order_accepted is never called.
+    assert _decide(check, context, "AAPL", 100) is None
+
+
+def test_clock_going_backwards_fails_closed(context):
+    check = DuplicateCheck(DuplicateConfig(window_seconds=2))
+    _accept(check, context, "AAPL", 100)
+    context.clock.advance(-3600)
+    assert _decide(check, context, "AAPL", 100) is not None
+
+
+def test_expired_entries_are_pruned(context):
+    check = DuplicateCheck(DuplicateConfig(window_seconds=1))
+    for quantity in range(1, 50):
+        _accept(check, context, "AAPL", quantity)
+        context.clock.advance(2)
+    assert len(check._last) == 1
+
+
+def test_default_window_is_short_and_on():
+    assert 0 < DuplicateConfig().window_seconds <= 5
+
+
+@pytest.mark.parametrize("value", [0, -1, float("nan"), float("inf"), "soon"])
+def test_bad_window_is_a_config_error(value):
+    with pytest.raises(ValidationError, match="window_seconds"):
+        DuplicateConfig.model_validate({"window_seconds": value})
