@@ -1,0 +1,63 @@
+"""The simulator speaks the TWS protocol well enough for the real ib_async client."""
+
+from __future__ import annotations
+
+import ib_async
+
+from ml4t_live_testing.ib import IBGatewaySimulator
+
+
+async def _connect(gw: IBGatewaySimulator, client_id: int = 7) -> ib_async.IB:
+    ib = ib_async.IB()
+    await ib.connectAsync("127.0.0.1", gw.port, clientId=client_id, timeout=2)
+    return ib
+
+
+async def test_real_client_connects_and_syncs(ib_gateway):
+    ib_gateway.add_position("AAPL", 10, 150.0)
+    ib = await _connect(ib_gateway)
+    try:
+        assert ib.isConnected()
+        assert ib.managedAccounts() == ["DU1234567"]
+        [pos] = ib.positions()
+        assert (pos.contract.symbol, pos.position, pos.avgCost) == ("AAPL", 10.0, 150.0)
+        values = {v.tag: float(v.value) for v in ib.accountValues() if v.tag == "NetLiquidation"}
+        assert values["NetLiquidation"] == 1_000_000.0 + 10 * 150.0
+    finally:
+        ib.disconnect()
+
+
+async def test_contract_details_qualify(ib_gateway):
+    ib = await _connect(ib_gateway)
+    try:
+        [stock] = await ib.qualifyContractsAsync(ib_async.Stock("MSFT", "SMART", "USD"))
+        assert stock.conId == 272093
+        unknown = await ib.qualifyContractsAsync(ib_async.Stock("NOPE", "SMART", "USD"))
+        assert unknown == [None]
+    finally:
+        ib.disconnect()
+
+
+async def test_place_fill_partial_round_trip(ib_gateway):
+    ib = await _connect(ib_gateway)
+    try:
+        [c] = await ib.qualifyContractsAsync(ib_async.Stock("AAPL", "SMART", "USD"))
+        order = ib_async.LimitOrder("BUY", 100, 101.5, orderRef="cid-1")
+        trade = ib.placeOrder(c, order)
+        await _settle(ib)
+        assert trade.orderStatus.status == "Submitted"
+        ib_gateway.fill("cid-1", 40, price=101.0)
+        await _settle(ib)
+        assert trade.orderStatus.filled == 40
+        assert trade.fills[0].commissionReport.commission > 0
+        ib_gateway.set_price("AAPL", 101.4)
+        await _settle(ib)
+        assert trade.orderStatus.status == "Filled"
+        assert [f.execution.shares for f in trade.fills] == [40, 60]
+    finally:
+        ib.disconnect()
+
+
+async def _settle(ib: ib_async.IB) -> None:
+    # a round trip through the gateway: everything sent before it has been decoded
+    await ib.reqCurrentTimeAsync()
