@@ -1,1 +1,10 @@
-"""Entry point of ml4t-live-risk-drawdown (work in progress: registers nothing yet)."""
+"""Entry point of ml4t-live-risk-drawdown: registers the `drawdown` check."""
+
+from ml4t_live_core.hookspecs import hookimpl
+
+from ml4t_live_risk_drawdown.check import DrawdownCheck, DrawdownConfig
+
+
+@hookimpl
+def ml4t_live_register_risk_checks(register):
+    register("drawdown", DrawdownCheck, config=DrawdownConfig)
