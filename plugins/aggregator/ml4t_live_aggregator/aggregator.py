@@ -1,0 +1,256 @@
+"""BarAggregator: the synchronous state machine that folds ticks and source bars into N-second bars.
+
+It owns no task and no timer: `add_event` / `add_piece` / `add_batch` feed it, `poll(now)`
+flushes bars whose end passed `flush_after` ago (the stuck bar), `finish()` ends the stream.
+Each returns the completed bars as feed events `(label, {asset: ohlcv}, context)`, oldest first.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from ml4t_live_core.protocols import BarEvent
+
+from ml4t_live_aggregator.config import AggregatorConfig
+from ml4t_live_aggregator.inputs import InvalidTickError, Piece, pieces
+from ml4t_live_aggregator.sessions import Sessions
+
+log = logging.getLogger("ml4t_live.aggregator")
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
+#: Detailed log lines per kind of problem before only the counters keep going.
+_LOG_LIMIT = 20
+
+
+@dataclass(slots=True)
+class AggregatorStats:
+    """Counters of everything the aggregator took in, emitted, refused or dropped."""
+
+    ticks: int = 0
+    rejected: int = 0
+    late: int = 0
+    outside_session: int = 0
+    bars_emitted: int = 0
+    flushed_by_timer: int = 0
+    partial_discarded: int = 0
+    dropped_backpressure: int = 0
+    coalesced_backpressure: int = 0
+    last_rejection: str = ""
+    _logged: dict[str, int] = field(default_factory=dict)
+
+    def note(self, kind: str, message: str, *args: Any) -> None:
+        """Log one problem, at most `_LOG_LIMIT` times per kind (counters always count)."""
+        seen = self._logged.get(kind, 0)
+        self._logged[kind] = seen + 1
+        if seen < _LOG_LIMIT:
+            log.warning(message, *args)
+        elif seen == _LOG_LIMIT:
+            log.warning("further %s problems are only counted (see the aggregator's stats)", kind)
+
+
+class _Bucket:
+    """One interval being built: [lo, hi) clipped to the session, bars per asset."""
+
+    __slots__ = ("start", "stop", "lo", "hi", "bars")
+
+    def __init__(self, start: datetime, stop: datetime, lo: datetime, hi: datetime):
+        self.start, self.stop = start, stop  # aligned interval
+        self.lo, self.hi = lo, hi  # the part inside the session (== start, stop without a calendar)
+        #: asset -> [open, high, low, close, volume, first_ts, last_ts]
+        self.bars: dict[str, list[Any]] = {}
+
+
+class BarAggregator:
+    """Folds ticks and start-labelled source bars into aligned bars; see the module docstring.
+
+    A bar's open is its earliest piece (by timestamp; the first to arrive among equal
+    timestamps), its close the latest (the last to arrive among equal timestamps), high and
+    low the extremes of every piece's high and low, volume the sum.
+    """
+
+    def __init__(self, config: AggregatorConfig):
+        self.config = config
+        self.stats = AggregatorStats()
+        self.interval = timedelta(seconds=config.interval_seconds)
+        self._interval_us = config.interval_seconds * 1_000_000
+        self._tz = ZoneInfo(config.timezone)
+        self._utc = config.timezone == "UTC"
+        self._sessions = Sessions(config.calendar) if config.calendar else None
+        self._flush_after = timedelta(seconds=config.flush_after)
+        self._lateness = timedelta(seconds=config.allowed_lateness)
+        self._pending: dict[datetime, _Bucket] = {}
+        self._current: _Bucket | None = None
+        #: Every tick before this instant belongs to an emitted bar: it is late.
+        self.emitted_through = EPOCH
+        self.watermark = EPOCH
+        self._known: dict[str, None] = dict.fromkeys(config.assets or ())
+        self._fixed_assets = config.assets is not None
+
+    # --- input -----------------------------------------------------------------------------
+    def add_event(self, timestamp: datetime, data: dict[str, Any]) -> list[BarEvent]:
+        """Take one inner feed event (see `inputs`); return the bars it completed."""
+        for piece in pieces(timestamp, data):
+            if isinstance(piece, InvalidTickError):
+                self.reject(str(piece))
+            else:
+                self.add_piece(piece)
+        return self.due()
+
+    def reject(self, reason: str) -> None:
+        self.stats.rejected += 1
+        self.stats.last_rejection = reason
+        self.stats.note("rejected", "aggregator rejected input: %s", reason)
+
+    def add_piece(self, piece: Piece) -> None:
+        """Fold one validated tick or source bar in (no emission; call `due()` after)."""
+        ts, asset, o, h, low, c, v = piece
+        self.stats.ticks += 1
+        current = self._current
+        if current is None or not (current.lo <= ts < current.hi):
+            if ts < self.emitted_through:
+                self._late(asset, ts)
+                return
+            current = self._bucket_for(ts)
+            if current is None:
+                self.stats.outside_session += 1
+                self.stats.note("outside_session", "%s tick at %s is outside the %s session: dropped",
+                                asset, ts, self.config.calendar)
+                return
+            self._current = current
+        bar = current.bars.get(asset)
+        if bar is None:
+            current.bars[asset] = [o, h, low, c, v, ts, ts]
+            if asset not in self._known:
+                self._known[asset] = None
+        else:
+            if h > bar[1]:
+                bar[1] = h
+            if low < bar[2]:
+                bar[2] = low
+            bar[4] += v
+            if ts < bar[5]:
+                bar[0], bar[5] = o, ts
+            if ts >= bar[6]:
+                bar[3], bar[6] = c, ts
+        if ts > self.watermark:
+            self.watermark = ts
+
+    def merge(self, bucket: _Bucket, asset: str, agg: tuple[float, float, float, float, float, datetime, datetime]) -> None:
+        """Fold a pre-aggregated run of pieces (the batch path) into `bucket`'s bar for `asset`."""
+        o, h, low, c, v, first, last = agg
+        bar = bucket.bars.get(asset)
+        if bar is None:
+            bucket.bars[asset] = [o, h, low, c, v, first, last]
+            if asset not in self._known:
+                self._known[asset] = None
+            return
+        bar[1] = max(bar[1], h)
+        bar[2] = min(bar[2], low)
+        bar[4] += v
+        if first < bar[5]:
+            bar[0], bar[5] = o, first
+        if last >= bar[6]:
+            bar[3], bar[6] = c, last
+
+    def _late(self, asset: str, ts: datetime) -> None:
+        self.stats.late += 1
+        self.stats.note("late", "late tick %s at %s: its bar (up to %s) was already emitted; not applied",
+                        asset, ts, self.emitted_through)
+
+    # --- buckets ---------------------------------------------------------------------------
+    def align(self, ts: datetime) -> datetime:
+        """Start of the interval containing `ts`, aligned to midnight in the configured timezone."""
+        us = (ts - EPOCH) // MICROSECOND
+        offset = 0 if self._utc else ts.astimezone(self._tz).utcoffset() // MICROSECOND
+        start_us = (us + offset) // self._interval_us * self._interval_us - offset
+        return EPOCH + timedelta(microseconds=start_us)
+
+    def _bucket_for(self, ts: datetime) -> _Bucket | None:
+        start = self.align(ts)
+        stop = start + self.interval
+        lo, hi = start, stop
+        if self._sessions is not None:
+            session = self._sessions.session_at(ts)
+            if session is None:
+                return None
+            lo, hi = max(start, session[0]), min(stop, session[1])
+        return self.bucket(start, stop, lo, hi)
+
+    def bucket(self, start: datetime, stop: datetime, lo: datetime, hi: datetime) -> _Bucket:
+        found = self._pending.get(lo)
+        if found is None:
+            found = self._pending[lo] = _Bucket(start, stop, lo, hi)
+        return found
+
+    # --- output ----------------------------------------------------------------------------
+    def due(self) -> list[BarEvent]:
+        """Bars that a later tick (by `allowed_lateness`) has shown complete."""
+        if not self._pending:
+            return []
+        horizon = self.watermark - self._lateness
+        return self._emit_until(lambda b: b.hi <= horizon)
+
+    def next_deadline(self) -> datetime | None:
+        """When `poll` will next have a stuck bar to flush (None: nothing pending)."""
+        if not self._pending:
+            return None
+        return min(b.hi for b in self._pending.values()) + self._flush_after
+
+    def poll(self, now: datetime) -> list[BarEvent]:
+        """Flush bars whose end is at least `flush_after` before `now` (no later tick needed)."""
+        if not self._pending:
+            return []
+        limit = now - self._flush_after
+        events = self._emit_until(lambda b: b.hi <= limit)
+        self.stats.flushed_by_timer += len(events)
+        return events
+
+    def finish(self, now: datetime | None = None) -> list[BarEvent]:
+        """The stream ended: emit what is pending. With `now`, bars not yet over are discarded
+        (a partial bar is never handed to a live strategy) and counted."""
+        events = self._emit_until(lambda b: now is None or b.hi <= now)
+        for bucket in self._pending.values():
+            self.stats.partial_discarded += 1
+            log.warning("feed ended inside bar %s-%s: partial bar discarded", bucket.lo, bucket.hi)
+        self._pending.clear()
+        self._current = None
+        return events
+
+    def _emit_until(self, complete: Any) -> list[BarEvent]:
+        ready = sorted((b for b in self._pending.values() if complete(b)), key=lambda b: b.lo)
+        if not ready:
+            return []
+        events = []
+        for bucket in ready:
+            del self._pending[bucket.lo]
+            if bucket is self._current:
+                self._current = None
+            if bucket.stop > self.emitted_through:
+                self.emitted_through = bucket.stop
+            events.append(self._event(bucket))
+        self.stats.bars_emitted += len(events)
+        return events
+
+    def _event(self, bucket: _Bucket) -> BarEvent:
+        data = {
+            asset: {"open": b[0], "high": b[1], "low": b[2], "close": b[3], "volume": b[4]}
+            for asset, b in bucket.bars.items()
+        }
+        missing = [a for a in self._known if a not in data]
+        context = {
+            "bar_start": bucket.lo, "bar_end": bucket.hi, "interval": self.config.interval,
+            "missing": missing,
+        }
+        label = bucket.lo if self.config.label == "start" else bucket.hi
+        return label, data, context
+
+    def add_pieces(self, items: Iterable[Piece]) -> list[BarEvent]:
+        for piece in items:
+            self.add_piece(piece)
+        return self.due()
