@@ -33,7 +33,8 @@ class DailyLossConfig(PluginConfig):
     Start-of-day equity is taken by the core at the first bar of each trading day (the calendar
     day in `runtime.timezone`, the exchange's zone) and persisted in the risk state, so a restart
     during the day keeps it. Beyond a limit the check moves trading to `action` on the next bar
-    and rejects orders (all for "halt", those that do not shrink a position for "reduce"). The
+    and rejects what the kill switch rejects in that state (for "halt" all but closes that
+    reduce a position, for "reduce" orders that do not shrink one). The
     state persists, also into the next day, until a person resumes; after a resume the loss is
     measured from the equity at resumption for the rest of that day.
     """
@@ -80,7 +81,7 @@ class DailyLossCheck:
         if not self.enabled:
             return None
         breach = self.breach(context)
-        if breach is None or (self.target is TradingState.REDUCING and order.reduces_position):
+        if breach is None or _allowed_while_breached(order, self.target):
             return None
         return Rejection(NAME, breach)
 
@@ -115,3 +116,10 @@ def _mark(state: RiskState) -> dict[str, Any] | None:
         if resumed is None or isinstance(resumed, int | float) and resumed > 0:
             return mark
     return None
+
+
+def _allowed_while_breached(order: OrderRequest, target: TradingState) -> bool:
+    """What the kill switch lets through in `target`: getting out must stay possible."""
+    if target is TradingState.HALTED:
+        return order.is_close and order.reduces_position
+    return order.reduces_position

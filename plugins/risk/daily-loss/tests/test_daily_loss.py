@@ -49,6 +49,17 @@ def test_currency_loss_just_inside_passes_and_just_outside_halts():
     assert rejection.check == "daily-loss" and rejection.reason == reason
 
 
+def test_halt_still_lets_a_close_out():
+    check = DailyLossCheck(DailyLossConfig(max_loss=500))
+    context = risk_context(cash=100_000.0, positions={"A": 10}, prices={"A": 100.0}, now=MORNING)
+    context._roll_day_and_marks(MORNING)
+    context.ledger.cash -= 600
+    sell = order_request(context, "A", 5, OrderSide.SELL)
+    close = order_request(context, "A", 10, OrderSide.SELL, is_close=True)
+    assert check.ml4t_live_check_order(order=sell, context=context).check == "daily-loss"
+    assert check.ml4t_live_check_order(order=close, context=context) is None
+
+
 def test_percent_loss_just_inside_passes_and_just_outside_is_rejected():
     check = DailyLossCheck(DailyLossConfig(max_pct=2))
     context = day_started()

@@ -27,7 +27,8 @@ class DrawdownConfig(PluginConfig):
 
     max_pct: the largest fall of equity below the persisted high-water mark, in percent.
         Beyond it the check moves trading to `action` on the next bar and rejects orders
-        (all of them for "halt", those that do not shrink a position for "reduce").
+        (for "halt" all but closes that reduce a position, for "reduce" those that do
+        not shrink a position), exactly as the kill switch does in that state.
     action: "halt" (default) or "reduce" (only orders that shrink positions).
 
     The state change persists across restarts until a person resumes trading. From then on the
@@ -73,7 +74,7 @@ class DrawdownCheck:
         if self.config.max_pct is None:
             return None
         breach = self.breach(context)
-        if breach is None or (self.target is TradingState.REDUCING and order.reduces_position):
+        if breach is None or _allowed_while_breached(order, self.target):
             return None
         return Rejection(NAME, breach)
 
@@ -102,3 +103,10 @@ def _mark(extra: dict[str, Any], peak: float | None) -> dict[str, Any] | None:
         if resumed is None or isinstance(resumed, int | float) and resumed > 0:
             return mark
     return None
+
+
+def _allowed_while_breached(order: OrderRequest, target: TradingState) -> bool:
+    """What the kill switch lets through in `target`: getting out must stay possible."""
+    if target is TradingState.HALTED:
+        return order.is_close and order.reduces_position
+    return order.reduces_position

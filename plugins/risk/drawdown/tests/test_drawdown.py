@@ -41,12 +41,14 @@ def test_fall_just_inside_the_limit_keeps_trading_and_just_outside_halts():
     assert rejection.check == "drawdown" and rejection.reason == reason
 
 
-def test_halt_rejects_even_reducing_orders_while_breached():
+def test_halt_rejects_all_but_closes_while_breached():
     check = DrawdownCheck(DrawdownConfig(max_pct=5))
     context = account(80_000.0, positions={"A": 10})
-    request = order_request(context, "A", 10, OrderSide.SELL)
+    request = order_request(context, "A", 5, OrderSide.SELL)
     assert request.reduces_position
     assert check.ml4t_live_check_order(order=request, context=context).check == "drawdown"
+    close = order_request(context, "A", 10, OrderSide.SELL, is_close=True)
+    assert check.ml4t_live_check_order(order=close, context=context) is None  # getting out stays possible
 
 
 def test_reduce_action_moves_to_reducing_and_lets_reducing_orders_through():
