@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 import pluggy
-from ml4t.backtest import Fill, Order
+from ml4t.backtest import Fill
 
 from ml4t_live_core.protocols import AccountSnapshot
 from ml4t_live_core.risk import OrderRequest, Rejection, RiskContext
@@ -75,7 +75,7 @@ def ml4t_live_register_observers(register: Register) -> None:
 
     The factory is called as `factory(config)`; the object it returns is registered with the
     plugin manager, so its observation hookimpls (`ml4t_live_on_run_start`, `..._on_bar_done`,
-    `..._on_order_rejected`, `..._on_fill`...) are called. Observers watch; they never decide.
+    `..._on_fill`, `..._on_run_end`...) are called. Observers watch; they never decide.
     """
 
 
@@ -110,12 +110,6 @@ def ml4t_live_on_fill(fill: Fill, context: RiskContext) -> None:
 @hookspec
 def ml4t_live_on_account(snapshot: AccountSnapshot, context: RiskContext) -> None:
     """The broker reported new account values."""
-
-
-@hookspec
-def ml4t_live_on_order_rejected(order: Order, rejections: tuple[Rejection, ...], context: RiskContext) -> None:
-    """An order was rejected, by the risk checks (each `Rejection` names its check) or by the
-    broker (check name "broker"). `order` is a copy with status REJECTED."""
 
 
 @hookspec

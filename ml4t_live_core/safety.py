@@ -316,7 +316,6 @@ class SafeBroker(AccountBook):
         log.info("order rejected: %s %s %s (%s)", order.side.name, order.quantity, order.asset, order.rejection_reason,
                  extra={"order_id": order.order_id, "asset": order.asset})
         self._journal_later(order, JournalEvent.REJECTED, reasons=reasons)
-        self.hooks.ml4t_live_on_order_rejected(order=copy.copy(order), rejections=tuple(rejections), context=self)
         if self.runtime.raise_on_rejection:
             raise RiskLimitError(order.asset, rejections)
         return copy.copy(order)
@@ -331,7 +330,6 @@ class SafeBroker(AccountBook):
         self.stats.orders_rejected += 1
         self.stats.rejections_by_check["broker"] = self.stats.rejections_by_check.get("broker", 0) + 1
         self._journal_later(order, JournalEvent.REJECTED, reasons=(f"broker: {reason}",))
-        self.hooks.ml4t_live_on_order_rejected(order=copy.copy(order), rejections=(Rejection("broker", reason),), context=self)
 
     # --- broker events (on the loop) ------------------------------------------------------
     def _on_event(self, event: BrokerEvent) -> None:
