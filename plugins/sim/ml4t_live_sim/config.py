@@ -5,14 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
+from ml4t.backtest import AssetClass, BacktestConfig, ContractSpec
+from ml4t.backtest.config import CommissionType, ExecutionMode, ShareType, SlippageType
 from pydantic import Field, field_validator
 
 from ml4t_live_core.config import PluginConfig
 
 
 class SimBrokerConfig(PluginConfig):
-    """A paper broker: market orders fill at the next bar's open ("next_open") by default, or at
-    the close of the bar they were placed on ("close", ml4t-backtest's same-bar mode)."""
+    """A paper broker that fills exactly like ml4t-backtest: market orders at the next bar's open
+    ("next_open", the backtest default) or at the close of the bar they were placed on ("close",
+    the backtest's same-bar mode); limits and stops when a later bar trades through them."""
 
     initial_cash: float = Field(100_000.0, gt=0, allow_inf_nan=False)
     fill_timing: Literal["next_open", "close"] = "next_open"
@@ -21,7 +24,37 @@ class SimBrokerConfig(PluginConfig):
     min_commission: float = Field(0.0, ge=0, allow_inf_nan=False)
     slippage_bps: float = Field(0.0, ge=0, lt=10_000, allow_inf_nan=False)
     allow_short: bool = True
+    #: "integer" rounds order quantities to whole shares, as ml4t-backtest does by default.
+    share_type: Literal["integer", "fractional"] = "integer"
     multipliers: dict[str, float] = Field(default_factory=dict)
+
+    def backtest_config(self) -> BacktestConfig:
+        """The ml4t-backtest settings that make `run_backtest` fill like this broker (parity)."""
+        per_share, pct, minimum = self.commission_per_share, self.commission_pct, self.min_commission
+        if not (per_share or pct or minimum):
+            commission = CommissionType.NONE
+        elif per_share and not pct:
+            commission = CommissionType.PER_SHARE
+        elif pct and not (per_share or minimum):
+            commission = CommissionType.PERCENTAGE
+        else:  # mixed fees or a minimum on a percentage: the backtest's composed per-order model
+            commission = CommissionType.PER_ORDER
+        return BacktestConfig(
+            initial_cash=self.initial_cash,
+            execution_mode=ExecutionMode.NEXT_BAR if self.fill_timing == "next_open" else ExecutionMode.SAME_BAR,
+            commission_type=commission,
+            commission_per_share=per_share,
+            commission_rate=pct,
+            commission_minimum=minimum,
+            slippage_type=SlippageType.PERCENTAGE if self.slippage_bps else SlippageType.NONE,
+            slippage_rate=self.slippage_bps / 10_000,
+            allow_short_selling=self.allow_short,
+            share_type=ShareType(self.share_type),
+        )
+
+    def contract_specs(self) -> dict[str, ContractSpec]:
+        """Per-asset multipliers in the form ml4t-backtest takes them (futures contracts)."""
+        return {a: ContractSpec(symbol=a, asset_class=AssetClass.FUTURE, multiplier=m) for a, m in self.multipliers.items()}
 
     @field_validator("multipliers")
     @classmethod
