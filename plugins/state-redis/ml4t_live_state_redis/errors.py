@@ -1,0 +1,11 @@
+"""The Redis backend's own error: the server cannot be reached in time."""
+
+from __future__ import annotations
+
+
+class RedisStateUnavailableError(RuntimeError):
+    """Redis did not answer (down, unreachable, too slow, refused the login).
+
+    Raised instead of pretending: a journal append that fails this way fails the order (the
+    core then rejects it and halts); nothing was acknowledged as written.
+    """

@@ -1,0 +1,298 @@
+"""RedisStateStore: risk state, order journal (a stream) and trading state in Redis.
+
+Several processes, on one host or many, share one account's keys. Multi-key updates are Lua
+scripts (atomic in Redis); every command has a timeout and is never retried blindly (a
+retried XADD could journal an order twice), so a lost connection fails the call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Sequence
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from redis.asyncio import Redis
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError, ResponseError
+from redis.retry import Retry
+
+from ml4t_live_core.errors import StateCorruptError
+from ml4t_live_core.protocols import TradingStateRecord
+from ml4t_live_core.state import (
+    JournalRecord,
+    RiskState,
+    StateSchemaError,
+    decode_state,
+    encode_state,
+    journal_seq,
+    salvage_max_seq,
+    state_after_journal,
+    state_after_reset,
+)
+from ml4t_live_state_redis import scripts
+from ml4t_live_state_redis.codec import (
+    decode_journal_entry,
+    decode_trading_state,
+    encode_trading_state,
+    journal_fields,
+)
+from ml4t_live_state_redis.config import RedisStateConfig
+from ml4t_live_state_redis.errors import RedisStateUnavailableError
+from ml4t_live_state_redis.follower import TradingStateFollower
+from ml4t_live_state_redis.keys import RedisKeys, redact_url, scrub
+
+log = logging.getLogger("ml4t_live.state.redis")
+
+T = TypeVar("T")
+_PAGE = 1_000
+_SERVER_FAULTS = ("WRONGTYPE", "CORRUPT")
+
+
+class RedisStateStore:
+    backend = "redis"
+
+    def __init__(self, config: RedisStateConfig | None = None):
+        self.config = config or RedisStateConfig()
+        url = self.config.url.get_secret_value()
+        self._url = url
+        self._secrets = _secrets_in(url)
+        self.keys = RedisKeys(f"{self.config.namespace}:{self.config.account}")
+        self.location = f"{redact_url(url)} keys {self.keys.pattern}"
+        self._client: Redis | None = None
+        self._follower: TradingStateFollower | None = None
+
+    # --- lifecycle -------------------------------------------------------------------------
+    async def open(self) -> None:
+        """Connect and check the server answers (reads nothing: see `load_state`)."""
+        if self._client is not None:
+            return
+        client = Redis.from_url(
+            self._url, socket_timeout=self.config.timeout,
+            socket_connect_timeout=self.config.connect_timeout,
+            retry=Retry(NoBackoff(), 0), client_name="ml4t-live",
+        )
+        try:
+            await self._guard("connect", client.ping())
+            self._append = client.register_script(scripts.APPEND_JOURNAL)
+            self._save = client.register_script(scripts.SAVE_STATE)
+            self._write_ts = client.register_script(scripts.WRITE_TRADING_STATE)
+            self._snapshot = client.register_script(scripts.SNAPSHOT)
+            self._reset = client.register_script(scripts.RESET)
+        except BaseException:
+            await client.aclose()
+            raise
+        # The subscription starts at the first read: open() must work on a corrupt store too,
+        # so that `state show` and `state reset` can reach it.
+        self._client = client
+        self._follower = TradingStateFollower(
+            client, self.keys.trading_state, self.keys.channel, self._decode_trading_state, self._guard
+        )
+
+    async def close(self) -> None:
+        follower, client = self._follower, self._client
+        self._follower = self._client = None
+        if follower is not None:
+            await follower.close()
+        if client is not None:
+            await client.aclose()
+
+    # --- state -----------------------------------------------------------------------------
+    async def load_state(self) -> RiskState | None:
+        client = self._opened()
+        k = self.keys
+        reply = await self._guard("load the state", self._snapshot(keys=[k.state, k.journal, k.max_seq, k.trading_state]))
+        (state_type, state_raw, journal_type, _, seq_type, seq_raw, ts_type, ts_raw) = reply
+        for key, found, expected in (
+            (k.state, state_type, b"string"), (k.journal, journal_type, b"stream"),
+            (k.max_seq, seq_type, b"string"), (k.trading_state, ts_type, b"string"),
+        ):
+            if found not in (expected, b"none"):
+                raise self._corrupt(f"key {key} holds a {found.decode()}, expected a {expected.decode()}")
+        if ts_type == b"string":
+            self._decode_trading_state(ts_raw)  # fail closed now, not at the first bar
+        state = self._parse(k.state, decode_state, state_raw) if state_type == b"string" else None
+        if seq_type == b"string":
+            max_seq = self._parse(k.max_seq, _parse_seq, seq_raw)
+        elif journal_type == b"stream" and await self._guard("count the journal", client.xlen(k.journal)):
+            # A journal without its sequence key (written by hand, or the key was removed):
+            # derive the sequence from the records rather than risk reusing an id.
+            max_seq = _max_seq(await self._read_all())
+        else:
+            max_seq = None
+        return state_after_journal(state, max_seq)
+
+    async def save_state(self, state: RiskState) -> None:
+        self._opened()
+        await self._guard("save the state", self._save(keys=[self.keys.state], args=[encode_state(state)]))
+
+    # --- journal ---------------------------------------------------------------------------
+    async def append_journal(self, record: JournalRecord) -> None:
+        """Returns once Redis has the record (XADD acknowledged), else raises."""
+        self._opened()
+        seq = journal_seq(record.client_order_id)
+        await self._guard(
+            "append to the journal",
+            self._append(keys=[self.keys.journal, self.keys.max_seq],
+                         args=[journal_fields(record), "" if seq is None else str(seq)]),
+        )
+
+    async def read_journal(
+        self, *, since: datetime | None = None, asset: str | None = None
+    ) -> Sequence[JournalRecord]:
+        return [
+            r for r in await self._read_all()
+            if (since is None or r.timestamp >= since) and (asset is None or r.asset == asset)
+        ]
+
+    async def _read_all(self) -> list[JournalRecord]:
+        client = self._opened()
+        records: list[JournalRecord] = []
+        start = "-"
+        while True:
+            page = await self._guard(
+                "read the journal", client.xrange(self.keys.journal, min=start, max="+", count=_PAGE)
+            )
+            for entry_id, fields in page:
+                records.append(self._parse(f"{self.keys.journal} entry {entry_id.decode()}",
+                                           decode_journal_entry, fields))
+            if len(page) < _PAGE:
+                return records
+            start = "(" + page[-1][0].decode()
+
+    # --- trading state ---------------------------------------------------------------------
+    async def read_trading_state(self) -> TradingStateRecord | None:
+        """The local copy, brought up to date from messages already received (no round trip)."""
+        self._opened()
+        assert self._follower is not None
+        return await self._follower.current()
+
+    async def write_trading_state(self, record: TradingStateRecord) -> None:
+        self._opened()
+        assert self._follower is not None
+        await self._guard(
+            "write the trading state",
+            self._write_ts(keys=[self.keys.trading_state], args=[encode_trading_state(record), self.keys.channel]),
+        )
+        self._follower.wrote(record)
+
+    # --- reset -----------------------------------------------------------------------------
+    async def reset(self) -> list[str]:
+        """Move state, trading state and anything corrupt aside (renamed, never deleted), then
+        start HALTED with a sequence past every id known before."""
+        client = self._opened()
+        k = self.keys
+        types = {key: (await self._guard("inspect the keys", client.type(key))).decode()
+                 for key in (k.state, k.journal, k.max_seq, k.trading_state)}
+        known_seqs: list[int] = []
+        move = [key for key in (k.state, k.trading_state) if types[key] != "none"]
+        if types[k.state] == "string":
+            raw = await self._guard("read the state", client.get(k.state))
+            try:
+                known_seqs.append(decode_state(raw).next_client_order_seq - 1)
+            except StateSchemaError:  # corrupt: moved aside as it is, its ids still count
+                known_seqs.append(salvage_max_seq(raw) or 0)
+        if types[k.max_seq] == "string":
+            raw = await self._guard("read the sequence", client.get(k.max_seq))
+            try:
+                known_seqs.append(_parse_seq(raw))
+            except StateSchemaError:
+                move.append(k.max_seq)
+                known_seqs.append(salvage_max_seq(raw) or 0)
+        elif types[k.max_seq] != "none":
+            move.append(k.max_seq)
+        if types[k.journal] == "stream":
+            try:
+                known_seqs.append(_max_seq(await self._read_all()) or 0)
+            except StateCorruptError:
+                move.append(k.journal)
+                known_seqs.append(await self._salvage_journal_seq())
+        elif types[k.journal] != "none":
+            move.append(k.journal)
+        max_seq = max(known_seqs, default=None)
+        now = datetime.now(UTC)
+        state = state_after_reset(max_seq, now)
+        record = TradingStateRecord(state.trading_state, state.trading_state_reason, now)
+        stamp = now.strftime("%Y%m%dT%H%M%S.%fZ")
+        aside = [k.aside(key, stamp) for key in move]
+        await self._guard("reset the state", self._reset(
+            keys=[*move, *aside, k.state, k.trading_state, k.max_seq],
+            args=[len(move), encode_state(state), encode_trading_state(record), k.channel,
+                  "" if max_seq is None else str(max_seq)],
+        ))
+        assert self._follower is not None
+        self._follower.wrote(record)
+        log.warning("redis state at %s reset; previous keys kept as %s", self.location, ", ".join(aside) or "nothing")
+        return aside
+
+    async def _salvage_journal_seq(self) -> int:
+        """The highest id mentioned anywhere in a corrupt journal (it is moved aside whole)."""
+        client = self._opened()
+        best, start = 0, "-"
+        while page := await self._guard(
+            "read the journal", client.xrange(self.keys.journal, min=start, max="+", count=_PAGE)
+        ):
+            for _, fields in page:
+                best = max([best, *(salvage_max_seq(value) or 0 for value in fields.values())])
+            start = "(" + page[-1][0].decode()
+        return best
+
+    # --- plumbing --------------------------------------------------------------------------
+    def _opened(self) -> Redis:
+        if self._client is None:
+            raise RuntimeError(f"redis state at {self.location} is not open; call open() first")
+        return self._client
+
+    async def _guard(self, what: str, call: Awaitable[T]) -> T:
+        """One network await: bounded in time, redis errors turned into the runtime's errors,
+        with every secret of the URL scrubbed from the message."""
+        try:
+            async with asyncio.timeout(self.config.timeout + self.config.connect_timeout):
+                return await call
+        except ResponseError as exc:
+            message = scrub(str(exc), self._secrets)
+            if message.startswith(_SERVER_FAULTS):
+                raise self._corrupt(f"could not {what}: {message}") from None
+            raise RedisStateUnavailableError(
+                f"redis state at {self.location}: could not {what}: the server answered {message!r}"
+            ) from None
+        except (RedisError, OSError, TimeoutError) as exc:
+            detail = scrub(str(exc), self._secrets) or "no answer in time"
+            raise RedisStateUnavailableError(
+                f"redis state at {self.location}: could not {what} ({type(exc).__name__}: {detail}); "
+                f"nothing was acknowledged"
+            ) from None
+
+    def _decode_trading_state(self, raw: bytes) -> TradingStateRecord:
+        return self._parse(self.keys.trading_state, decode_trading_state, raw)
+
+    def _parse(self, where: str, parse: Any, raw: Any) -> Any:
+        try:
+            return parse(raw)
+        except StateSchemaError as exc:
+            raise self._corrupt(f"{where}: {scrub(str(exc), self._secrets)}") from None
+
+    def _corrupt(self, problem: str) -> StateCorruptError:
+        return StateCorruptError(self.backend, self.location, problem)
+
+
+def _parse_seq(raw: bytes) -> int:
+    text = raw.decode(errors="replace")
+    if not text.isdigit():
+        raise StateSchemaError(f"sequence {text[:40]!r} is not a non-negative integer")
+    return int(text)
+
+
+def _max_seq(records: Sequence[JournalRecord]) -> int | None:
+    return max((s for s in (journal_seq(r.client_order_id) for r in records) if s is not None), default=None)
+
+
+def _secrets_in(url: str) -> tuple[str, ...]:
+    """The password in the URL, raw and percent-decoded, and any password= query value."""
+    parts = urlsplit(url)
+    found = [parts.password]
+    found += parse_qs(parts.query).get("password", [])
+    found += [unquote(s) for s in found if s]
+    return tuple(sorted({s for s in found if s}, key=len, reverse=True))
