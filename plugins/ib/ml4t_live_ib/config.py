@@ -1,0 +1,74 @@
+"""Typed settings of the IB plugin: [broker.ib] and [feed.ib]."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from ml4t_live_core.config import PluginConfig
+
+#: TWS paper 7497, IB Gateway paper 4002; TWS live 7496, IB Gateway live 4001.
+PAPER_PORTS = frozenset({7497, 4002})
+LIVE_PORTS = frozenset({7496, 4001})
+
+
+class ContractSpec(PluginConfig):
+    """How one asset name maps to an IB contract (futures, forex, crypto or a non-default stock).
+
+    Examples: ES = {sec_type="FUT", symbol="ES", exchange="CME", last_trade="202403"};
+    "EUR.USD" = {sec_type="CASH", symbol="EUR", currency="USD", exchange="IDEALPRO"};
+    BTC = {sec_type="CRYPTO", symbol="BTC", exchange="PAXOS", currency="USD"}.
+    """
+
+    sec_type: Literal["STK", "FUT", "CASH", "CRYPTO"] = "STK"
+    symbol: str | None = None
+    exchange: str | None = None
+    currency: str | None = None
+    primary_exchange: str = ""
+    last_trade: str = ""
+    multiplier: str = ""
+    local_symbol: str = ""
+
+    @model_validator(mode="after")
+    def _future_needs_expiry(self) -> ContractSpec:
+        if self.sec_type == "FUT" and not (self.last_trade or self.local_symbol):
+            raise ValueError("a FUT contract needs last_trade (YYYYMM[DD]) or local_symbol")
+        return self
+
+
+class IBConfig(PluginConfig):
+    """Connection to TWS / IB Gateway. Paper ports by default; a live port needs live = true.
+
+    The account id is read from the environment variable named by `account_env` (never
+    from the config file, never logged); empty means the gateway's only managed account.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = Field(4002, ge=1, le=65535)
+    client_id: int = Field(1, ge=0)
+    account_env: str = "IB_ACCOUNT"
+    live: bool = False
+    exchange: str = "SMART"
+    currency: str = "USD"
+    #: primary listing per stock symbol, e.g. {"MSFT" = "NASDAQ"} (disambiguates SMART routing)
+    primary_exchanges: dict[str, str] = Field(default_factory=dict)
+    contracts: dict[str, ContractSpec] = Field(default_factory=dict)
+    connect_timeout: float = Field(4.0, gt=0, allow_inf_nan=False)
+    request_timeout: float = Field(5.0, gt=0, allow_inf_nan=False)
+    #: how long submit_order waits for IB's acknowledgement or rejection before returning PENDING
+    ack_timeout: float = Field(2.0, gt=0, allow_inf_nan=False)
+    reconnect_attempts: int = Field(10, ge=0)
+    reconnect_initial_delay: float = Field(1.0, gt=0, allow_inf_nan=False)
+    reconnect_max_delay: float = Field(60.0, gt=0, allow_inf_nan=False)
+    #: client-side pacing (IB allows ~50 messages/s; error 100 otherwise)
+    max_requests_per_second: int = Field(45, ge=1, le=50)
+
+    @model_validator(mode="after")
+    def _live_port_needs_live(self) -> IBConfig:
+        if self.port in LIVE_PORTS and not self.live:
+            raise ValueError(
+                f"port {self.port} is a live-trading port; set live = true to trade real money "
+                f"(paper ports: {sorted(PAPER_PORTS)})"
+            )
+        return self

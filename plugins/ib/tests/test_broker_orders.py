@@ -1,0 +1,146 @@
+"""IBBroker against the gateway simulator with the real ib_async: sync, orders, fills, errors."""
+
+from __future__ import annotations
+
+import pytest
+from ml4t.backtest import Order, OrderSide, OrderStatus, OrderType
+
+from ml4t_live_core.protocols import FillEvent, OrderStatusEvent
+
+from .conftest import events_of, settle
+
+
+def make(order_id: str, asset: str = "AAPL", qty: float = 100, side: OrderSide = OrderSide.BUY,
+         order_type: OrderType = OrderType.MARKET, **prices) -> Order:
+    return Order(asset=asset, side=side, quantity=qty, order_type=order_type, order_id=order_id, **prices)
+
+
+async def test_positions_and_account_match_the_gateway(ib_gateway, ib_broker):
+    ib_gateway.add_position("MSFT", 25, 400.0)
+    await ib_broker.disconnect()
+    await ib_broker.connect()
+    positions = await ib_broker.get_positions()
+    assert set(positions) == {"MSFT"}
+    assert (positions["MSFT"].quantity, positions["MSFT"].entry_price) == (25.0, 400.0)
+    account = await ib_broker.get_account()
+    assert account.cash == ib_gateway.book.cash
+    assert account.equity == ib_gateway.book.net_liquidation()
+    assert account.buying_power == ib_gateway.book.account_values()["BuyingPower"]
+
+
+async def test_market_order_acknowledged_then_filled(ib_gateway, ib_broker):
+    result = await ib_broker.submit_order(make("c-1"))
+    assert result.status is OrderStatus.PENDING
+    sent = ib_gateway.order("c-1")
+    assert (sent.order_type, sent.action, sent.quantity, sent.order_ref) == ("MKT", "BUY", 100.0, "c-1")
+    ib_gateway.fill("c-1", price=190.0)
+    await settle(ib_broker)
+    [fill_event] = events_of(ib_broker, FillEvent)
+    assert fill_event.order_complete
+    fill = fill_event.fill
+    assert (fill.order_id, fill.asset, fill.side, fill.quantity, fill.price) == ("c-1", "AAPL", OrderSide.BUY, 100.0, 190.0)
+    assert fill.commission == pytest.approx(1.0)
+    assert (await ib_broker.get_positions())["AAPL"].quantity == 100.0
+    assert (await ib_broker.get_account()).cash == pytest.approx(ib_gateway.book.cash)
+    assert await ib_broker.get_open_orders() == []
+
+
+async def test_partial_fills_then_limit_crossed(ib_gateway, ib_broker):
+    await ib_broker.submit_order(make("c-2", qty=100, order_type=OrderType.LIMIT, limit_price=101.5))
+    ib_gateway.fill("c-2", 40, price=101.0)
+    await settle(ib_broker)
+    [first] = events_of(ib_broker, FillEvent)
+    assert (first.fill.quantity, first.order_complete) == (40.0, False)
+    [still_open] = await ib_broker.get_open_orders()
+    assert still_open.filled_quantity == 40.0
+    ib_gateway.set_price("AAPL", 102.0)  # above the buy limit: holds
+    await settle(ib_broker)
+    assert len(events_of(ib_broker, FillEvent)) == 1
+    ib_gateway.set_price("AAPL", 101.2)  # crosses
+    await settle(ib_broker)
+    second = events_of(ib_broker, FillEvent)[1]
+    assert (second.fill.quantity, second.fill.price, second.order_complete) == (60.0, 101.2, True)
+
+
+@pytest.mark.parametrize(
+    ("order_type", "prices", "ib_type", "lmt", "aux"),
+    [
+        (OrderType.LIMIT, {"limit_price": 150.0}, "LMT", 150.0, None),
+        (OrderType.STOP, {"stop_price": 140.0}, "STP", None, 140.0),
+        (OrderType.STOP_LIMIT, {"stop_price": 140.0, "limit_price": 139.5}, "STP LMT", 139.5, 140.0),
+        (OrderType.TRAILING_STOP, {"trail_amount": 2.5}, "TRAIL", None, 2.5),
+    ],
+)
+async def test_each_order_type_reaches_ib(ib_gateway, ib_broker, order_type, prices, ib_type, lmt, aux):
+    result = await ib_broker.submit_order(make("t-1", side=OrderSide.SELL, order_type=order_type, **prices))
+    assert result.status is OrderStatus.PENDING
+    sent = ib_gateway.order("t-1")
+    assert (sent.order_type, sent.action, sent.lmt_price, sent.aux_price, sent.status) == (ib_type, "SELL", lmt, aux, "Submitted")
+
+
+async def test_stop_and_trailing_stop_fill_when_triggered(ib_gateway, ib_broker):
+    ib_gateway.set_price("AAPL", 150.0)
+    await ib_broker.submit_order(make("stop", side=OrderSide.SELL, order_type=OrderType.STOP, stop_price=145.0))
+    await ib_broker.submit_order(make("trail", side=OrderSide.SELL, order_type=OrderType.TRAILING_STOP, trail_amount=3.0))
+    ib_gateway.set_price("AAPL", 152.0)  # raises the trail anchor to 152 -> stop at 149
+    ib_gateway.set_price("AAPL", 149.0)
+    await settle(ib_broker)
+    assert [e.fill.order_id for e in events_of(ib_broker, FillEvent)] == ["trail"]
+    ib_gateway.set_price("AAPL", 144.0)
+    await settle(ib_broker)
+    assert [e.fill.order_id for e in events_of(ib_broker, FillEvent)] == ["trail", "stop"]
+
+
+async def test_cancel_reports_cancelled(ib_gateway, ib_broker):
+    await ib_broker.submit_order(make("c-3", order_type=OrderType.LIMIT, limit_price=50.0))
+    assert await ib_broker.cancel_order("c-3")
+    await settle(ib_broker)
+    assert ib_gateway.order("c-3").status == "Cancelled"
+    final = [e for e in events_of(ib_broker, OrderStatusEvent) if e.status is not OrderStatus.PENDING]
+    assert [(e.client_order_id, e.status) for e in final] == [("c-3", OrderStatus.CANCELLED)]
+    assert await ib_broker.get_open_orders() == []
+    assert not await ib_broker.cancel_order("c-3")  # nothing left to cancel
+
+
+async def test_modify_changes_the_working_order(ib_gateway, ib_broker):
+    await ib_broker.submit_order(make("c-4", order_type=OrderType.LIMIT, limit_price=50.0))
+    assert await ib_broker.modify_order("c-4", limit_price=55.0, quantity=80)
+    await settle(ib_broker)
+    sent = ib_gateway.order("c-4")
+    assert (sent.lmt_price, sent.quantity) == (55.0, 80.0)
+    assert [p.modify for p in ib_gateway.placed] == [False, True]
+    ib_gateway.set_price("AAPL", 54.0)
+    await settle(ib_broker)
+    [fill] = events_of(ib_broker, FillEvent)
+    assert (fill.fill.quantity, fill.fill.price, fill.order_complete) == (80.0, 54.0, True)
+
+
+async def test_modify_rejects_bad_values(ib_broker):
+    await ib_broker.submit_order(make("c-5", order_type=OrderType.LIMIT, limit_price=50.0))
+    with pytest.raises(ValueError, match="limit_price must be positive"):
+        await ib_broker.modify_order("c-5", limit_price=float("nan"))
+    with pytest.raises(ValueError, match="cannot modify"):
+        await ib_broker.modify_order("c-5", side=1.0)
+
+
+async def test_error_201_is_a_rejection_with_ib_reason(ib_gateway, ib_broker):
+    ib_gateway.reject_next(201, "Order rejected - reason:YOUR ORDER IS NOT ACCEPTED. MARGIN")
+    result = await ib_broker.submit_order(make("c-6"))
+    assert result.status is OrderStatus.REJECTED
+    assert "201" in result.rejection_reason and "MARGIN" in result.rejection_reason
+    [event] = [e for e in events_of(ib_broker, OrderStatusEvent) if e.status is OrderStatus.REJECTED]
+    assert event.client_order_id == "c-6" and "MARGIN" in event.reason
+
+
+async def test_unknown_asset_is_rejected_before_anything_is_sent(ib_gateway, ib_broker):
+    result = await ib_broker.submit_order(make("c-7", asset="NOPE"))
+    assert result.status is OrderStatus.REJECTED
+    assert "NOPE" in result.rejection_reason
+    assert ib_gateway.placed == []
+
+
+async def test_same_client_order_id_is_never_sent_twice(ib_gateway, ib_broker):
+    first = await ib_broker.submit_order(make("c-8"))
+    again = await ib_broker.submit_order(make("c-8"))
+    assert first.order_id == again.order_id == "c-8"
+    assert len(ib_gateway.placed) == 1
