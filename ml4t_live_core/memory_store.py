@@ -4,10 +4,16 @@ notebooks. Nothing survives the process; durable backends are the state-* plugin
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 
 from ml4t_live_core.protocols import TradingStateRecord
-from ml4t_live_core.state import JournalRecord, RiskState
+from ml4t_live_core.state import (
+    JournalRecord,
+    RiskState,
+    journal_seq,
+    state_after_journal,
+    state_after_reset,
+)
 
 
 class MemoryStateStore:
@@ -26,7 +32,9 @@ class MemoryStateStore:
         return None
 
     async def load_state(self) -> RiskState | None:
-        return self.state.copy() if self.state else None
+        seqs = [s for s in (journal_seq(r.client_order_id) for r in self.journal) if s is not None]
+        state = self.state.copy() if self.state else None
+        return state_after_journal(state, max(seqs, default=None))
 
     async def save_state(self, state: RiskState) -> None:
         self.state = state.copy()
@@ -47,3 +55,10 @@ class MemoryStateStore:
 
     async def write_trading_state(self, record: TradingStateRecord) -> None:
         self.trading_state = record
+
+    async def reset(self) -> list[str]:
+        loaded = await self.load_state()
+        now = datetime.now(UTC)
+        self.state = state_after_reset(loaded.next_client_order_seq - 1 if loaded else None, now)
+        self.trading_state = TradingStateRecord(self.state.trading_state, self.state.trading_state_reason, now)
+        return []

@@ -14,7 +14,7 @@ from typing import Any, Protocol, runtime_checkable
 from ml4t.backtest import Fill, Order, OrderStatus, Position
 
 from ml4t_live_core.risk import TradingState
-from ml4t_live_core.state import JournalRecord, RiskState
+from ml4t_live_core.state import JournalRecord, RiskState, StateSchemaError
 
 #: One feed event: (timestamp, {asset: {"open":..,"high":..,"low":..,"close":..,"volume":..}}, context)
 BarEvent = tuple[datetime, dict[str, dict[str, Any]], dict[str, Any]]
@@ -153,14 +153,38 @@ class TradingStateRecord:
     reason: str
     since: datetime | None
 
+    def to_dict(self) -> dict[str, Any]:
+        return {"state": self.state.value, "reason": self.reason,
+                "since": self.since.isoformat() if self.since else None}
+
+    @classmethod
+    def from_dict(cls, data: Any) -> TradingStateRecord:
+        """Parse strictly; anything unexpected is a `StateSchemaError`."""
+        if not isinstance(data, dict) or set(data) != {"state", "reason", "since"}:
+            raise StateSchemaError(f"trading-state record must have state, reason, since: {data!r:.200}")
+        try:
+            since = None if data["since"] is None else datetime.fromisoformat(data["since"])
+            return cls(TradingState(data["state"]), str(data["reason"]), since)
+        except (TypeError, ValueError) as exc:
+            raise StateSchemaError(f"bad trading-state record: {exc}") from None
+
 
 @runtime_checkable
 class StateStore(Protocol):
-    """Durable risk state and order journal. A missing state is a fresh start (None); an
-    unreadable one raises `StateCorruptError` and is never replaced silently.
+    """Durable risk state and order journal, shared by every process that uses the same
+    location. Contract (checked for every backend by `ml4t_live_testing.state_contract`):
 
-    `load_state().next_client_order_seq` must exceed every sequence already used in the
-    journal, so client order ids are never reused after a crash.
+    - A missing state is a fresh start (`load_state()` returns None); an unreadable, truncated,
+      corrupt or schema-incompatible one raises `StateCorruptError` (backend, location, reset
+      command) and is never replaced silently.
+    - `load_state().next_client_order_seq` exceeds every sequence already used in the journal
+      (any `<prefix>-<digits>` id), so client order ids are never reused after a crash. If the
+      journal holds ids but no state was saved yet, a fresh `RiskState` carrying that sequence
+      is returned.
+    - A torn last journal record (a crash mid-append) was never acknowledged and so never sent:
+      it is set aside (kept, never deleted) with a WARNING naming where; corruption before the
+      last record is a `StateCorruptError`.
+    - Every method may be awaited on the event loop; blocking I/O happens off it.
     """
 
     backend: str
@@ -172,7 +196,9 @@ class StateStore(Protocol):
 
     async def load_state(self) -> RiskState | None: ...
 
-    async def save_state(self, state: RiskState) -> None: ...
+    async def save_state(self, state: RiskState) -> None:
+        """Replace the stored state atomically (a reader sees the old or the new one)."""
+        ...
 
     async def append_journal(self, record: JournalRecord) -> None:
         """Durably append one record before returning (the order path waits for it)."""
@@ -180,12 +206,23 @@ class StateStore(Protocol):
 
     async def read_journal(
         self, *, since: datetime | None = None, asset: str | None = None
-    ) -> Sequence[JournalRecord]: ...
+    ) -> Sequence[JournalRecord]:
+        """Records in append order, those at or after `since` and for `asset` when given."""
+        ...
 
     async def read_trading_state(self) -> TradingStateRecord | None:
-        """The trading state as persisted now (cheap; the engine polls it once per bar)."""
+        """The trading state as persisted now. Cheap: SafeBroker reads it before every order."""
         ...
 
     async def write_trading_state(self, record: TradingStateRecord) -> None:
         """Persist a trading-state change so every process sharing the store sees it."""
+        ...
+
+    async def reset(self) -> list[str]:
+        """Start over on purpose (`ml4t-live state reset --confirm`), even from a corrupt store.
+
+        The old bytes are moved aside, never deleted; returns where they were kept. The journal
+        is kept unless it is itself corrupt. The new state is HALTED (a person resumes on
+        purpose) and its `next_client_order_seq` still exceeds every id known before the reset.
+        """
         ...

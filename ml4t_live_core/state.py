@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import re
 import math
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime
 from enum import StrEnum
@@ -11,6 +14,12 @@ from typing import Any
 from ml4t_live_core.risk import TradingState
 
 STATE_SCHEMA_VERSION = 1
+
+#: Upgrades of a stored state dict, keyed by the version they upgrade FROM (to version + 1).
+#: Add an entry here when `RiskState` changes shape; a version newer than this runtime knows,
+#: or one with no path to the current version, is refused (never guessed at).
+StateMigration = Callable[[dict[str, Any]], dict[str, Any]]
+MIGRATIONS: dict[int, StateMigration] = {}
 
 
 class StateSchemaError(ValueError):
@@ -48,13 +57,8 @@ class RiskState:
     @classmethod
     def from_dict(cls, data: Any) -> RiskState:
         """Parse a stored dict strictly; anything unexpected is a `StateSchemaError`."""
-        if not isinstance(data, dict):
-            raise StateSchemaError(f"state must be an object, got {type(data).__name__}")
-        version = data.get("schema_version")
-        if version != STATE_SCHEMA_VERSION:
-            raise StateSchemaError(
-                f"schema_version {version!r} is not {STATE_SCHEMA_VERSION} (no migration known)"
-            )
+        data = migrate_state_dict(data)
+        version = data["schema_version"]
         unknown = set(data) - {f for f in cls.__dataclass_fields__}
         if unknown:
             raise StateSchemaError(f"unknown fields {sorted(unknown)}")
@@ -79,6 +83,44 @@ class RiskState:
         return state
 
 
+def migrate_state_dict(
+    data: Any, migrations: Mapping[int, StateMigration] = MIGRATIONS, current: int = STATE_SCHEMA_VERSION
+) -> dict[str, Any]:
+    """Bring a stored state dict up to `current` through `migrations`; refuse what cannot be."""
+    if not isinstance(data, dict):
+        raise StateSchemaError(f"state must be an object, got {type(data).__name__}")
+    version = data.get("schema_version")
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise StateSchemaError(f"schema_version {version!r} is not an integer")
+    if version > current:
+        raise StateSchemaError(
+            f"schema_version {version} is newer than this runtime reads ({current}); upgrade ml4t-live"
+        )
+    while version < current:
+        step = migrations.get(version)
+        if step is None:
+            raise StateSchemaError(f"schema_version {version} has no migration to {version + 1}")
+        data = step(dict(data))
+        if data.get("schema_version") != version + 1:
+            raise StateSchemaError(f"migration from schema_version {version} did not produce {version + 1}")
+        version += 1
+    return data
+
+
+def encode_state(state: RiskState) -> bytes:
+    """The canonical JSON bytes of a state (what durable backends store)."""
+    return json.dumps(state.to_dict(), sort_keys=True, default=str).encode()
+
+
+def decode_state(raw: bytes | str) -> RiskState:
+    """Parse stored state bytes strictly (`StateSchemaError` on anything unexpected)."""
+    try:
+        data = json.loads(raw)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise StateSchemaError(f"not valid JSON: {exc}") from None
+    return RiskState.from_dict(data)
+
+
 class JournalEvent(StrEnum):
     """Every decision the runtime takes about an order."""
 
@@ -90,6 +132,9 @@ class JournalEvent(StrEnum):
     CANCELLED = "cancelled"
     MODIFIED = "modified"
     TRADING_STATE = "trading_state"
+    #: Not a decision: an equity mark (detail: equity, cash, gross/net exposure), journaled as
+    #: bars arrive so reports and `status` can draw the session without the runtime.
+    MARK = "mark"
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +184,42 @@ class JournalRecord:
             raise StateSchemaError(f"bad journal record: {exc}") from exc
 
 
+def encode_record(record: JournalRecord) -> bytes:
+    """One journal record as a single line of JSON (no newline inside, by construction)."""
+    return json.dumps(record.to_dict(), separators=(",", ":"), default=str).encode()
+
+
+def decode_record(raw: bytes | str) -> JournalRecord:
+    try:
+        data = json.loads(raw)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise StateSchemaError(f"journal record is not valid JSON: {exc}") from None
+    return JournalRecord.from_dict(data)
+
+
+def journal_seq(client_order_id: str | None) -> int | None:
+    """The sequence inside any `<prefix>-<digits>` id, whatever the prefix, else None.
+
+    Stores take the maximum over every prefix: a gap in one strategy's ids is harmless,
+    a reused id is not.
+    """
+    if not client_order_id:
+        return None
+    _, sep, tail = client_order_id.rpartition("-")
+    return int(tail) if sep and tail.isdigit() else None
+
+
+def state_after_journal(state: RiskState | None, max_seq: int | None) -> RiskState | None:
+    """`state` with `next_client_order_seq` past every id in the journal (the state may lag it,
+    because the order path appends to the journal and does not rewrite the state per order)."""
+    if max_seq is None:
+        return state
+    state = state if state is not None else RiskState()
+    if state.next_client_order_seq <= max_seq:
+        state.next_client_order_seq = max_seq + 1
+    return state
+
+
 def client_order_seq(client_order_id: str, prefix: str) -> int | None:
     """The sequence number inside an id made by `format_client_order_id`, else None."""
     head, sep, tail = client_order_id.rpartition("-")
@@ -167,3 +248,28 @@ def _int(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise StateSchemaError(f"expected an integer, got {value!r}")
     return value
+
+
+RESET_REASON = "state was reset with `ml4t-live state reset`; resume on purpose with `ml4t-live resume --confirm`"
+
+
+def state_after_reset(max_seq: int | None, now: datetime) -> RiskState:
+    """The state a reset leaves: HALTED until a person resumes, ids never reused."""
+    state = RiskState(trading_state=TradingState.HALTED, trading_state_reason=RESET_REASON,
+                      trading_state_since=now)
+    state_after_journal(state, max_seq)
+    return state
+
+
+_SALVAGE_PATTERNS = (
+    re.compile(rb'"client_order_id"\s*:\s*"[^"\n]*?-(\d{1,18})"'),
+    re.compile(rb'"next_client_order_seq"\s*:\s*(\d{1,18})'),
+)
+
+
+def salvage_max_seq(raw: bytes) -> int | None:
+    """Best-effort highest sequence mentioned in damaged bytes, so a reset never reuses an id
+    that a corrupt state or journal may still hold (`next_client_order_seq` counts as n - 1)."""
+    found = [int(m) for m in _SALVAGE_PATTERNS[0].findall(raw)]
+    found += [int(m) - 1 for m in _SALVAGE_PATTERNS[1].findall(raw)]
+    return max(found, default=None)
