@@ -56,6 +56,11 @@ class AggregatingFeed:
     def stats(self) -> AggregatorStats:
         return self.aggregator.stats
 
+    @property
+    def waiting(self) -> int:
+        """Bars completed and not yet taken by the consumer."""
+        return len(self._queue)
+
     async def start(self) -> None:
         await self.inner.start()
         self._tasks = [asyncio.create_task(self._pump(), name="aggregator-pump")]
