@@ -65,6 +65,7 @@ class IBBroker:
         self._cancel_requested: set[str] = set()
         self._final: set[str] = set()
         self._paused = False
+        self._tasks: set[asyncio.Task] = set()
         self._wire_events()
 
     # --- connection ----------------------------------------------------------------------
@@ -254,18 +255,21 @@ class IBBroker:
         return trade
 
     async def _await_ack(self, trade: ib_async.Trade) -> None:
-        """Wait briefly for IB's acknowledgement or rejection; silence leaves the order PENDING."""
+        """Wait briefly for IB's acknowledgement or rejection; silence or a dropped socket
+        leaves the order PENDING (reconciliation finds it by orderRef)."""
         ref = trade.order.orderRef
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.config.ack_timeout
         while trade.orderStatus.status not in ACKNOWLEDGED and ref not in self._final and trade.orderStatus.status in WORKING:
             remaining = deadline - loop.time()
-            if remaining <= 0 or not self.ib.isConnected():
+            if remaining <= 0 or self._paused or not self.ib.isConnected():
                 return
+            waiters = [asyncio.ensure_future(trade.statusEvent), asyncio.ensure_future(self.ib.disconnectedEvent)]
             try:
-                await asyncio.wait_for(trade.statusEvent, remaining)
-            except TimeoutError:
-                return
+                await asyncio.wait(waiters, timeout=remaining, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for waiter in waiters:
+                    waiter.cancel()
 
     async def cancel_order(self, client_order_id: str) -> bool:
         self._require_connection()
@@ -334,7 +338,9 @@ class IBBroker:
             self._emit(ConnectionEvent(False, f"IB {code}: {text}"))
             return
         if code in (RESTORED_DATA_LOST, RESTORED_DATA_KEPT):
-            asyncio.get_running_loop().create_task(self._restored())
+            task = asyncio.get_running_loop().create_task(self._restored())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
             return
         ref = next((r for r, t in self._trades.items() if t.order.orderId == req_id), None)
         if ref is None or ref in self._final:

@@ -6,6 +6,8 @@ import asyncio
 
 import ib_async
 
+from ml4t_live_core.errors import BrokerUnavailableError
+
 from ml4t_live_ib.config import ContractSpec, IBConfig
 
 
@@ -50,9 +52,14 @@ class ContractCache:
             if asset in self._by_asset:
                 return self._by_asset[asset]
             contract = contract_for(asset, self.config)
-            [result] = await asyncio.wait_for(
-                self.ib.qualifyContractsAsync(contract, returnAll=True), self.config.request_timeout
-            )
+            try:
+                [result] = await asyncio.wait_for(
+                    self.ib.qualifyContractsAsync(contract, returnAll=True), self.config.request_timeout
+                )
+            except TimeoutError as exc:
+                raise BrokerUnavailableError(
+                    f"IB did not answer the contract lookup for {asset!r} within {self.config.request_timeout}s"
+                ) from exc
             if result is None:
                 raise UnknownContractError(f"IB has no contract definition for asset {asset!r} ({contract})")
             if isinstance(result, list):

@@ -39,3 +39,21 @@ async def settle(broker: IBBroker) -> None:
 
 def events_of(broker: IBBroker, kind: type[BrokerEvent]) -> list:
     return [e for e in broker.events if isinstance(e, kind)]  # type: ignore[attr-defined]
+
+
+async def wait_until(predicate, timeout: float = 3.0) -> None:
+    """Bounded wait for a socket-driven condition (reconnects take a few milliseconds)."""
+    import asyncio
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        if loop.time() > deadline:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(0.005)
+
+
+def reconnected(broker: IBBroker, times: int = 1):
+    from ml4t_live_core.protocols import ConnectionEvent
+
+    return lambda: sum(1 for e in events_of(broker, ConnectionEvent) if e.connected) >= times

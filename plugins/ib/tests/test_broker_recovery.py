@@ -1,0 +1,105 @@
+"""Disconnects, gateway restarts and IB connectivity codes: nothing lost, nothing sent twice."""
+
+from __future__ import annotations
+
+import pytest
+from ml4t.backtest import Order, OrderSide, OrderStatus, OrderType
+
+from ml4t_live_core.errors import BrokerUnavailableError
+from ml4t_live_core.protocols import ConnectionEvent, FillEvent
+from ml4t_live_ib.broker import IBBroker
+
+from .conftest import events_of, fast_config, reconnected, settle, wait_until
+
+
+def limit(order_id: str, price: float = 100.0, qty: float = 50) -> Order:
+    return Order(asset="AAPL", side=OrderSide.BUY, quantity=qty, order_type=OrderType.LIMIT,
+                 limit_price=price, order_id=order_id)
+
+
+async def test_drop_after_place_order_is_recovered_by_order_ref(ib_gateway, ib_broker):
+    ib_gateway.drop_after_next_order()
+    result = await ib_broker.submit_order(limit("r-1"))
+    assert result.status is OrderStatus.PENDING  # unknown outcome: kept, never resent
+    await wait_until(reconnected(ib_broker))
+    [recovered] = await ib_broker.get_open_orders()
+    assert (recovered.order_id, recovered.limit_price, recovered.quantity) == ("r-1", 100.0, 50.0)
+    assert len(ib_gateway.book.find_ref("r-1")) == 1
+    again = await ib_broker.submit_order(limit("r-1"))  # a retry of the same client order id
+    assert again.order_id == "r-1"
+    assert [p.order_ref for p in ib_gateway.placed] == ["r-1"]
+    ib_gateway.set_price("AAPL", 99.0)
+    await settle(ib_broker)
+    [fill] = events_of(ib_broker, FillEvent)
+    assert (fill.fill.order_id, fill.fill.quantity, fill.order_complete) == ("r-1", 50.0, True)
+
+
+async def test_gateway_restart_keeps_position_and_open_limit_order(ib_gateway, ib_broker):
+    await ib_broker.submit_order(Order(asset="MSFT", side=OrderSide.BUY, quantity=30, order_id="r-2"))
+    ib_gateway.fill("r-2", price=400.0)
+    await ib_broker.submit_order(limit("r-3", price=95.0))
+    await settle(ib_broker)
+    await ib_gateway.restart()
+    await wait_until(reconnected(ib_broker))
+    assert (await ib_broker.get_positions())["MSFT"].quantity == 30.0
+    [open_order] = await ib_broker.get_open_orders()
+    assert open_order.order_id == "r-3"
+    ib_gateway.set_price("AAPL", 94.0)
+    await settle(ib_broker)
+    fills = [e.fill.order_id for e in events_of(ib_broker, FillEvent)]
+    assert fills == ["r-2", "r-3"]  # the pre-restart fill is not replayed
+    assert len(ib_gateway.placed) == 2
+
+
+async def test_fill_while_disconnected_is_replayed_once(ib_gateway, ib_broker):
+    await ib_broker.submit_order(limit("r-4"))
+    await ib_gateway.stop()
+    ib_gateway.fill("r-4", 20, price=100.0)
+    ib_gateway.fill("r-4", 30, price=99.5)
+    await ib_gateway.start()
+    await wait_until(reconnected(ib_broker))
+    fills = events_of(ib_broker, FillEvent)
+    assert [(e.fill.quantity, e.order_complete) for e in fills] == [(20.0, False), (30.0, True)]
+    assert all(e.fill.commission > 0 for e in fills)
+    assert await ib_broker.get_open_orders() == []
+
+
+async def test_1100_pauses_trading_and_1102_resumes(ib_gateway, ib_broker):
+    ib_gateway.emit_error(1100, "Connectivity between IB and Trader Workstation has been lost.")
+    await settle(ib_broker)
+    assert not ib_broker.is_connected
+    with pytest.raises(BrokerUnavailableError, match="paused"):
+        await ib_broker.submit_order(limit("r-5"))
+    assert ib_gateway.placed == []
+    ib_gateway.emit_error(1102, "Connectivity between IB and TWS has been restored - data maintained.")
+    await wait_until(reconnected(ib_broker))
+    assert ib_broker.is_connected
+    assert [e.connected for e in events_of(ib_broker, ConnectionEvent)] == [False, True]
+    assert (await ib_broker.submit_order(limit("r-5"))).status is OrderStatus.PENDING
+
+
+async def test_silent_gateway_does_not_hang_the_order_path(ib_gateway):
+    broker = IBBroker(fast_config(ib_gateway.port, ack_timeout=0.2, request_timeout=0.2))
+    await broker.connect()
+    try:
+        await broker.contracts.qualify("AAPL")
+        ib_gateway.stop_answering()
+        result = await broker.submit_order(limit("r-6"))
+        assert result.status is OrderStatus.PENDING
+        with pytest.raises(BrokerUnavailableError, match="did not answer the contract lookup for 'MSFT'"):
+            await broker.submit_order(Order(asset="MSFT", side=OrderSide.BUY, quantity=1, order_id="r-7"))
+    finally:
+        await broker.disconnect()
+
+
+async def test_connect_to_a_silent_gateway_fails_clearly(ib_gateway):
+    ib_gateway.stop_answering()
+    broker = IBBroker(fast_config(ib_gateway.port, connect_timeout=0.3))
+    with pytest.raises(BrokerUnavailableError, match="cannot reach IB"):
+        await broker.connect()
+
+
+async def test_nothing_listening_is_a_clear_error():
+    broker = IBBroker(fast_config(1, connect_timeout=0.3))
+    with pytest.raises(BrokerUnavailableError, match="cannot reach IB at 127.0.0.1:1"):
+        await broker.connect()
