@@ -40,21 +40,29 @@ class BarQueue:
             if self.policy == "block":
                 await self._changed.wait_for(lambda: len(self._items) < self.limit or self._closed)
             elif len(self._items) >= self.limit:
-                self._make_room()
-            self._items.append(event)
+                event = self._make_room(event)
+            if event is not None:
+                self._items.append(event)
             self._changed.notify_all()
 
-    def _make_room(self) -> None:
-        if self.policy == "drop_oldest" or len(self._items) < 2:
+    def _make_room(self, event: BarEvent) -> BarEvent | None:
+        """Free a slot for `event`; returns what still has to be appended (None: merged in)."""
+        if self.policy == "drop_oldest":
             dropped = self._items.popleft()
             self.stats.dropped_backpressure += 1
             self.stats.note("backpressure", "consumer is %d bars behind: dropped bar %s", self.limit, dropped[0])
-            return
+            return event
+        self.stats.coalesced_backpressure += 1
+        if len(self._items) < 2:  # limit 1: the waiting bar absorbs the new one
+            first = self._items.pop()
+            self.stats.note("backpressure", "consumer is 1 bar behind: merged bar %s into %s", first[0], event[0])
+            self._items.append(coalesce(first, event))
+            return None
         first, second = self._items.popleft(), self._items.popleft()
         self._items.appendleft(coalesce(first, second))
-        self.stats.coalesced_backpressure += 1
         self.stats.note("backpressure", "consumer is %d bars behind: merged bar %s into %s",
                         self.limit, first[0], second[0])
+        return event
 
     async def get(self) -> BarEvent:
         async with self._changed:
