@@ -10,7 +10,7 @@ import pytest
 from ml4t_live_testing.crash import run_crash_test
 
 
-@pytest.mark.parametrize("backend", ["json"])
+@pytest.mark.parametrize("backend", ["json", "sqlite"])
 def test_state_and_journal_survive_sigkill(backend: str, tmp_path: Path) -> None:
     config = {"directory": str(tmp_path)} if backend == "json" else {"path": str(tmp_path / "state.db")}
     report = run_crash_test(backend, config, kills=70, max_delay=0.15, seed=7,

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import logging
 import os
@@ -57,11 +58,16 @@ class CrashReport:
     outcomes: dict[str, int] = field(default_factory=lambda: {"old": 0, "new": 0})
 
 
-def make_store(backend: str, config: Mapping[str, Any]) -> Any:
-    """A store of the registered `backend`, its config validated by the plugin's own schema."""
+@functools.cache
+def _registration(backend: str) -> Any:
     from ml4t_live_core.plugins import Kind, load_plugins
 
-    registration = load_plugins().registry.get(Kind.STATE_STORE, backend)
+    return load_plugins().registry.get(Kind.STATE_STORE, backend)
+
+
+def make_store(backend: str, config: Mapping[str, Any]) -> Any:
+    """A store of the registered `backend`, its config validated by the plugin's own schema."""
+    registration = _registration(backend)
     schema = registration.config
     return registration.factory(schema.model_validate(dict(config)) if schema else None)
 
