@@ -5,6 +5,7 @@ order gets stopped, or let one through)."""
 from __future__ import annotations
 
 import dataclasses
+import importlib.metadata
 from datetime import timedelta
 from typing import Any
 
@@ -15,10 +16,15 @@ from ml4t.backtest import OrderSide, OrderType
 from ml4t_live_testing.risk import START, add_pending, order_request, risk_context
 from pydantic import ValidationError
 
-from ml4t_live_core.plugins import Kind, Registration, load_plugins
+from ml4t_live_core.plugins import ENTRY_POINT_GROUP, Kind, Registration, load_plugins
 from ml4t_live_core.risk import Rejection, TradingState
 
-REGISTRATIONS = load_plugins().registry.all(Kind.RISK_CHECK)
+# Every installed risk-check distribution, loaded like the runtime loads it, without the other
+# plugins (a broken broker plugin must not hide the checks from this test).
+REGISTRATIONS = load_plugins(entry_points=False, extra=[
+    (ep.load(), ep.name) for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
+    if ep.dist is not None and ep.dist.name.startswith("ml4t-live-risk-")
+]).registry.all(Kind.RISK_CHECK)
 ASSETS = ["AAPL", "MSFT", "ES", " aapl ", "brk.b", "NEVER_SEEN"]
 KNOWN = ["AAPL", "MSFT", "ES", "BRK.B"]
 
@@ -119,5 +125,6 @@ def test_check_returns_none_or_its_own_rejection(reg: Registration, config: Any,
 
 def test_every_installed_check_is_covered() -> None:
     names = {reg.name for reg in REGISTRATIONS}
+    assert len(names) == len(REGISTRATIONS)
     assert {"kill-switch", "asset-filter", "duplicate", "rate-limit", "order-size",
             "position-size"} <= names

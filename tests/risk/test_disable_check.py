@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import logging
 import os
@@ -13,21 +14,26 @@ import pytest
 
 from ml4t_live_core.compose import load_config
 from ml4t_live_core.errors import PluginError
-from ml4t_live_core.plugins import LOAD_ENV_VAR, Kind
+from ml4t_live_core.plugins import ENTRY_POINT_GROUP, LOAD_ENV_VAR, Kind
 
 SCRIPT = Path(sys.executable).parent / "ml4t-live"
+#: Every installed risk check plus sim (other plugins, possibly half-built, stay out of this test).
+CHECKS_AND_SIM = ",".join(["sim"] + [
+    ep.name for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
+    if ep.dist is not None and ep.dist.name.startswith("ml4t-live-risk-")
+])
 
 
 @pytest.fixture
 def config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.delenv(LOAD_ENV_VAR, raising=False)
+    monkeypatch.setenv(LOAD_ENV_VAR, CHECKS_AND_SIM)
     path = tmp_path / "live.toml"
     path.write_text('[plugins]\ndisable = ["duplicate"]\n')
     return path
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != LOAD_ENV_VAR} | {"COLUMNS": "400"}
+    env = os.environ | {LOAD_ENV_VAR: CHECKS_AND_SIM, "COLUMNS": "400"}
     return subprocess.run([str(SCRIPT), *args], capture_output=True, text=True, timeout=120, env=env)
 
 
@@ -62,7 +68,7 @@ def test_plugins_json_marks_only_that_check_disabled(config_file: Path):
 
 
 def test_a_typo_in_disable_is_an_error_not_a_silent_no_op(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.delenv(LOAD_ENV_VAR, raising=False)
+    monkeypatch.setenv(LOAD_ENV_VAR, CHECKS_AND_SIM)
     path = tmp_path / "live.toml"
     path.write_text('[plugins]\ndisable = ["duplicates"]\n')
     with pytest.raises(PluginError, match="duplicates"):

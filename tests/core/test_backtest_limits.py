@@ -1,0 +1,195 @@
+"""Live risk limits inside ml4t-backtest: the same checks as a TradingControl, counted by check."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import math
+from datetime import datetime
+from typing import Any
+
+import pytest
+from ml4t.backtest import Strategy, run_backtest
+from ml4t.backtest.controls import OrderControlContext, TradingControlViolation
+from ml4t.backtest.example_data import load_example_prices
+
+from ml4t_live_core.backtest_limits import LimitViolation, LiveLimits
+from ml4t_live_core.errors import ConfigError
+from ml4t_live_core.plugins import ENTRY_POINT_GROUP, LOAD_ENV_VAR
+from ml4t_live_core.risk import TradingState
+
+MINE = "sim,kill-switch,asset-filter,duplicate,rate-limit,order-size,position-size"
+#: Every installed risk check (whoever wrote it) plus sim, and nothing else that might be broken.
+ALL_CHECKS = ",".join(["sim"] + [
+    ep.name for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
+    if ep.dist is not None and ep.dist.name.startswith("ml4t-live-risk-")
+])
+
+
+@pytest.fixture
+def prices():
+    return load_example_prices("equity")
+
+
+@pytest.fixture
+def only_my_checks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(LOAD_ENV_VAR, MINE)
+
+
+class Accumulate(Strategy):
+    """Buys 20 AAPL every bar and tries a 500-share MSFT order every other bar."""
+
+    def __init__(self) -> None:
+        self.aapl_attempts = self.msft_attempts = 0
+        self.returned_none = 0
+
+    def on_data(self, timestamp: datetime, data: dict, context: dict, broker: Any) -> None:
+        self.aapl_attempts += 1
+        if broker.submit_order("AAPL", 20) is None:
+            self.returned_none += 1
+        if self.aapl_attempts % 2:
+            self.msft_attempts += 1
+            if broker.submit_order("MSFT", 500) is None:
+                self.returned_none += 1
+
+
+def test_run_backtest_with_live_limits_rejects_and_counts_by_check(prices, only_my_checks):
+    limits = LiveLimits.from_config(overrides={"risk": {
+        "order-size": {"max_shares": 100},
+        "position-size": {"max_shares": 100},
+        "asset-filter": {"blocked": ["msft"]},
+    }})
+    strategy = Accumulate()
+    result = run_backtest(prices, limits.wrap(strategy))
+
+    # Every MSFT order broke two limits; both are counted (all rejections, not the first).
+    assert limits.counts["order-size"] == strategy.msft_attempts
+    assert limits.counts["asset-filter"] == strategy.msft_attempts
+    # AAPL: 5 orders of 20 reach the 100-share position cap, the rest are rejected; the MSFT
+    # orders would also have made a 500-share position.
+    assert limits.counts["position-size"] == strategy.msft_attempts + strategy.aapl_attempts - 5
+    assert strategy.returned_none == strategy.msft_attempts + strategy.aapl_attempts - 5
+    assert {f.asset for f in result.fills} == {"AAPL"}
+    assert sum(f.quantity for f in result.fills) == 100
+    summary = limits.summary()
+    assert summary["checked"] == strategy.aapl_attempts + strategy.msft_attempts
+    assert summary["accepted"] == 5
+    assert summary["rejected"] == len(limits.rejections) == summary["checked"] - 5
+    assert any("position-size" in reason and "max 100" in reason
+               for r in limits.rejections for reason in r.reasons)
+
+
+def test_default_limits_do_not_change_a_plain_backtest(prices, monkeypatch):
+    monkeypatch.setenv(LOAD_ENV_VAR, ALL_CHECKS)  # every installed check, at its defaults
+
+    class Small(Strategy):
+        def on_data(self, timestamp, data, context, broker):
+            broker.submit_order("AAPL", 5)
+
+    plain = run_backtest(prices, Small())
+    limits = LiveLimits.from_config()
+    limited = run_backtest(prices, limits.wrap(Small()))
+    assert limits.counts == {}, limits.rejections[:3]
+    assert [(f.asset, f.quantity, f.price) for f in limited.fills] == \
+           [(f.asset, f.quantity, f.price) for f in plain.fills]
+
+
+def test_halt_in_a_backtest_lets_only_the_closing_order_through(prices, only_my_checks):
+    limits = LiveLimits.from_config()
+
+    class HaltOnFifthBar(Strategy):
+        bar = 0
+
+        def on_data(self, timestamp, data, context, broker):
+            self.bar += 1
+            if self.bar == 5:
+                limits.context.set_trading_state(TradingState.HALTED, "test halt")
+                broker.close_position("AAPL")
+            broker.submit_order("AAPL", 10)
+
+    result = run_backtest(prices, limits.wrap(HaltOnFifthBar()))
+    bars = prices["timestamp"].n_unique()
+    assert limits.counts["kill-switch"] == bars - 4  # every buy from bar 5 on
+    assert limits.context.transitions[0][1:] == (TradingState.HALTED, "test halt")
+    sold = [f for f in result.fills if f.side.value == "sell"]
+    assert len(sold) == 1 and sold[0].quantity == 40  # the close of the 4 x 10 bought
+
+
+def test_raise_on_rejection_reaches_the_strategy_as_trading_control_violation(prices, only_my_checks):
+    limits = LiveLimits.from_config(overrides={"risk": {"order-size": {"max_shares": 10}}})
+    caught: list[TradingControlViolation] = []
+
+    class Catches(Strategy):
+        def on_data(self, timestamp, data, context, broker):
+            try:
+                broker.submit_order("AAPL", 11)
+            except TradingControlViolation as exc:
+                caught.append(exc)
+
+    run_backtest(prices, limits.wrap(Catches(), raise_on_rejection=True))
+    assert caught and all(isinstance(e, LimitViolation) for e in caught)
+    assert "order-size: quantity 11 > max 10" in str(caught[0])
+    assert limits.counts["order-size"] == len(caught)
+
+
+def _request(**changes: Any) -> OrderControlContext:
+    values = dict(timestamp=datetime(2024, 1, 2, 16), asset="AAPL", quantity=10.0,
+                  position_quantity=0.0, pending_buy_quantity=0.0, pending_sell_quantity=0.0,
+                  price=100.0, multiplier=1.0, session_date=None, orders_in_session=0,
+                  orders_in_day=0)
+    return OrderControlContext(**(values | changes))
+
+
+class _Broker:
+    """The few members the context reads when no bar has been marked."""
+
+    positions: dict = {}
+    pending_orders: list = []
+    fills: list = []
+
+    def get_last_price(self, asset):
+        return None
+
+    def get_multiplier(self, asset):
+        return 1.0
+
+    def get_cash(self):
+        return 1e6
+
+    def get_account_value(self):
+        return 1e6
+
+    def register_trading_control(self, control):
+        self.control = control
+
+
+def test_validate_uses_the_request_price_multiplier_and_pending(only_my_checks):
+    limits = LiveLimits.from_config(overrides={"risk": {
+        "order-size": {"max_value": 5_000}, "position-size": {"max_shares": 100}}})
+    limits.attach(_Broker())
+    limits.validate(_request(quantity=50.0, price=100.0))  # $5,000: just inside
+    with pytest.raises(LimitViolation, match=r"order-size: value \$5,100.00"):
+        limits.validate(_request(quantity=1.0, price=100.0, multiplier=51.0))
+    with pytest.raises(LimitViolation, match="position-size") as info:
+        limits.validate(_request(quantity=-1.0, position_quantity=-90.0, pending_sell_quantity=10.0))
+    assert [r.check for r in info.value.rejections] == ["position-size"]
+    with pytest.raises(LimitViolation, match="no known market price"):
+        limits.validate(_request(asset="NEWCO", price=None))
+
+
+@pytest.mark.parametrize("quantity", [0.0, math.nan, math.inf])
+def test_validate_leaves_zero_and_non_finite_quantities_to_the_backtest(only_my_checks, quantity):
+    limits = LiveLimits.from_config(overrides={"risk": {"order-size": {"max_shares": 1}}})
+    limits.attach(_Broker())
+    limits.validate(_request(quantity=quantity))
+    assert limits.checked == 0
+
+
+def test_a_malformed_limit_is_a_config_error_naming_section_and_key(only_my_checks):
+    with pytest.raises(ConfigError, match=r"\[risk.order-size\].*max_value"):
+        LiveLimits.from_config(overrides={"risk": {"order-size": {"max_value": -1}}})
+
+
+def test_no_checks_installed_is_an_error(monkeypatch):
+    monkeypatch.setenv(LOAD_ENV_VAR, "sim")
+    with pytest.raises(ValueError, match="at least one risk check"):
+        LiveLimits.from_config()
