@@ -34,6 +34,8 @@ class SimServer:
         self._key, self._secret = api_key, secret_key
         #: Every REST request seen, as (method, path), for tests to count calls.
         self.requests: list[tuple[str, str]] = []
+        #: Outcome of every order submission handled: (client_order_id, "accepted" | error message).
+        self.submissions: list[tuple[str, str]] = []
         self.trade_clients: set[web.WebSocketResponse] = set()
         self.data_clients: dict[web.WebSocketResponse, set[str]] = {}
         #: Bars by symbol, for the historical endpoint: (timestamp, bar).
@@ -68,6 +70,7 @@ class SimServer:
         if fault is None:
             return await handler(request)
         if fault.delay:
+            await request.read()  # the request arrived whole; only the server is slow
             await asyncio.sleep(fault.delay)  # network latency, on the simulator's loop only
         if fault.status is not None:
             headers = {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after is not None else None
@@ -101,7 +104,10 @@ class SimServer:
         body = await _json_body(request)
         if not isinstance(body, dict):
             return _error(422, 40010001, "request body must be a JSON object")
-        return await self._order_call(lambda: self.account.submit(body))
+        response = await self._order_call(lambda: self.account.submit(body))
+        outcome = "accepted" if response.status == 200 else json.loads(response.text or "{}").get("message", "?")
+        self.submissions.append((str(body.get("client_order_id")), outcome))
+        return response
 
     async def replace_order(self, request: web.Request) -> web.Response:
         body = await _json_body(request)

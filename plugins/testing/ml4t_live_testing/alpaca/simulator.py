@@ -192,6 +192,11 @@ class AlpacaSimulator:
         return self._call(lambda: [r for r in self.server.requests
                                    if (method is None or r[0] == method) and (path is None or r[1] == path)])
 
+    def submissions(self, client_order_id: str | None = None) -> list[str]:
+        """Outcomes of the order submissions the simulator handled ("accepted" or the error)."""
+        return self._call(lambda: [outcome for cid, outcome in self.server.submissions
+                                   if client_order_id is None or cid == client_order_id])
+
     def trade_listeners(self) -> int:
         return self._call(lambda: len(self.server.trade_clients))
 
