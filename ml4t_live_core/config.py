@@ -56,6 +56,9 @@ class RuntimeConfig(PluginConfig):
     strategy_id: str | None = None
     client_order_prefix: str | None = Field(None, pattern=r"^[A-Za-z0-9_.]{1,32}$")
     warmup_bars: int = Field(0, ge=0)
+    #: Journal an equity mark at most this often (bar time); 0 marks every bar. Reports and
+    #: `ml4t-live status` draw equity and drawdown from these marks.
+    mark_every_seconds: float = Field(60.0, ge=0, allow_inf_nan=False)
 
 
 class LoggingConfig(PluginConfig):
