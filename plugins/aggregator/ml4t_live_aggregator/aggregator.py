@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from ml4t_live_core.protocols import BarEvent
 
 from ml4t_live_aggregator.config import AggregatorConfig
-from ml4t_live_aggregator.inputs import InvalidTickError, Piece, pieces
+from ml4t_live_aggregator.inputs import InvalidTickError, Piece, check_timestamp, parse
 from ml4t_live_aggregator.sessions import Sessions
 
 log = logging.getLogger("ml4t_live.aggregator")
@@ -95,11 +95,18 @@ class BarAggregator:
     # --- input -----------------------------------------------------------------------------
     def add_event(self, timestamp: datetime, data: dict[str, Any]) -> list[BarEvent]:
         """Take one inner feed event (see `inputs`); return the bars it completed."""
-        for piece in pieces(timestamp, data):
-            if isinstance(piece, InvalidTickError):
-                self.reject(str(piece))
-            else:
-                self.add_piece(piece)
+        try:
+            check_timestamp(timestamp, "event")
+        except InvalidTickError as exc:
+            self.reject(f"{exc} (assets {sorted(map(str, data))})")
+            return []
+        add = self.add_piece
+        for asset, payload in data.items():
+            for item in payload if type(payload) is list else (payload,):
+                try:
+                    add(parse(timestamp, asset, item, checked=True))
+                except InvalidTickError as exc:
+                    self.reject(str(exc))
         return self.due()
 
     def reject(self, reason: str) -> None:
@@ -191,10 +198,14 @@ class BarAggregator:
     # --- output ----------------------------------------------------------------------------
     def due(self) -> list[BarEvent]:
         """Bars that a later tick (by `allowed_lateness`) has shown complete."""
-        if not self._pending:
+        pending = self._pending
+        if not pending:
             return []
-        horizon = self.watermark - self._lateness
-        return self._emit_until(lambda b: b.hi <= horizon)
+        horizon = self.watermark - self._lateness if self._lateness else self.watermark
+        for bucket in pending.values():
+            if bucket.hi <= horizon:
+                return self._emit_until(lambda b: b.hi <= horizon)
+        return []
 
     def next_deadline(self) -> datetime | None:
         """When `poll` will next have a stuck bar to flush (None: nothing pending)."""

@@ -25,6 +25,7 @@ from typing import Any
 Piece = tuple[datetime, str, float, float, float, float, float]
 
 _BAR_KEYS = ("open", "high", "low", "close", "volume")
+_INF = math.inf
 
 
 class InvalidTickError(ValueError):
@@ -42,18 +43,30 @@ def pieces(timestamp: datetime, data: dict[str, Any]) -> Iterator[Piece | Invali
                 yield exc
 
 
-def parse(timestamp: datetime, asset: str, item: Any) -> Piece:
-    """One tick or source bar as a `Piece`; raises `InvalidTickError` when it is unusable."""
-    if not isinstance(asset, str) or not asset:
-        raise InvalidTickError(f"asset name {asset!r} at {timestamp} is not a non-empty string")
-    if not isinstance(item, dict):
-        raise InvalidTickError(f"{asset} at {timestamp}: expected a tick or bar dict, got {type(item).__name__}")
-    ts = item.get("timestamp", timestamp)
-    if not isinstance(ts, datetime) or ts.tzinfo is None or ts.utcoffset() is None:
+def check_timestamp(ts: Any, asset: str) -> datetime:
+    if not isinstance(ts, datetime) or ts.utcoffset() is None:
         raise InvalidTickError(f"{asset}: timestamp {ts!r} is not a timezone-aware datetime")
-    if "price" in item:
-        price = _number(item["price"], "price", asset, ts)
-        size = _number(item.get("size", 0.0), "size", asset, ts)
+    return ts
+
+
+def parse(timestamp: datetime, asset: str, item: Any, *, checked: bool = False) -> Piece:
+    """One tick or source bar as a `Piece`; raises `InvalidTickError` when it is unusable.
+
+    `checked` says the event timestamp was already validated (the per-event fast path).
+    """
+    if type(asset) is not str or not asset:
+        raise InvalidTickError(f"asset name {asset!r} at {timestamp} is not a non-empty string")
+    if type(item) is not dict:
+        raise InvalidTickError(f"{asset} at {timestamp}: expected a tick or bar dict, got {type(item).__name__}")
+    if "timestamp" in item:
+        ts = check_timestamp(item["timestamp"], asset)
+    else:
+        ts = timestamp if checked else check_timestamp(timestamp, asset)
+    price = item.get("price")
+    if price is not None or "price" in item:
+        price = _number(price, "price", asset, ts)
+        size = item.get("size", 0.0)
+        size = size if type(size) is float and -1.0 < size < _INF else _number(size, "size", asset, ts)
         if price <= 0:
             raise InvalidTickError(f"{asset} at {ts}: price {price} is not positive")
         if size < 0:
@@ -77,6 +90,8 @@ def parse(timestamp: datetime, asset: str, item: Any) -> Piece:
 
 
 def _number(value: Any, name: str, asset: str, ts: datetime) -> float:
+    if type(value) is float and -_INF < value < _INF:  # the common case, without the ABC check
+        return value
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise InvalidTickError(f"{asset} at {ts}: {name} {value!r} is not a number")
     value = float(value)
