@@ -72,3 +72,19 @@ class IBConfig(PluginConfig):
                 f"(paper ports: {sorted(PAPER_PORTS)})"
             )
         return self
+
+
+class IBFeedConfig(IBConfig):
+    """Market data from TWS / IB Gateway ([feed.ib]): 5-second real-time bars per asset, fed
+    through the aggregator (`[feed] wrap = ["aggregator"]`) into N-minute bars; historical bars
+    of `history_bar_size` for warm-up. Uses its own client id (the broker's default is 1)."""
+
+    client_id: int = Field(2, ge=0)
+    assets: list[str] = Field(min_length=1)
+    what_to_show: Literal["TRADES", "MIDPOINT", "BID", "ASK"] = "TRADES"
+    use_rth: bool = False
+    #: IB bar size of the warm-up history, e.g. "1 min", "5 mins", "1 hour"
+    history_bar_size: str = "1 min"
+    #: seconds in one history bar (sets the requested duration)
+    history_bar_seconds: int = Field(60, ge=1)
+    queue_size: int = Field(10_000, ge=1)

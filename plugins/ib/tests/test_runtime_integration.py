@@ -1,0 +1,98 @@
+"""IBBroker inside the real runtime (SafeBroker, journal, strategy thread) against the simulator."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import polars as pl
+import pytest
+from ml4t.backtest import OrderStatus, OrderType, Strategy
+
+from ml4t_live_core.compose import build
+from ml4t_live_core.memory_store import MemoryStateStore
+from ml4t_live_core.plugins import LOAD_ENV_VAR
+from ml4t_live_core.state import JournalEvent
+from ml4t_live_ib.broker import IBBroker
+from ml4t_live_sim import ReplayFeed
+
+from .conftest import fast_config, wait_until
+
+T0 = datetime(2024, 1, 2, 14, 30, tzinfo=UTC)
+
+
+def bars(n: int = 3, price: float = 100.0) -> pl.DataFrame:
+    return pl.DataFrame([
+        {"timestamp": T0 + timedelta(minutes=i), "asset": "AAPL", "open": price, "high": price,
+         "low": price, "close": price, "volume": 1000.0}
+        for i in range(n)
+    ])
+
+
+def runtime_for(strategy: Strategy, broker: IBBroker, store: MemoryStateStore, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv(LOAD_ENV_VAR, "sim")  # core behaviour only: no risk-check plugins
+    return build(strategy, None, overrides={"runtime": {"strategy_id": "ib-test"}},
+                 broker=broker, feed=ReplayFeed(data=bars()), store=store)
+
+
+class BuyOnceThenLook(Strategy):
+    def __init__(self) -> None:
+        self.submitted = None
+        self.rejected: list = []
+        self.reason = None
+
+    def on_data(self, timestamp, data, context, broker):  # type: ignore[no-untyped-def]
+        if self.submitted is None:
+            self.submitted = broker.submit_order("AAPL", 10)
+        else:
+            self.rejected = broker.get_rejected_orders()
+            self.reason = broker.last_rejection_reason
+
+
+async def test_error_201_reaches_the_strategy_as_a_rejected_order(ib_gateway, monkeypatch):
+    ib_gateway.reject_next(201, "Order rejected - reason:The account is restricted")
+    strategy = BuyOnceThenLook()
+    store = MemoryStateStore()
+    runtime = runtime_for(strategy, IBBroker(fast_config(ib_gateway.port)), store, monkeypatch)
+    await runtime.engine.run(install_signal_handlers=False)
+    assert strategy.submitted.status is OrderStatus.REJECTED
+    [rejected] = strategy.rejected
+    assert rejected.order_id == strategy.submitted.order_id
+    assert "201" in strategy.reason and "account is restricted" in strategy.reason
+    journal = [r for r in store.journal if r.client_order_id == rejected.order_id]
+    assert [r.event for r in journal] == [JournalEvent.SUBMITTED, JournalEvent.REJECTED]
+
+
+async def test_gateway_restart_journal_and_ib_agree(ib_gateway, monkeypatch):
+    ib_gateway.auto_fill_market = True
+    ib_gateway.set_price("AAPL", 100.0)
+    store = MemoryStateStore()
+    broker = IBBroker(fast_config(ib_gateway.port))
+    runtime = runtime_for(BuyOnceThenLook(), broker, store, monkeypatch)
+    safe = runtime.safe
+    await safe.start()
+    try:
+        await safe.on_bar(T0, {"AAPL": {"open": 100.0, "high": 100.0, "low": 100.0, "close": 100.0, "volume": 1.0}})
+        bought = await safe.submit_order("AAPL", 10)
+        resting = await safe.submit_order("AAPL", 5, order_type=OrderType.LIMIT, limit_price=95.0)
+        await wait_until(lambda: any(r.event is JournalEvent.FILLED for r in store.journal))
+
+        await ib_gateway.restart()
+        await wait_until(lambda: safe.connected and broker.is_connected)
+        await safe.sync_account()
+
+        # IB and the runtime agree on the position and on the one open order ...
+        assert (await broker.get_positions())["AAPL"].quantity == 10.0
+        assert safe.ledger.holdings["AAPL"].quantity == 10.0
+        assert [o.order_ref for o in ib_gateway.book.open_orders()] == [resting.order_id]
+        assert [o.order_id for o in await broker.get_open_orders()] == [resting.order_id]
+        # ... and with the journal: the market order filled once, the limit order is still open.
+        filled = [r.client_order_id for r in store.journal if r.event is JournalEvent.FILLED]
+        assert filled == [bought.order_id]
+
+        ib_gateway.set_price("AAPL", 94.0)
+        await wait_until(lambda: sum(r.event is JournalEvent.FILLED for r in store.journal) == 2)
+        journal_qty = sum(r.filled_quantity or 0 for r in store.journal if r.event is JournalEvent.FILLED)
+        assert journal_qty == ib_gateway.book.positions[265598].quantity == 15.0
+        assert len(ib_gateway.placed) == 2
+    finally:
+        await safe.stop()
