@@ -144,3 +144,40 @@ async def test_same_client_order_id_is_never_sent_twice(ib_gateway, ib_broker):
     again = await ib_broker.submit_order(make("c-8"))
     assert first.order_id == again.order_id == "c-8"
     assert len(ib_gateway.placed) == 1
+
+
+async def test_bracket_is_parent_and_two_ib_child_orders(ib_gateway, ib_broker):
+    entry = make("b-1", qty=10)
+    take_profit = make("b-1-tp", qty=10, side=OrderSide.SELL, order_type=OrderType.LIMIT, limit_price=110.0, parent_id="b-1")
+    stop_loss = make("b-1-sl", qty=10, side=OrderSide.SELL, order_type=OrderType.STOP, stop_price=90.0, parent_id="b-1")
+    results = await ib_broker.submit_bracket(entry, take_profit, stop_loss)
+    assert [o.status for o in results] == [OrderStatus.PENDING] * 3
+    parent, tp, sl = (ib_gateway.order(ref) for ref in ("b-1", "b-1-tp", "b-1-sl"))
+    assert tp.parent_id == sl.parent_id == parent.order_id
+    assert (parent.transmit, tp.transmit, sl.transmit) == (False, False, True)
+    assert (parent.status, tp.status, sl.status) == ("Submitted", "PreSubmitted", "PreSubmitted")
+
+    ib_gateway.set_price("AAPL", 111.0)  # children wait for the entry: nothing fills
+    await settle(ib_broker)
+    assert events_of(ib_broker, FillEvent) == []
+
+    ib_gateway.fill("b-1", price=100.0)
+    assert (tp.status, sl.status) == ("Submitted", "Submitted")
+    ib_gateway.set_price("AAPL", 110.5)
+    await settle(ib_broker)
+    assert [e.fill.order_id for e in events_of(ib_broker, FillEvent)] == ["b-1", "b-1-tp"]
+    cancelled = [e.client_order_id for e in events_of(ib_broker, OrderStatusEvent) if e.status is OrderStatus.CANCELLED]
+    assert cancelled == ["b-1-sl"]  # one-cancels-other
+    assert (await ib_broker.get_positions()) == {}
+    assert await ib_broker.get_open_orders() == []
+
+
+async def test_close_position_sends_the_opposite_market_order(ib_gateway, ib_broker):
+    ib_gateway.add_position("MSFT", -20, 400.0)
+    await ib_broker.disconnect()
+    await ib_broker.connect()
+    order = await ib_broker.close_position("MSFT")
+    assert (order.side, order.quantity, order.order_type) == (OrderSide.BUY, 20.0, OrderType.MARKET)
+    sent = ib_gateway.order(order.order_id)
+    assert (sent.action, sent.quantity) == ("BUY", 20.0)
+    assert await ib_broker.close_position("AAPL") is None
