@@ -99,3 +99,37 @@ async def test_feed_resubscribes_after_gateway_restart(ib_gateway):
         assert event[1]["AAPL"]["close"] == 1.0
     finally:
         await feed.stop()
+
+
+async def test_composed_ib_feed_through_the_aggregator_gives_minute_bars(ib_gateway, monkeypatch):
+    from ml4t.backtest import Strategy
+
+    from ml4t_live_core.compose import build
+    from ml4t_live_core.memory_store import MemoryStateStore
+    from ml4t_live_core.plugins import LOAD_ENV_VAR
+
+    class Idle(Strategy):
+        def on_data(self, timestamp, data, context, broker):  # type: ignore[no-untyped-def]
+            return None
+
+    monkeypatch.setenv(LOAD_ENV_VAR, "ib,aggregator,sim")
+    overrides = {
+        "runtime": {"strategy_id": "ib-feed"},
+        "broker": {"use": "sim"},
+        "feed": {"use": "ib", "aggregate": "1min",
+                 "ib": {"port": ib_gateway.port, "client_id": 12, "assets": ["AAPL"], "connect_timeout": 2.0}},
+    }
+    runtime = build(Idle(), None, overrides=overrides, store=MemoryStateStore())
+    feed = runtime.feed
+    await feed.start()
+    try:
+        closes = [100.0 + i for i in range(12)]
+        for i, close in enumerate(closes):  # twelve 5-second bars: 14:30:00 .. 14:30:55
+            ib_gateway.push_bar("AAPL", EPOCH + 5 * i, close - 0.5, close + 1.0, close - 1.0, close, 10)
+        ib_gateway.push_bar("AAPL", EPOCH + 60, 200.0, 200.0, 200.0, 200.0, 1)  # closes the minute
+        timestamp, data, _ = await asyncio.wait_for(anext(aiter(feed)), 3)
+        assert timestamp == datetime.fromtimestamp(EPOCH, UTC)
+        bar = data["AAPL"]
+        assert (bar["open"], bar["high"], bar["low"], bar["close"], bar["volume"]) == (99.5, 112.0, 99.0, 111.0, 120.0)
+    finally:
+        await feed.stop()

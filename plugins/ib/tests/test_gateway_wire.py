@@ -7,9 +7,9 @@ import ib_async
 from ml4t_live_testing.ib import IBGatewaySimulator
 
 
-async def _connect(gw: IBGatewaySimulator, client_id: int = 7) -> ib_async.IB:
+async def _connect(gw: IBGatewaySimulator, client_id: int = 7, timeout: float = 2) -> ib_async.IB:
     ib = ib_async.IB()
-    await ib.connectAsync("127.0.0.1", gw.port, clientId=client_id, timeout=2)
+    await ib.connectAsync("127.0.0.1", gw.port, clientId=client_id, timeout=timeout)
     return ib
 
 
@@ -61,3 +61,54 @@ async def test_place_fill_partial_round_trip(ib_gateway):
 async def _settle(ib: ib_async.IB) -> None:
     # a round trip through the gateway: everything sent before it has been decoded
     await ib.reqCurrentTimeAsync()
+
+
+async def _raw(gw: IBGatewaySimulator):
+    import asyncio
+
+    return await asyncio.open_connection("127.0.0.1", gw.port)
+
+
+async def test_bad_handshake_is_closed(ib_gateway):
+    reader, writer = await _raw(ib_gateway)
+    writer.write(b"GET / HTTP/1.1\r\n\r\n")
+    await writer.drain()
+    assert await reader.read() == b""  # the simulator hangs up, answers nothing
+    writer.close()
+
+
+async def test_version_range_without_178_is_refused(ib_gateway):
+    import struct
+
+    reader, writer = await _raw(ib_gateway)
+    writer.write(b"API\0" + struct.pack(">I", 9) + b"v100..150")
+    await writer.drain()
+    assert await reader.read() == b""
+    writer.close()
+
+
+async def test_oversized_frame_is_refused(ib_gateway):
+    import struct
+
+    reader, writer = await _raw(ib_gateway)
+    writer.write(b"API\0" + struct.pack(">I", 9) + b"v157..178")
+    await writer.drain()
+    size = struct.unpack(">I", await reader.readexactly(4))[0]
+    version, _when, _ = (await reader.readexactly(size)).split(b"\0")
+    assert version == b"178"
+    writer.write(struct.pack(">I", 64 * 1024 * 1024))
+    await writer.drain()
+    assert await reader.read() == b""
+    writer.close()
+
+
+async def test_second_client_with_same_id_is_refused(ib_gateway):
+    import pytest
+
+    first = await _connect(ib_gateway, client_id=5)
+    try:
+        with pytest.raises((ConnectionError, TimeoutError)):
+            await _connect(ib_gateway, client_id=5, timeout=0.3)
+        assert first.isConnected()
+    finally:
+        first.disconnect()
