@@ -8,7 +8,9 @@ import importlib.metadata
 import importlib.util
 import json
 import logging
+import os
 import sys
+import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,7 +23,7 @@ from ml4t_live_core import logs
 from ml4t_live_core.compose import Runtime, build, load_config
 from ml4t_live_core.config import LoggingConfig
 from ml4t_live_core.errors import ConfigError, PluginError, StateCorruptError
-from ml4t_live_core.plugins import Kind, load_plugins
+from ml4t_live_core.plugins import LOAD_ENV_VAR, Kind, load_plugins
 from ml4t_live_core.protocols import TradingStateRecord
 from ml4t_live_core.risk import TradingState
 from ml4t_live_core.state import JournalEvent, JournalRecord
@@ -30,7 +32,37 @@ console = Console()
 log = logging.getLogger("ml4t_live.cli")
 
 
-@click.group()
+class PluginCommandGroup(click.Group):
+    """The `ml4t-live` group: core commands, plus those plugins add with
+    `ml4t_live_register_commands`, loaded only when one is asked for (or for --help)."""
+
+    #: Commands found per value of ML4T_LIVE_LOAD_PLUGINS (which plugins load can change in tests).
+    _plugin_commands: dict[str | None, dict[str, click.Command]] = {}
+
+    def _from_plugins(self) -> dict[str, click.Command]:
+        key = os.environ.get(LOAD_ENV_VAR)
+        if key not in self._plugin_commands:
+            found: dict[str, click.Command] = {}
+            plugins = load_plugins()
+            for impl in plugins.pm.hook.ml4t_live_register_commands.get_hookimpls():
+                impl.function(register=lambda command, _plugin=impl.plugin_name: _add(found, command, _plugin))
+            self._plugin_commands[key] = found
+        return self._plugin_commands[key]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return super().get_command(ctx, cmd_name) or self._from_plugins().get(cmd_name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self._from_plugins()})
+
+
+def _add(found: dict[str, click.Command], command: click.Command, plugin: str) -> None:
+    if command.name in found or command.name in main.commands:
+        raise PluginError(f"plugin {plugin!r} registers command {command.name!r}, which already exists")
+    found[command.name or "?"] = command
+
+
+@click.group(cls=PluginCommandGroup)
 @click.version_option(importlib.metadata.version("ml4t-live"), prog_name="ml4t-live")
 @click.option("--log-level", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
               help="Default level (else [logging] level in the config, else WARNING).")
@@ -65,23 +97,26 @@ def demo(assets: int, bars: int, shadow: bool) -> None:
         installed_stores=set(plugins.registry.names(Kind.STATE_STORE)),
     )
     runtime = _guarded(lambda: build(MomentumRotation(), None, overrides=overrides))
+    report_dir = Path(overrides.get("state", {}).get("json", {}).get("directory") or tempfile.mkdtemp(prefix="ml4t-live-demo-"))
     console.print(f"[bold]ml4t-live demo[/]: {assets} assets x {bars} one-minute bars, "
                   f"{'shadow' if shadow else 'sim'} broker, checks: "
                   f"{', '.join(runtime.plugins.registry.names(Kind.RISK_CHECK)) or 'none installed'}")
-    _execute(runtime, total_bars=bars)
+    _execute(runtime, total_bars=bars, report_dir=report_dir)
 
 
 @main.command()
 @click.argument("target")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), required=True)
 @click.option("--shadow", is_flag=True, help="Force shadow mode whatever the config says.")
-def run(target: str, config_path: Path, shadow: bool) -> None:
+@click.option("--report-dir", type=click.Path(file_okay=False, path_type=Path), default=Path(".ml4t-live/reports"),
+              show_default=True, help="Where session reports are written when the run ends.")
+def run(target: str, config_path: Path, shadow: bool, report_dir: Path) -> None:
     """Run TARGET (path/to/file.py:StrategyClass) with the given config file."""
     strategy = _load_strategy(target)
     overrides = {"runtime": {"shadow": True}} if shadow else None
     runtime = _guarded(lambda: build(strategy, config_path, overrides=overrides))
     _configure_logging(runtime.config.logging)
-    _execute(runtime)
+    _execute(runtime, report_dir=report_dir)
 
 
 @main.command("plugins")
@@ -188,11 +223,12 @@ def _load_strategy(target: str) -> Any:
         raise click.BadParameter(f"{class_name}() must be constructible without arguments: {exc}") from None
 
 
-def _execute(runtime: Runtime, total_bars: int | None = None) -> None:
+def _execute(runtime: Runtime, total_bars: int | None = None, report_dir: Path | None = None) -> None:
     from ml4t_live_core.summary import print_summary, progress_callback
 
     callback, progress = progress_callback(console, total_bars)
     runtime.engine._on_bar_done = callback
+    already_journaled = len(_guarded(lambda: asyncio.run(_read_journal(runtime)))) if runtime.store else 0
     try:
         with progress:
             stats = _guarded(lambda: asyncio.run(runtime.engine.run()))
@@ -201,9 +237,41 @@ def _execute(runtime: Runtime, total_bars: int | None = None) -> None:
 
         if isinstance(exc, StrategyError):
             print_summary(console, runtime)
+            _session_end(runtime, report_dir, already_journaled)
             raise click.ClickException(str(exc)) from None
         raise
     print_summary(console, runtime)
     if stats.stop_reason:
         console.print(f"stopped: {stats.stop_reason}")
+    _session_end(runtime, report_dir, already_journaled)
 
+
+async def _read_journal(runtime: Runtime) -> list[JournalRecord]:
+    assert runtime.store is not None
+    await runtime.store.open()
+    try:
+        return list(await runtime.store.read_journal())
+    finally:
+        await runtime.store.close()
+
+
+def _session_end(runtime: Runtime, report_dir: Path | None, already_journaled: int) -> None:
+    """Hand this session's journal to the plugins that write artifacts; print their paths."""
+    if report_dir is None or runtime.store is None:
+        return
+    records = _guarded(lambda: asyncio.run(_read_journal(runtime)))[already_journaled:]
+    results = runtime.plugins.hook.ml4t_live_on_session_end(
+        records=records, directory=report_dir, stats=runtime.engine.stats)
+    for path in (p for paths in results if paths for p in paths):
+        console.print(f"report: [bold]{path}[/]")
+
+
+
+from ml4t_live_core.parity_command import parity as _parity  # noqa: E402  (a command in its own module)
+
+main.add_command(_parity)
+
+from ml4t_live_core.state_commands import journal_command, state_group  # noqa: E402
+
+main.add_command(state_group)
+main.add_command(journal_command)

@@ -35,7 +35,8 @@ class SimBroker(SimulatedVenue):
                          allow_short=config.allow_short, name="sim")
         self.config = config
         self.backtest_config = config.backtest_config()
-        self.engine = Broker.from_config(self.backtest_config, contract_specs=config.contract_specs() or None)
+        self.backtest_contract_specs = config.contract_specs()
+        self.engine = Broker.from_config(self.backtest_config, contract_specs=self.backtest_contract_specs or None)
         self._same_bar = self.engine.execution_mode is ExecutionMode.SAME_BAR
         #: inner (backtest) order id <-> client order id, for orders the backtest broker holds.
         self._client_of: dict[str, str] = {}

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Literal
 
 from ml4t.backtest import AssetClass, BacktestConfig, ContractSpec
-from ml4t.backtest.config import CommissionType, ExecutionMode, ShareType, SlippageType
+from ml4t.backtest.config import CommissionType, ExecutionMode, ExecutionPrice, ShareType, SlippageType
 from pydantic import Field, field_validator
 
 from ml4t_live_core.config import PluginConfig
@@ -39,9 +39,13 @@ class SimBrokerConfig(PluginConfig):
             commission = CommissionType.PERCENTAGE
         else:  # mixed fees or a minimum on a percentage: the backtest's composed per-order model
             commission = CommissionType.PER_ORDER
+        next_open = self.fill_timing == "next_open"
         return BacktestConfig(
             initial_cash=self.initial_cash,
-            execution_mode=ExecutionMode.NEXT_BAR if self.fill_timing == "next_open" else ExecutionMode.SAME_BAR,
+            execution_mode=ExecutionMode.NEXT_BAR if next_open else ExecutionMode.SAME_BAR,
+            # Same-bar fills at the close: the backtest's default OPEN would fill at a price
+            # that was in the past when the strategy decided (look-ahead).
+            execution_price=ExecutionPrice.OPEN if next_open else ExecutionPrice.CLOSE,
             commission_type=commission,
             commission_per_share=per_share,
             commission_rate=pct,
