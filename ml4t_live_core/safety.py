@@ -25,6 +25,7 @@ from ml4t_live_core.errors import BacktestOnlyError, BrokerUnavailableError, Ris
 from ml4t_live_core.journaling import Recorder
 from ml4t_live_core.orders import validate_order_args
 from ml4t_live_core.portfolio import QUANTITY_EPSILON
+from ml4t_live_core.reconcile import ReconciliationReport, reconcile
 from ml4t_live_core.protocols import (
     AccountEvent,
     BrokerAdapter,
@@ -36,7 +37,7 @@ from ml4t_live_core.protocols import (
     TradingStateRecord,
 )
 from ml4t_live_core.risk import OrderRequest, Rejection, TradingState
-from ml4t_live_core.state import JournalEvent, RiskState, format_client_order_id
+from ml4t_live_core.state import JournalEvent, RiskState, format_client_order_id, journal_seq
 from ml4t_live_core.stats import RuntimeStats
 
 log = logging.getLogger("ml4t_live.safety")
@@ -82,6 +83,7 @@ class SafeBroker(AccountBook):
         self.connected = False
         self.recorder = Recorder(store, shadow=self.shadow, on_failure=self._persistence_failed)
         self._seen_executions: set[str] = set()
+        self.reconciliation: ReconciliationReport | None = None
         self.venue.subscribe(self._on_event)
 
     # --- start-up --------------------------------------------------------------------------
@@ -93,6 +95,7 @@ class SafeBroker(AccountBook):
             if loaded is not None:
                 self.risk_state = loaded
             self.recorder.start()
+            await self._follow_persisted_trading_state()  # a halt left by `ml4t-live halt` holds
         await self.broker.connect()
         if self.venue is not self.broker:
             await self.venue.connect()
@@ -101,6 +104,9 @@ class SafeBroker(AccountBook):
                 seed(await self.broker.get_account(), await self.broker.get_positions())
         self.connected = True
         await self.sync_account()
+        if self.store is not None:  # before the first bar: what the journal and the broker disagree on
+            self.reconciliation = await reconcile(self.store, self.broker, shadow=self.shadow)
+            self._adopt(self.reconciliation)
 
     async def sync_account(self) -> None:
         """Replace the mirror with the venue's positions, open orders and account values."""
@@ -146,7 +152,7 @@ class SafeBroker(AccountBook):
         """Validate, check, journal and send one order. Returns the order (REJECTED or PENDING)."""
         order, request = self._prepare(asset, quantity, side, order_type, limit_price, stop_price,
                                        trail_amount, rebalance_id=rebalance_id, is_close=is_close)
-        rejections = self._check(request)
+        rejections = await self._check_fresh(request)
         if rejections:
             return await self._reject(order, rejections)
         try:
@@ -187,7 +193,7 @@ class SafeBroker(AccountBook):
         exit_side = OrderSide.SELL if entry.side is OrderSide.BUY else OrderSide.BUY
         tp, _ = self._prepare(asset, entry.quantity, exit_side, OrderType.LIMIT, take_profit, None, None, parent_id=entry.order_id)
         sl, _ = self._prepare(asset, entry.quantity, exit_side, OrderType.STOP, None, stop_loss, None, parent_id=entry.order_id)
-        rejections = self._check(request)
+        rejections = await self._check_fresh(request)
         if rejections:
             await self._reject(entry, rejections)
             return None
@@ -245,6 +251,16 @@ class SafeBroker(AccountBook):
             rejections.append(Rejection("connection", "broker is disconnected; order not sent"))
         return rejections
 
+    async def _check_fresh(self, request: OrderRequest) -> list[Rejection]:
+        """`_check` after following the persisted trading state, so a halt written by another
+        process since the last bar stops this order (the read is cheap: see the backends)."""
+        try:
+            await self._follow_persisted_trading_state()
+        except Exception as exc:  # an unreadable halt flag: we cannot know, so we do not trade
+            self._persistence_failed(exc)
+            return [*self._check(request), Rejection("state", f"cannot read the persisted trading state ({exc}); not sent")]
+        return self._check(request)
+
     async def _accept(self, order: Order, request: OrderRequest | None) -> None:
         """Count the order, journal it durably, then track it; only then may a venue see it."""
         if request is not None:
@@ -283,7 +299,7 @@ class SafeBroker(AccountBook):
             stop_price=merged["stop_price"], trail_amount=merged["trail_amount"],
             position_quantity=self.ledger.quantity(order.asset), is_update=True,
         )
-        rejections = self._check(request)
+        rejections = await self._check_fresh(request)
         if rejections:
             reason = "; ".join(map(str, rejections))
             self.last_rejection_reason = reason
@@ -427,8 +443,20 @@ class SafeBroker(AccountBook):
         if state.high_water_mark is None or equity > state.high_water_mark:
             state.high_water_mark = equity
 
+    def _adopt(self, report: ReconciliationReport) -> None:
+        """Track the broker's open orders the journal does not know, so they can be cancelled;
+        keep the client-order sequence past their ids too."""
+        for order in report.adopted:
+            if order.order_id not in self._orders:
+                self._orders[order.order_id] = order
+                self._publish_pending(order)
+            seq = journal_seq(order.order_id)
+            if seq is not None and seq >= self.risk_state.next_client_order_seq and order.order_id.startswith(f"{self.prefix}-"):
+                self.risk_state.next_client_order_seq = seq + 1
+
     async def _follow_persisted_trading_state(self) -> None:
-        """Pick up a halt/resume written by another process or `ml4t-live halt` (once a bar)."""
+        """Pick up a halt/resume written by another process or `ml4t-live halt` (every bar and
+        before every order)."""
         if self.store is None:
             return
         record = await self.store.read_trading_state()

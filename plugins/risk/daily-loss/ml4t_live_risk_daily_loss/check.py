@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from datetime import datetime
 from typing import Any, Literal
 
@@ -95,6 +96,8 @@ class DailyLossCheck:
         reference = min(start, mark["resumed_at"]) if mark and "resumed_at" in mark else start
         base = "start-of-day equity" if reference == start else "equity at resumption"
         equity = context.equity()
+        if not math.isfinite(equity):  # a NaN compares False with every limit: fail closed
+            return f"equity is {equity} on {state.trading_day}; the loss cannot be measured"
         loss = reference - equity
         max_loss, max_pct = self.config.max_loss, self.config.max_pct
         if max_loss is not None and loss > max_loss:

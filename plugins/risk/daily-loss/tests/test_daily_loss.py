@@ -154,3 +154,12 @@ def test_registered_through_the_entry_point_with_its_schema(monkeypatch):
     monkeypatch.setenv(LOAD_ENV_VAR, "sim,daily-loss")
     cfg, _ = load_config(overrides={"risk": {"daily-loss": {"max_loss": 2_500, "max_pct": 3}}})
     assert cfg.risk["daily-loss"] == DailyLossConfig(max_loss=2_500, max_pct=3)
+
+
+def test_non_finite_equity_halts_rather_than_passing():
+    check = DailyLossCheck(DailyLossConfig(max_loss=1_000))
+    context = day_started()
+    context._net = float("inf")
+    bar(check, context)
+    assert context.trading_state is TradingState.HALTED
+    assert "loss cannot be measured" in context.risk_state.trading_state_reason

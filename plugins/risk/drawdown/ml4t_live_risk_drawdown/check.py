@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from datetime import datetime
 from typing import Any, Literal
 
@@ -87,6 +88,8 @@ class DrawdownCheck:
         mark = _mark(state.extra, peak)
         reference = min(peak, mark["resumed_at"]) if mark and "resumed_at" in mark else peak
         equity = context.equity()
+        if not math.isfinite(equity):  # a NaN compares False with every limit: fail closed
+            return f"equity is {equity}; the drawdown cannot be measured"
         fall = (reference - equity) / reference * 100.0
         if fall <= self.config.max_pct:
             return None

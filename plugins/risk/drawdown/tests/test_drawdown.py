@@ -153,3 +153,12 @@ def test_registered_through_the_entry_point_with_its_schema(monkeypatch):
     monkeypatch.setenv(LOAD_ENV_VAR, "sim,drawdown")
     cfg, _ = load_config(overrides={"risk": {"drawdown": {"max_pct": 15, "action": "reduce"}}})
     assert cfg.risk["drawdown"] == DrawdownConfig(max_pct=15, action="reduce")
+
+
+def test_non_finite_equity_halts_rather_than_passing():
+    check = DrawdownCheck(DrawdownConfig(max_pct=10))
+    context = account(90_000.0)
+    context._net = float("nan")
+    bar(check, context)
+    assert context.trading_state is TradingState.HALTED
+    assert "drawdown cannot be measured" in context.risk_state.trading_state_reason

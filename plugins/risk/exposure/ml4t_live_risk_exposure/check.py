@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from ml4t.backtest import OrderSide
 from pydantic import Field
 
@@ -53,15 +55,18 @@ class ExposureCheck:
                                        f"cannot be valued")
             return None
         unit = price * context.multiplier(order.asset)
+        gross, net = context.gross_exposure(), context.net_exposure()
+        if not (math.isfinite(unit) and math.isfinite(gross) and math.isfinite(net)):
+            # NaN compares False with every limit, which would let the order through.
+            return Rejection(NAME, f"exposure cannot be valued (gross {gross}, net {net}, "
+                                   f"{order.asset} unit value {unit})")
         what = f"{order.side.value} {order.quantity:g} {order.asset}"
         if max_gross is not None:
-            gross = context.gross_exposure()
             delta = (abs(after) - abs(held)) * unit
             if delta > 0 and gross + delta > max_gross:
                 return Rejection(NAME, f"gross exposure would be {gross + delta:,.2f} after {what} "
                                        f"(now {gross:,.2f}, max {max_gross:,.2f})")
         if max_net is not None:
-            net = context.net_exposure()
             net_after = net + (after - held) * unit
             if abs(net_after) > abs(net) and abs(net_after) > max_net:
                 return Rejection(NAME, f"net exposure would be {net_after:,.2f} after {what} "

@@ -117,3 +117,21 @@ def test_registered_through_the_entry_point_with_its_schema(monkeypatch):
     monkeypatch.setenv(LOAD_ENV_VAR, "sim,exposure")
     cfg, _ = load_config(overrides={"risk": {"exposure": {"max_gross": 1e6}}})
     assert cfg.risk["exposure"] == ExposureConfig(max_gross=1e6)
+
+
+def test_non_finite_exposure_fails_closed():
+    context = risk_context(positions={"A": 100}, prices=PRICES)
+    context._gross = float("nan")  # whatever corrupted the book, the check must not wave orders through
+    assert "cannot be valued" in decide(context, order_request(context, "A", 1), max_gross=1e9).reason
+
+
+def test_decides_from_the_running_totals_without_reading_positions():
+    context = risk_context(positions={f"S{i}": 10 for i in range(500)}, prices={f"S{i}": 10.0 for i in range(500)})
+
+    def forbidden():
+        raise AssertionError("exposure walked the positions instead of using the running totals")
+
+    context.positions = forbidden
+    assert context.gross_exposure() == 50_000
+    assert decide(context, order_request(context, "S1", 100), max_gross=51_000) is None
+    assert decide(context, order_request(context, "S1", 101), max_gross=51_000) is not None

@@ -62,3 +62,19 @@ def test_registered_through_the_entry_point_with_its_schema(monkeypatch):
     monkeypatch.setenv(LOAD_ENV_VAR, "sim,max-positions")
     cfg, _ = load_config(overrides={"risk": {"max-positions": {"max_positions": 3}}})
     assert cfg.risk["max-positions"] == MaxPositionsConfig(max_positions=3)
+
+
+class _CountOnly(dict):
+    """A positions map that may be counted but not walked: proves the check is O(1)."""
+
+    def __iter__(self):
+        raise AssertionError("the check iterated over the positions")
+
+    keys = values = items = __iter__
+
+
+def test_decides_without_walking_the_positions():
+    context = risk_context(positions={f"S{i}": 1 for i in range(500)}, prices={"NEW": 1.0})
+    held = _CountOnly(context.positions())
+    context.positions = lambda: held
+    assert decide(context, order_request(context, "NEW", 1), limit=500).reason.endswith("(500 open, max 500)")
