@@ -275,8 +275,3 @@ from ml4t_live_core.state_commands import journal_command, state_group  # noqa: 
 
 main.add_command(state_group)
 main.add_command(journal_command)
-
-from ml4t_live_core.state_commands import journal_command, state_group  # noqa: E402
-
-main.add_command(state_group)
-main.add_command(journal_command)
