@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import pluggy
@@ -16,6 +17,7 @@ from ml4t.backtest import Fill
 
 from ml4t_live_core.protocols import AccountSnapshot
 from ml4t_live_core.risk import OrderRequest, Rejection, RiskContext
+from ml4t_live_core.state import JournalRecord
 from ml4t_live_core.stats import RuntimeStats
 
 PROJECT = "ml4t_live"
@@ -76,6 +78,24 @@ def ml4t_live_register_observers(register: Register) -> None:
     The factory is called as `factory(config)`; the object it returns is registered with the
     plugin manager, so its observation hookimpls (`ml4t_live_on_run_start`, `..._on_bar_done`,
     `..._on_fill`, `..._on_run_end`...) are called. Observers watch; they never decide.
+    """
+
+
+@hookspec
+def ml4t_live_register_commands(register: Register) -> None:
+    """Add subcommands to `ml4t-live`: `register(click_command)`.
+
+    Called lazily, the first time the CLI is asked for a command it does not have itself (or
+    for `--help`), so plugins cost nothing at start-up for the core commands.
+    """
+
+
+@hookspec
+def ml4t_live_on_session_end(records: list[JournalRecord], directory: Path, stats: RuntimeStats) -> list[Path] | None:
+    """A run of `ml4t-live run` or `demo` ended; `records` is this session's journal, oldest first.
+
+    Write session artifacts (reports) under `directory` and return their paths, which the CLI
+    prints. Called on the main thread after the engine stopped; may take seconds.
     """
 
 

@@ -37,7 +37,7 @@ from ml4t_live_core.protocols import (
     TradingStateRecord,
 )
 from ml4t_live_core.risk import OrderRequest, Rejection, TradingState
-from ml4t_live_core.state import JournalEvent, RiskState, format_client_order_id, journal_seq
+from ml4t_live_core.state import JournalEvent, JournalRecord, RiskState, format_client_order_id, journal_seq
 from ml4t_live_core.stats import RuntimeStats
 
 log = logging.getLogger("ml4t_live.safety")
@@ -84,6 +84,7 @@ class SafeBroker(AccountBook):
         self.recorder = Recorder(store, shadow=self.shadow, on_failure=self._persistence_failed)
         self._seen_executions: set[str] = set()
         self.reconciliation: ReconciliationReport | None = None
+        self._last_mark: datetime | None = None
         self.venue.subscribe(self._on_event)
 
     # --- start-up --------------------------------------------------------------------------
@@ -126,6 +127,8 @@ class SafeBroker(AccountBook):
 
     async def stop(self) -> None:
         """Flush journal writes, persist the risk state, disconnect."""
+        if self._last_mark is not None:  # close the equity curve at the last bar seen
+            self._journal_mark(max(self.bar_times.values(), default=self._last_mark))
         self.recorder.write_later(self.risk_state.copy())
         await self.recorder.close()
         if self.store is not None:
@@ -430,6 +433,16 @@ class SafeBroker(AccountBook):
         await self._follow_persisted_trading_state()
         self._roll_day_and_marks(timestamp)
         self.hooks.ml4t_live_on_bar(timestamp=timestamp, data=data, context=self)
+        if self._last_mark is None or (timestamp - self._last_mark).total_seconds() >= self.runtime.mark_every_seconds:
+            self._journal_mark(timestamp)
+
+    def _journal_mark(self, timestamp: datetime) -> None:
+        self._last_mark = timestamp
+        self.recorder.write_later(JournalRecord(
+            timestamp=timestamp, event=JournalEvent.MARK, shadow=self.shadow,
+            detail={"equity": self.equity(), "cash": self.ledger.cash, "gross_exposure": self._gross,
+                    "net_exposure": self._net, "positions": len(self.ledger.holdings)},
+        ))
 
     def _roll_day_and_marks(self, timestamp: datetime) -> None:
         equity = self.equity()

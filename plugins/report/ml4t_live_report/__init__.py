@@ -1,0 +1,1 @@
+"""ml4t-live session report: HTML and PNG from the order journal."""
