@@ -30,7 +30,13 @@ from ml4t_live_core.protocols import (
 )
 
 from ml4t_live_ib.config import IBConfig
-from ml4t_live_ib.connection import CONNECTIVITY_LOST, RESTORED_DATA_KEPT, RESTORED_DATA_LOST, IBConnection
+from ml4t_live_ib.connection import (
+    CONNECTIVITY_LOST,
+    PACING_VIOLATION,
+    RESTORED_DATA_KEPT,
+    RESTORED_DATA_LOST,
+    IBConnection,
+)
 from ml4t_live_ib.contracts import ContractCache, UnknownContractError
 from ml4t_live_ib.orders import (
     ACKNOWLEDGED,
@@ -64,6 +70,7 @@ class IBBroker:
         self._seen_executions: set[str] = set()
         self._cancel_requested: set[str] = set()
         self._final: set[str] = set()
+        self._acknowledged: set[str] = set()
         self._paused = False
         self._tasks: set[asyncio.Task] = set()
         self._wire_events()
@@ -325,6 +332,9 @@ class IBBroker:
             return
         status = trade.orderStatus.status
         if status in ACKNOWLEDGED:
+            if ref in self._acknowledged:
+                return  # IB repeats Submitted with every partial fill; the runtime hears it once
+            self._acknowledged.add(ref)
             self._emit(OrderStatusEvent(ref, OrderStatus.PENDING, self.clock.now(), broker_order_id=str(trade.order.permId or trade.order.orderId)))
         elif status == "Inactive":
             self._finish(ref, OrderStatus.REJECTED, self._last_error(trade) or "IB reports the order Inactive")
@@ -336,6 +346,9 @@ class IBBroker:
         if code == CONNECTIVITY_LOST:
             self._paused = True
             self._emit(ConnectionEvent(False, f"IB {code}: {text}"))
+            return
+        if code == PACING_VIOLATION:
+            log.error("IB pacing violation (error 100): %s; client throttle is %d msg/s", text, self.config.max_requests_per_second)
             return
         if code in (RESTORED_DATA_LOST, RESTORED_DATA_KEPT):
             task = asyncio.get_running_loop().create_task(self._restored())

@@ -20,6 +20,31 @@ log = logging.getLogger(__name__)
 CONNECTIVITY_LOST = 1100
 RESTORED_DATA_LOST = 1101
 RESTORED_DATA_KEPT = 1102
+#: "Max rate of messages per second has been exceeded"
+PACING_VIOLATION = 100
+#: ib_async's loggers; they print trades and account values, so the account id is masked there
+IB_ASYNC_LOGGERS = ("ib_async", "ib_async.ib", "ib_async.wrapper", "ib_async.client", "ib_async.Decoder", "ib_async.connection")
+
+
+class AccountRedactor(logging.Filter):
+    """Masks account ids in ib_async's log records (account ids are secrets)."""
+
+    def __init__(self) -> None:
+        super().__init__("ml4t_live_ib.redact")
+        self.secrets: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.secrets:
+            text = record.getMessage()
+            for secret in self.secrets:
+                text = text.replace(secret, "***")
+            record.msg, record.args = text, None
+        return True
+
+
+REDACTOR = AccountRedactor()
+for _name in IB_ASYNC_LOGGERS:
+    logging.getLogger(_name).addFilter(REDACTOR)
 
 
 class LiveAccountRefused(BrokerUnavailableError):
@@ -60,6 +85,7 @@ class IBConnection:
 
     def _choose_account(self, wanted: str) -> str:
         accounts = self.ib.managedAccounts()
+        REDACTOR.secrets.update(accounts)
         if wanted and wanted not in accounts:
             self.ib.disconnect()
             # the account id is a secret: say which variable, not its value

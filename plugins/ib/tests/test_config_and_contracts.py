@@ -122,3 +122,34 @@ def test_plugin_registers_broker_ib(monkeypatch):
     plugins = load_plugins()
     registration = plugins.registry.get(Kind.BROKER, "ib")
     assert registration.factory is IBBroker and registration.config is IBConfig
+
+
+async def test_account_id_never_reaches_the_logs(ib_gateway, caplog):
+    import logging
+
+    from ml4t.backtest import Order, OrderSide
+
+    caplog.set_level(logging.DEBUG)
+    broker = IBBroker(fast_config(ib_gateway.port))
+    await broker.connect()
+    try:
+        await broker.submit_order(Order(asset="AAPL", side=OrderSide.BUY, quantity=1, order_id="log-1"))
+        ib_gateway.fill("log-1", price=100.0)
+        await broker.ib.reqCurrentTimeAsync()
+    finally:
+        await broker.disconnect()
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("log-1" in m for m in messages)  # ib_async did log the trade ...
+    assert not any("DU1234567" in m for m in messages)  # ... with the account masked
+
+
+async def test_repeated_submitted_status_is_one_acknowledgement(ib_gateway, ib_broker):
+    from ml4t.backtest import Order, OrderSide, OrderStatus
+    from ml4t_live_core.protocols import OrderStatusEvent
+
+    await ib_broker.submit_order(Order(asset="AAPL", side=OrderSide.BUY, quantity=10, order_id="ack-1"))
+    for _ in range(3):
+        ib_gateway.fill("ack-1", 2, price=100.0)
+    await ib_broker.ib.reqCurrentTimeAsync()
+    acks = [e for e in ib_broker.events if isinstance(e, OrderStatusEvent) and e.status is OrderStatus.PENDING]
+    assert [e.client_order_id for e in acks] == ["ack-1"]
