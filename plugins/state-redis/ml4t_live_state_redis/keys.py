@@ -46,15 +46,19 @@ class RedisKeys:
 
 def redact_url(url: str) -> str:
     """The URL without user, password or query (which may carry a password)."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:  # the library's message would quote part of the netloc, i.e. the password
+        return "<unparsable redis URL>"
     if parts.scheme == "unix":
-        return urlunsplit((parts.scheme, "", parts.path, "", ""))
+        return f"unix://{parts.path}"
     host = parts.hostname or ""
     if ":" in host:
         host = f"[{host}]"
     netloc = ("***@" if parts.username or parts.password else "") + host
-    if parts.port is not None:
-        netloc += f":{parts.port}"
+    if port is not None:
+        netloc += f":{port}"
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 

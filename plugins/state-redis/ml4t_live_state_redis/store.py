@@ -211,6 +211,9 @@ class RedisStateStore:
                 known_seqs.append(await self._salvage_journal_seq())
         elif types[k.journal] != "none":
             move.append(k.journal)
+            # Not a stream: whatever it holds may still name ids (DUMP keeps short strings verbatim).
+            raw = await self._guard("read the journal key", client.dump(k.journal))
+            known_seqs.append(salvage_max_seq(raw or b"") or 0)
         max_seq = max(known_seqs, default=None)
         now = datetime.now(UTC)
         state = state_after_reset(max_seq, now)
