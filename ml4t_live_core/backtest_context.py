@@ -53,7 +53,9 @@ class BacktestRiskContext:
     @property
     def broker(self) -> Any:
         if self._broker is None:
-            raise RuntimeError("LiveLimits is not attached to a backtest broker; use limits.wrap(strategy)")
+            raise RuntimeError(
+                "LiveLimits is not attached to a backtest broker; use limits.wrap(strategy)"
+            )
         return self._broker
 
     # --- driven by LiveLimits -------------------------------------------------------------
@@ -68,7 +70,7 @@ class BacktestRiskContext:
 
     def new_fills(self) -> list[Fill]:
         fills = list(self.broker.fills)
-        new, self._fills_seen = fills[self._fills_seen:], len(fills)
+        new, self._fills_seen = fills[self._fills_seen :], len(fills)
         return new
 
     def mark_bar(self, timestamp: datetime, data: Mapping[str, Mapping[str, Any]]) -> None:
@@ -99,7 +101,8 @@ class BacktestRiskContext:
     def positions(self) -> Mapping[str, Holding]:
         return {
             asset: Holding(asset, p.quantity, p.entry_price, aware(p.entry_time), p.multiplier)
-            for asset, p in self.broker.positions.items() if p.quantity != 0
+            for asset, p in self.broker.positions.items()
+            if p.quantity != 0
         }
 
     def position_quantity(self, asset: str) -> float:
@@ -112,9 +115,16 @@ class BacktestRiskContext:
     def pending_quantity(self, asset: str, side: OrderSide) -> float:
         request = self._request
         if request is not None and request.asset == asset:
-            return request.pending_buy_quantity if side is OrderSide.BUY else request.pending_sell_quantity
-        return sum(o.quantity - o.filled_quantity for o in self.broker.pending_orders
-                   if o.asset == asset and o.side is side)
+            return (
+                request.pending_buy_quantity
+                if side is OrderSide.BUY
+                else request.pending_sell_quantity
+            )
+        return sum(
+            o.quantity - o.filled_quantity
+            for o in self.broker.pending_orders
+            if o.asset == asset and o.side is side
+        )
 
     def cash(self) -> float:
         return float(self.broker.get_cash())
@@ -132,7 +142,9 @@ class BacktestRiskContext:
         values = []
         for asset, p in self.broker.positions.items():
             price = self.last_price(asset)
-            values.append(p.quantity * (price if price is not None else p.entry_price) * p.multiplier)
+            values.append(
+                p.quantity * (price if price is not None else p.entry_price) * p.multiplier
+            )
         return values
 
     def last_price(self, asset: str) -> float | None:
@@ -156,8 +168,13 @@ class BacktestRiskContext:
     def set_trading_state(self, state: TradingState, reason: str) -> None:
         if state is self.risk_state.trading_state:
             return
-        log.warning("backtest: TRADING STATE %s -> %s at %s: %s", self.risk_state.trading_state.value,
-                    state.value, self._now.isoformat(), reason)
+        log.warning(
+            "backtest: TRADING STATE %s -> %s at %s: %s",
+            self.risk_state.trading_state.value,
+            state.value,
+            self._now.isoformat(),
+            reason,
+        )
         self.risk_state.trading_state = state
         self.risk_state.trading_state_reason = reason
         self.risk_state.trading_state_since = self._now
@@ -166,6 +183,11 @@ class BacktestRiskContext:
 
 def _price(value: Any) -> float | None:
     """A usable price, or None (never a made-up one)."""
-    if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value) or value <= 0:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, Real)
+        or not math.isfinite(value)
+        or value <= 0
+    ):
         return None
     return float(value)

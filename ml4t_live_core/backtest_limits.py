@@ -27,7 +27,7 @@ from numbers import Real
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -66,7 +66,9 @@ class LiveLimits:
 
     def __init__(self, checks: Mapping[str, object], *, timezone: str = "America/New_York"):
         if not checks:
-            raise ValueError("LiveLimits needs at least one risk check (none installed or enabled?)")
+            raise ValueError(
+                "LiveLimits needs at least one risk check (none installed or enabled?)"
+            )
         self.pm = new_plugin_manager()
         for name, check in checks.items():
             self.pm.register(check, name=f"risk-check:{name}")
@@ -92,7 +94,10 @@ class LiveLimits:
 
     @classmethod
     def from_live_config(cls, cfg: LiveConfig, plugins: Plugins) -> LiveLimits:
-        checks = {reg.name: reg.factory(cfg.risk[reg.name]) for reg in plugins.registry.all(Kind.RISK_CHECK)}
+        checks = {
+            reg.name: reg.factory(cfg.risk[reg.name])
+            for reg in plugins.registry.all(Kind.RISK_CHECK)
+        }
         return cls(checks, timezone=cfg.runtime.timezone)
 
     # --- wiring -------------------------------------------------------------------------------
@@ -124,7 +129,9 @@ class LiveLimits:
         context = self.context
         context.begin_order(request)
         try:
-            rejections = [r for r in self.pm.hook.ml4t_live_check_order(order=order, context=context) if r]
+            rejections = [
+                r for r in self.pm.hook.ml4t_live_check_order(order=order, context=context) if r
+            ]
             if not rejections:
                 self.accepted += 1
                 context.risk_state.orders_today += 1
@@ -134,8 +141,9 @@ class LiveLimits:
         finally:
             context.end_order()
         self.counts.update({r.check for r in rejections})
-        self.rejections.append(LimitRejection(order.timestamp, order.asset, signed,
-                                              tuple(map(str, rejections))))
+        self.rejections.append(
+            LimitRejection(order.timestamp, order.asset, signed, tuple(map(str, rejections)))
+        )
         raise LimitViolation(order.asset, rejections)
 
     def _order_request(self, request: OrderControlContext) -> OrderRequest:
@@ -143,14 +151,23 @@ class LiveLimits:
         side = OrderSide.BUY if signed > 0 else OrderSide.SELL
         quantity = abs(signed)
         held = float(request.position_quantity)
-        against = request.pending_sell_quantity if side is OrderSide.BUY else request.pending_buy_quantity
-        reduces = held != 0 and held * signed < 0 and quantity + against <= abs(held) + QUANTITY_EPSILON
+        against = (
+            request.pending_sell_quantity if side is OrderSide.BUY else request.pending_buy_quantity
+        )
+        reduces = (
+            held != 0 and held * signed < 0 and quantity + against <= abs(held) + QUANTITY_EPSILON
+        )
         self._seq += 1
         timestamp = aware(request.timestamp) if request.timestamp is not None else self.context.now
         return OrderRequest(
-            asset=request.asset, side=side, quantity=quantity, order_type=OrderType.MARKET,
-            timestamp=timestamp, client_order_id=f"backtest-{self._seq:08d}",
-            position_quantity=held, reduces_position=reduces,
+            asset=request.asset,
+            side=side,
+            quantity=quantity,
+            order_type=OrderType.MARKET,
+            timestamp=timestamp,
+            client_order_id=f"backtest-{self._seq:08d}",
+            position_quantity=held,
+            reduces_position=reduces,
             is_close=reduces and abs(quantity - abs(held)) <= QUANTITY_EPSILON,
             is_update=request.is_update,
         )
@@ -181,7 +198,9 @@ class LimitedStrategy(Strategy):
     def on_prepare(self, broker: Any, config: Any | None = None) -> None:
         return self.inner.on_prepare(broker, config)
 
-    def on_data(self, timestamp: datetime, data: dict[str, dict], context: dict[str, Any], broker: Any) -> None:
+    def on_data(
+        self, timestamp: datetime, data: dict[str, dict], context: dict[str, Any], broker: Any
+    ) -> None:
         self.limits.on_bar(timestamp, data)
         view = broker if self.raise_on_rejection else RejectionsAsSkips(broker)
         self.inner.on_data(timestamp, data, context, view)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 import math
+import os
 from datetime import datetime
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from ml4t.backtest import Strategy, run_backtest
 from ml4t.backtest.controls import OrderControlContext, TradingControlViolation
 from ml4t.backtest.example_data import load_example_prices
@@ -19,10 +23,14 @@ from ml4t_live_core.risk import TradingState
 
 MINE = "sim,kill-switch,asset-filter,duplicate,rate-limit,order-size,position-size"
 #: Every installed risk check (whoever wrote it) plus sim, and nothing else that might be broken.
-ALL_CHECKS = ",".join(["sim"] + [
-    ep.name for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
-    if ep.dist is not None and ep.dist.name.startswith("ml4t-live-risk-")
-])
+ALL_CHECKS = ",".join(
+    ["sim"]
+    + [
+        ep.name
+        for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
+        if ep.dist is not None and ep.dist.name.startswith("ml4t-live-risk-")
+    ]
+)
 
 
 @pytest.fixture
@@ -53,11 +61,15 @@ class Accumulate(Strategy):
 
 
 def test_run_backtest_with_live_limits_rejects_and_counts_by_check(prices, only_my_checks):
-    limits = LiveLimits.from_config(overrides={"risk": {
-        "order-size": {"max_shares": 100},
-        "position-size": {"max_shares": 100},
-        "asset-filter": {"blocked": ["msft"]},
-    }})
+    limits = LiveLimits.from_config(
+        overrides={
+            "risk": {
+                "order-size": {"max_shares": 100},
+                "position-size": {"max_shares": 100},
+                "asset-filter": {"blocked": ["msft"]},
+            }
+        }
+    )
     strategy = Accumulate()
     result = run_backtest(prices, limits.wrap(strategy))
 
@@ -74,8 +86,11 @@ def test_run_backtest_with_live_limits_rejects_and_counts_by_check(prices, only_
     assert summary["checked"] == strategy.aapl_attempts + strategy.msft_attempts
     assert summary["accepted"] == 5
     assert summary["rejected"] == len(limits.rejections) == summary["checked"] - 5
-    assert any("position-size" in reason and "max 100" in reason
-               for r in limits.rejections for reason in r.reasons)
+    assert any(
+        "position-size" in reason and "max 100" in reason
+        for r in limits.rejections
+        for reason in r.reasons
+    )
 
 
 def test_default_limits_do_not_change_a_plain_backtest(prices, monkeypatch):
@@ -89,8 +104,9 @@ def test_default_limits_do_not_change_a_plain_backtest(prices, monkeypatch):
     limits = LiveLimits.from_config()
     limited = run_backtest(prices, limits.wrap(Small()))
     assert limits.counts == {}, limits.rejections[:3]
-    assert [(f.asset, f.quantity, f.price) for f in limited.fills] == \
-           [(f.asset, f.quantity, f.price) for f in plain.fills]
+    assert [(f.asset, f.quantity, f.price) for f in limited.fills] == [
+        (f.asset, f.quantity, f.price) for f in plain.fills
+    ]
 
 
 def test_halt_in_a_backtest_lets_only_the_closing_order_through(prices, only_my_checks):
@@ -114,7 +130,9 @@ def test_halt_in_a_backtest_lets_only_the_closing_order_through(prices, only_my_
     assert len(sold) == 1 and sold[0].quantity == 40  # the close of the 4 x 10 bought
 
 
-def test_raise_on_rejection_reaches_the_strategy_as_trading_control_violation(prices, only_my_checks):
+def test_raise_on_rejection_reaches_the_strategy_as_trading_control_violation(
+    prices, only_my_checks
+):
     limits = LiveLimits.from_config(overrides={"risk": {"order-size": {"max_shares": 10}}})
     caught: list[TradingControlViolation] = []
 
@@ -132,10 +150,19 @@ def test_raise_on_rejection_reaches_the_strategy_as_trading_control_violation(pr
 
 
 def _request(**changes: Any) -> OrderControlContext:
-    values = dict(timestamp=datetime(2024, 1, 2, 16), asset="AAPL", quantity=10.0,
-                  position_quantity=0.0, pending_buy_quantity=0.0, pending_sell_quantity=0.0,
-                  price=100.0, multiplier=1.0, session_date=None, orders_in_session=0,
-                  orders_in_day=0)
+    values = dict(
+        timestamp=datetime(2024, 1, 2, 16),
+        asset="AAPL",
+        quantity=10.0,
+        position_quantity=0.0,
+        pending_buy_quantity=0.0,
+        pending_sell_quantity=0.0,
+        price=100.0,
+        multiplier=1.0,
+        session_date=None,
+        orders_in_session=0,
+        orders_in_day=0,
+    )
     return OrderControlContext(**(values | changes))
 
 
@@ -163,14 +190,19 @@ class _Broker:
 
 
 def test_validate_uses_the_request_price_multiplier_and_pending(only_my_checks):
-    limits = LiveLimits.from_config(overrides={"risk": {
-        "order-size": {"max_value": 5_000}, "position-size": {"max_shares": 100}}})
+    limits = LiveLimits.from_config(
+        overrides={
+            "risk": {"order-size": {"max_value": 5_000}, "position-size": {"max_shares": 100}}
+        }
+    )
     limits.attach(_Broker())
     limits.validate(_request(quantity=50.0, price=100.0))  # $5,000: just inside
     with pytest.raises(LimitViolation, match=r"order-size: value \$5,100.00"):
         limits.validate(_request(quantity=1.0, price=100.0, multiplier=51.0))
     with pytest.raises(LimitViolation, match="position-size") as info:
-        limits.validate(_request(quantity=-1.0, position_quantity=-90.0, pending_sell_quantity=10.0))
+        limits.validate(
+            _request(quantity=-1.0, position_quantity=-90.0, pending_sell_quantity=10.0)
+        )
     assert [r.check for r in info.value.rejections] == ["position-size"]
     with pytest.raises(LimitViolation, match="no known market price"):
         limits.validate(_request(asset="NEWCO", price=None))
@@ -193,3 +225,58 @@ def test_no_checks_installed_is_an_error(monkeypatch):
     monkeypatch.setenv(LOAD_ENV_VAR, "sim")
     with pytest.raises(ValueError, match="at least one risk check"):
         LiveLimits.from_config()
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    asset=st.sampled_from(["AAPL", "MSFT", "unknown", " aapl"]),
+    quantity=st.floats(-1e7, 1e7, allow_nan=False).filter(lambda q: q != 0),
+    position=st.floats(-1e7, 1e7, allow_nan=False),
+    pending=st.tuples(st.floats(0, 1e6), st.floats(0, 1e6)),
+    price=st.none() | st.floats(allow_nan=True, allow_infinity=True),
+    multiplier=st.sampled_from([1.0, 0.01, 50.0]),
+    is_update=st.booleans(),
+)
+def test_validate_only_ever_raises_limit_violation(
+    asset, quantity, position, pending, price, multiplier, is_update
+):
+    limits = _every_check_limits()
+    request = _request(
+        asset=asset,
+        quantity=quantity,
+        position_quantity=position,
+        pending_buy_quantity=pending[0],
+        pending_sell_quantity=pending[1],
+        price=price,
+        multiplier=multiplier,
+        is_update=is_update,
+    )
+    try:
+        limits.validate(request)
+    except LimitViolation as exc:
+        assert exc.rejections and all(r.reason for r in exc.rejections)
+
+
+@functools.cache
+def _every_check_limits() -> LiveLimits:
+    """Every installed check with every optional limit set tight, over a stub broker."""
+    previous = os.environ.get(LOAD_ENV_VAR)
+    os.environ[LOAD_ENV_VAR] = ALL_CHECKS
+    try:
+        limits = LiveLimits.from_config(
+            overrides={
+                "risk": {
+                    "order-size": {"max_shares": 1000, "max_value": 50_000},
+                    "position-size": {"max_shares": 1000, "max_value": 50_000},
+                    "duplicate": {"window_seconds": 60},
+                    "rate-limit": {"max_orders": 50},
+                }
+            }
+        )
+    finally:
+        if previous is None:
+            del os.environ[LOAD_ENV_VAR]
+        else:
+            os.environ[LOAD_ENV_VAR] = previous
+    limits.attach(_Broker())
+    return limits

@@ -4,6 +4,7 @@ order gets stopped, or let one through)."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import importlib.metadata
 from datetime import timedelta
@@ -21,10 +22,14 @@ from ml4t_live_core.risk import Rejection, TradingState
 
 # Every installed risk-check distribution, loaded like the runtime loads it, without the other
 # plugins (a broken broker plugin must not hide the checks from this test).
-REGISTRATIONS = load_plugins(entry_points=False, extra=[
-    (ep.load(), ep.name) for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
-    if ep.dist is not None and ep.dist.name.startswith("ml4t-live-risk-")
-]).registry.all(Kind.RISK_CHECK)
+REGISTRATIONS = load_plugins(
+    entry_points=False,
+    extra=[
+        (ep.load(), ep.name)
+        for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
+        if ep.dist is not None and ep.dist.name.startswith("ml4t-live-risk-")
+    ],
+).registry.all(Kind.RISK_CHECK)
 ASSETS = ["AAPL", "MSFT", "ES", " aapl ", "brk.b", "NEVER_SEEN"]
 KNOWN = ["AAPL", "MSFT", "ES", "BRK.B"]
 
@@ -45,11 +50,10 @@ def _configs(reg: Registration) -> list[Any]:
         return [None]
     configs = [reg.config()]
     tight = {name: 1.0 for name, field in reg.config.model_fields.items() if field.default is None}
-    if tight:
-        try:
+    # A schema whose optional fields are not numbers keeps its defaults only.
+    with contextlib.suppress(ValidationError):
+        if tight:
             configs.append(reg.config.model_validate(tight))
-        except ValidationError:
-            pass  # a schema whose optional fields are not numbers: defaults only
     if reg.name in STRICT:
         configs.append(reg.config.model_validate(STRICT[reg.name]))
     return configs
@@ -57,7 +61,8 @@ def _configs(reg: Registration) -> list[Any]:
 
 CASES = [
     pytest.param(reg, config, id=f"{reg.name}-{i}")
-    for reg in REGISTRATIONS for i, config in enumerate(_configs(reg))
+    for reg in REGISTRATIONS
+    for i, config in enumerate(_configs(reg))
 ]
 
 
@@ -71,29 +76,47 @@ def scenarios(draw: st.DrawFn) -> dict[str, Any]:
         "stale": {a: draw(st.integers(0, 10 * 86_400)) for a in priced},
         "multipliers": draw(st.dictionaries(st.just("ES"), st.sampled_from([0.01, 50.0]))),
         "state": draw(st.sampled_from(list(TradingState))),
-        "pending": draw(st.lists(st.tuples(st.sampled_from(KNOWN), quantities,
-                                           st.sampled_from(list(OrderSide))), max_size=3)),
-        "orders": draw(st.lists(st.fixed_dictionaries({
-            "asset": st.sampled_from(ASSETS),
-            "quantity": signed_quantities,
-            "side": st.sampled_from([None, *OrderSide]),
-            "order_type": st.sampled_from([t for t in OrderType if t is not OrderType.MOC]),
-            "limit_price": st.none() | prices,
-            "stop_price": st.none() | prices,
-            "trail_amount": st.none() | prices,
-            "is_close": st.booleans(),
-            "is_update": st.booleans(),
-            "advance": st.floats(min_value=-5, max_value=3_600, allow_nan=False),
-        }), min_size=1, max_size=6)),
+        "pending": draw(
+            st.lists(
+                st.tuples(st.sampled_from(KNOWN), quantities, st.sampled_from(list(OrderSide))),
+                max_size=3,
+            )
+        ),
+        "orders": draw(
+            st.lists(
+                st.fixed_dictionaries(
+                    {
+                        "asset": st.sampled_from(ASSETS),
+                        "quantity": signed_quantities,
+                        "side": st.sampled_from([None, *OrderSide]),
+                        "order_type": st.sampled_from(
+                            [t for t in OrderType if t is not OrderType.MOC]
+                        ),
+                        "limit_price": st.none() | prices,
+                        "stop_price": st.none() | prices,
+                        "trail_amount": st.none() | prices,
+                        "is_close": st.booleans(),
+                        "is_update": st.booleans(),
+                        "advance": st.floats(min_value=-5, max_value=3_600, allow_nan=False),
+                    }
+                ),
+                min_size=1,
+                max_size=6,
+            )
+        ),
     }
 
 
 @pytest.mark.parametrize(("reg", "config"), CASES)
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(scenario=scenarios())
-def test_check_returns_none_or_its_own_rejection(reg: Registration, config: Any, scenario: dict) -> None:
+def test_check_returns_none_or_its_own_rejection(
+    reg: Registration, config: Any, scenario: dict
+) -> None:
     context = risk_context(
-        positions=scenario["positions"], prices=scenario["prices"], cash=scenario["cash"],
+        positions=scenario["positions"],
+        prices=scenario["prices"],
+        cash=scenario["cash"],
         bar_times={a: START - timedelta(seconds=s) for a, s in scenario["stale"].items()},
         multipliers=scenario["multipliers"],
     )
@@ -126,5 +149,11 @@ def test_check_returns_none_or_its_own_rejection(reg: Registration, config: Any,
 def test_every_installed_check_is_covered() -> None:
     names = {reg.name for reg in REGISTRATIONS}
     assert len(names) == len(REGISTRATIONS)
-    assert {"kill-switch", "asset-filter", "duplicate", "rate-limit", "order-size",
-            "position-size"} <= names
+    assert {
+        "kill-switch",
+        "asset-filter",
+        "duplicate",
+        "rate-limit",
+        "order-size",
+        "position-size",
+    } <= names

@@ -29,13 +29,20 @@ def _json_plugins() -> Plugins:
 
 JSON_INSTALLED = "json" in _json_plugins().registry.names(Kind.STATE_STORE)
 
-pytestmark = pytest.mark.skipif(not JSON_INSTALLED, reason="the json state backend (state-json) is not installed")
+pytestmark = pytest.mark.skipif(
+    not JSON_INSTALLED, reason="the json state backend (state-json) is not installed"
+)
 
 
 def _cli(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = os.environ | {LOAD_ENV_VAR: PLUGINS}
-    return subprocess.run([str(SCRIPT), *args, "--config", str(config)], capture_output=True,
-                          text=True, timeout=120, env=env)
+    return subprocess.run(
+        [str(SCRIPT), *args, "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
 
 
 def _outcome(order: Order | None) -> tuple[str, str]:
@@ -81,11 +88,15 @@ class Operator(Strategy):
         elif b == 13:
             log["halt_again"] = _cli(self.config, "halt", "--reason", "flatten test")
         elif b == 14:
-            log["positions_before_flatten"] = {a: p.quantity for a, p in broker.get_positions().items()}
+            log["positions_before_flatten"] = {
+                a: p.quantity for a, p in broker.get_positions().items()
+            }
             log["flatten"] = [_outcome(o) for o in broker.flatten_all_positions("operator flatten")]
             log["halted_buy_after_flatten"] = _outcome(broker.submit_order(x, 1))
         elif b == 16:
-            log["positions_after_flatten"] = {a: p.quantity for a, p in broker.get_positions().items()}
+            log["positions_after_flatten"] = {
+                a: p.quantity for a, p in broker.get_positions().items()
+            }
 
 
 @pytest.fixture
@@ -109,7 +120,9 @@ async def test_cli_halt_reduce_resume_reach_a_running_engine_within_one_bar(
     make_runtime, bars, config_file: Path, state_dir: Path
 ):
     strategy = Operator(config_file)
-    runtime = make_runtime(strategy, data=bars.head(3 * 18), only=PLUGINS, store=_json_store(state_dir))
+    runtime = make_runtime(
+        strategy, data=bars.head(3 * 18), only=PLUGINS, store=_json_store(state_dir)
+    )
     await runtime.engine.run(install_signal_handlers=False)
     log = strategy.log
 
@@ -130,12 +143,17 @@ async def test_cli_halt_reduce_resume_reach_a_running_engine_within_one_bar(
     assert log["reducing_sell"][0] == "pending"
 
     # `resume` without --confirm refuses and changes nothing.
-    assert log["resume_unconfirmed"].returncode != 0 and "--confirm" in log["resume_unconfirmed"].stderr
+    assert (
+        log["resume_unconfirmed"].returncode != 0
+        and "--confirm" in log["resume_unconfirmed"].stderr
+    )
     assert log["after_unconfirmed_buy"][0] == "rejected"
     assert log["resumed_buy"][0] == "pending"
 
     # Halted again: flatten_all_positions closes everything, new orders stay blocked.
-    assert log["positions_before_flatten"] and all(q > 0 for q in log["positions_before_flatten"].values())
+    assert log["positions_before_flatten"] and all(
+        q > 0 for q in log["positions_before_flatten"].values()
+    )
     assert log["flatten"] and all(status == "pending" for status, _ in log["flatten"])
     assert log["halted_buy_after_flatten"][0] == "rejected"
     assert log["positions_after_flatten"] == {}
@@ -158,7 +176,9 @@ async def test_cli_halt_is_persisted_for_the_next_start(config_file: Path, state
     assert record.reason == "manual halt: weekend"
 
 
-async def test_an_engine_started_while_halted_sends_nothing(make_runtime, bars, config_file, state_dir):
+async def test_an_engine_started_while_halted_sends_nothing(
+    make_runtime, bars, config_file, state_dir
+):
     assert _cli(config_file, "halt", "--reason", "before start").returncode == 0
 
     class Buys(Strategy):
@@ -169,7 +189,11 @@ async def test_an_engine_started_while_halted_sends_nothing(make_runtime, bars, 
             self.results.append(_outcome(broker.submit_order(next(iter(data)), 1)))
 
     strategy = Buys()
-    runtime = make_runtime(strategy, data=bars.head(3 * 3), only=PLUGINS, store=_json_store(state_dir))
+    runtime = make_runtime(
+        strategy, data=bars.head(3 * 3), only=PLUGINS, store=_json_store(state_dir)
+    )
     await runtime.engine.run(install_signal_handlers=False)
-    assert strategy.results and all(s == "rejected" and "kill-switch" in r for s, r in strategy.results)
+    assert strategy.results and all(
+        s == "rejected" and "kill-switch" in r for s, r in strategy.results
+    )
     assert runtime.safe.fills == []

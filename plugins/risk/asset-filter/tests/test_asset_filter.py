@@ -12,8 +12,9 @@ from ml4t_live_risk_asset_filter.check import AssetFilterCheck, AssetFilterConfi
 def _check(config: dict, asset: str, quantity: float = 10, **kwargs):
     context = risk_context(positions={"TSLA": 5.0}, prices={"AAPL": 150.0, "TSLA": 200.0})
     check = AssetFilterCheck(AssetFilterConfig.model_validate(config))
-    return check.ml4t_live_check_order(order=order_request(context, asset, quantity, **kwargs),
-                                       context=context)
+    return check.ml4t_live_check_order(
+        order=order_request(context, asset, quantity, **kwargs), context=context
+    )
 
 
 def test_default_config_allows_every_symbol():
@@ -47,12 +48,15 @@ def test_close_orders_are_filtered_too():
     assert _check({"blocked": ["TSLA"]}, "TSLA", -5, is_close=True) is not None
 
 
-@pytest.mark.parametrize("config, message", [
-    ({"allowed": []}, "block every order"),
-    ({"blocked": [""]}, "non-empty"),
-    ({"blocked": "TSLA"}, "list"),
-    ({"block": ["TSLA"]}, "extra"),
-])
+@pytest.mark.parametrize(
+    "config, message",
+    [
+        ({"allowed": []}, "block every order"),
+        ({"blocked": [""]}, "non-empty"),
+        ({"blocked": "TSLA"}, "list"),
+        ({"block": ["TSLA"]}, "extra"),
+    ],
+)
 def test_malformed_config_is_a_specific_error(config, message):
     with pytest.raises(ValidationError, match=message):
         AssetFilterConfig.model_validate(config)

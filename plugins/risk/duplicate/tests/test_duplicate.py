@@ -22,7 +22,9 @@ def _accept(check, context, *args, **kwargs):
 
 
 def _decide(check, context, *args, **kwargs):
-    return check.ml4t_live_check_order(order=order_request(context, *args, **kwargs), context=context)
+    return check.ml4t_live_check_order(
+        order=order_request(context, *args, **kwargs), context=context
+    )
 
 
 def test_same_order_within_window_is_rejected_and_after_it_passes(context):

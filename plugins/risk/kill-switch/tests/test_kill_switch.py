@@ -12,16 +12,19 @@ from ml4t_live_risk_kill_switch.check import KillSwitchCheck, KillSwitchConfig
 
 
 def _context(state: TradingState, positions: dict[str, float] | None = None):
-    context = risk_context(positions=positions or {"AAPL": 100.0, "MSFT": -50.0},
-                           prices={"AAPL": 150.0, "MSFT": 300.0, "IBM": 120.0})
+    context = risk_context(
+        positions=positions or {"AAPL": 100.0, "MSFT": -50.0},
+        prices={"AAPL": 150.0, "MSFT": 300.0, "IBM": 120.0},
+    )
     context.risk_state.trading_state = state
     context.risk_state.trading_state_reason = "drawdown 12% > 10%"
     return context
 
 
 def _check(context, *args, **kwargs):
-    return KillSwitchCheck().ml4t_live_check_order(order=order_request(context, *args, **kwargs),
-                                                   context=context)
+    return KillSwitchCheck().ml4t_live_check_order(
+        order=order_request(context, *args, **kwargs), context=context
+    )
 
 
 def test_active_lets_every_order_through():

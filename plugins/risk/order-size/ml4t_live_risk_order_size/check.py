@@ -56,14 +56,16 @@ class OrderSizeCheck:
             price, source = context.last_price(order.asset), "last price"
         if price is None or not math.isfinite(price) or price <= 0:
             return Rejection(
-                NAME, f"no known market price for {order.asset}; cannot check max value "
-                f"${max_value:,.2f}"
+                NAME,
+                f"no known market price for {order.asset}; cannot check max value "
+                f"${max_value:,.2f}",
             )
         value = order.quantity * price * context.multiplier(order.asset)
         # `not <=` also rejects a NaN value (e.g. a corrupt multiplier): fail closed.
         if not value <= max_value:
             return Rejection(
-                NAME, f"value ${value:,.2f} ({order.quantity:,g} x {source} {price:,.4g}) "
-                f"> max ${max_value:,.2f}"
+                NAME,
+                f"value ${value:,.2f} ({order.quantity:,g} x {source} {price:,.4g}) "
+                f"> max ${max_value:,.2f}",
             )
         return None

@@ -11,14 +11,20 @@ from ml4t_live_risk_order_size.check import OrderSizeCheck, OrderSizeConfig
 
 
 def _context(**kwargs):
-    return risk_context(positions={"AAPL": 500.0}, prices={"AAPL": 100.0, "ES": 5_000.0},
-                        multipliers={"ES": 50.0}, **kwargs)
+    return risk_context(
+        positions={"AAPL": 500.0},
+        prices={"AAPL": 100.0, "ES": 5_000.0},
+        multipliers={"ES": 50.0},
+        **kwargs,
+    )
 
 
 def _decide(config: dict, *args, context=None, **kwargs):
     context = context or _context()
     check = OrderSizeCheck(OrderSizeConfig.model_validate(config))
-    return check.ml4t_live_check_order(order=order_request(context, *args, **kwargs), context=context)
+    return check.ml4t_live_check_order(
+        order=order_request(context, *args, **kwargs), context=context
+    )
 
 
 def test_max_shares_boundary():
@@ -36,10 +42,13 @@ def test_max_value_boundary_at_last_price():
 
 
 def test_limit_orders_are_valued_at_their_limit_price():
-    assert _decide({"max_value": 10_000}, "AAPL", 100, order_type=OrderType.LIMIT,
-                   limit_price=99.0) is None
-    rejection = _decide({"max_value": 10_000}, "AAPL", 100, order_type=OrderType.LIMIT,
-                        limit_price=100.01)
+    assert (
+        _decide({"max_value": 10_000}, "AAPL", 100, order_type=OrderType.LIMIT, limit_price=99.0)
+        is None
+    )
+    rejection = _decide(
+        {"max_value": 10_000}, "AAPL", 100, order_type=OrderType.LIMIT, limit_price=100.01
+    )
     assert rejection is not None and "limit price" in rejection.reason
 
 
@@ -68,11 +77,16 @@ def test_defaults_enforce_nothing():
     assert _decide({}, "AAPL", 1_000_000) is None
 
 
-@pytest.mark.parametrize("values, key", [
-    ({"max_shares": 0}, "max_shares"), ({"max_shares": -5}, "max_shares"),
-    ({"max_value": float("nan")}, "max_value"), ({"max_value": "lots"}, "max_value"),
-    ({"max_notional": 5}, "max_notional"),
-])
+@pytest.mark.parametrize(
+    "values, key",
+    [
+        ({"max_shares": 0}, "max_shares"),
+        ({"max_shares": -5}, "max_shares"),
+        ({"max_value": float("nan")}, "max_value"),
+        ({"max_value": "lots"}, "max_value"),
+        ({"max_notional": 5}, "max_notional"),
+    ],
+)
 def test_bad_settings_are_config_errors(values, key):
     with pytest.raises(ValidationError, match=key):
         OrderSizeConfig.model_validate(values)

@@ -50,10 +50,14 @@ class PositionSizeCheck:
         pending = context.pending_quantity(order.asset, order.side)
         signed_pending = pending if order.side is OrderSide.BUY else -pending
         projected = abs(order.projected_position + signed_pending)
-        what = (f"position {order.position_quantity:,g} + order {order.signed_quantity:+,g} "
-                f"+ pending {signed_pending:+,g}")
+        what = (
+            f"position {order.position_quantity:,g} + order {order.signed_quantity:+,g} "
+            f"+ pending {signed_pending:+,g}"
+        )
         if max_shares is not None and not projected <= max_shares:
-            return Rejection(NAME, f"projected position {projected:,g} ({what}) > max {max_shares:,g}")
+            return Rejection(
+                NAME, f"projected position {projected:,g} ({what}) > max {max_shares:,g}"
+            )
         if max_value is None:
             return None
         price = context.last_price(order.asset)
@@ -61,13 +65,15 @@ class PositionSizeCheck:
             price = order.limit_price
         if price is None or not math.isfinite(price) or price <= 0:
             return Rejection(
-                NAME, f"no known market price for {order.asset}; cannot check max position "
-                f"value ${max_value:,.2f}"
+                NAME,
+                f"no known market price for {order.asset}; cannot check max position "
+                f"value ${max_value:,.2f}",
             )
         value = projected * price * context.multiplier(order.asset)
         if not value <= max_value:  # also rejects NaN: fail closed
             return Rejection(
-                NAME, f"projected position value ${value:,.2f} ({what}, at {price:,.4g}) "
-                f"> max ${max_value:,.2f}"
+                NAME,
+                f"projected position value ${value:,.2f} ({what}, at {price:,.4g}) "
+                f"> max ${max_value:,.2f}",
             )
         return None

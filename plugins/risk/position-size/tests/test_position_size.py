@@ -11,13 +11,18 @@ from ml4t_live_risk_position_size.check import PositionSizeCheck, PositionSizeCo
 
 
 def _context():
-    return risk_context(positions={"AAPL": 300.0, "MSFT": -200.0},
-                        prices={"AAPL": 100.0, "MSFT": 50.0, "ES": 5_000.0}, multipliers={"ES": 50.0})
+    return risk_context(
+        positions={"AAPL": 300.0, "MSFT": -200.0},
+        prices={"AAPL": 100.0, "MSFT": 50.0, "ES": 5_000.0},
+        multipliers={"ES": 50.0},
+    )
 
 
 def _decide(config: dict, context, *args, **kwargs):
     check = PositionSizeCheck(PositionSizeConfig.model_validate(config))
-    return check.ml4t_live_check_order(order=order_request(context, *args, **kwargs), context=context)
+    return check.ml4t_live_check_order(
+        order=order_request(context, *args, **kwargs), context=context
+    )
 
 
 def test_max_shares_boundary_long():
@@ -69,8 +74,17 @@ def test_a_reducing_order_always_passes_even_above_the_limit():
 
 def test_unknown_price_uses_the_limit_price_else_rejects():
     context = _context()
-    assert _decide({"max_value": 1_000}, context, "NEWCO", 10, order_type=OrderType.LIMIT,
-                   limit_price=100.0) is None
+    assert (
+        _decide(
+            {"max_value": 1_000},
+            context,
+            "NEWCO",
+            10,
+            order_type=OrderType.LIMIT,
+            limit_price=100.0,
+        )
+        is None
+    )
     rejection = _decide({"max_value": 1_000}, context, "NEWCO", 10)
     assert rejection is not None and "no known market price for NEWCO" in rejection.reason
 
@@ -79,10 +93,15 @@ def test_defaults_enforce_nothing():
     assert _decide({}, _context(), "AAPL", 1_000_000) is None
 
 
-@pytest.mark.parametrize("values, key", [
-    ({"max_shares": 0}, "max_shares"), ({"max_value": -1}, "max_value"),
-    ({"max_value": float("inf")}, "max_value"), ({"shares": 5}, "shares"),
-])
+@pytest.mark.parametrize(
+    "values, key",
+    [
+        ({"max_shares": 0}, "max_shares"),
+        ({"max_value": -1}, "max_value"),
+        ({"max_value": float("inf")}, "max_value"),
+        ({"shares": 5}, "shares"),
+    ],
+)
 def test_bad_settings_are_config_errors(values, key):
     with pytest.raises(ValidationError, match=key):
         PositionSizeConfig.model_validate(values)

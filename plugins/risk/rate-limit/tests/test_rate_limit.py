@@ -15,7 +15,9 @@ def context():
 
 
 def _decide(check, context, *args, **kwargs):
-    return check.ml4t_live_check_order(order=order_request(context, *args, **kwargs), context=context)
+    return check.ml4t_live_check_order(
+        order=order_request(context, *args, **kwargs), context=context
+    )
 
 
 def _accept(check, context, *args, **kwargs):
@@ -65,11 +67,16 @@ def test_defaults_are_on_and_generous():
     assert config.max_orders >= 100 and config.per_seconds > 0
 
 
-@pytest.mark.parametrize("values, key", [
-    ({"max_orders": 0}, "max_orders"), ({"max_orders": 2.5}, "max_orders"),
-    ({"per_seconds": 0}, "per_seconds"), ({"per_seconds": float("inf")}, "per_seconds"),
-    ({"per_minute": 5}, "per_minute"),
-])
+@pytest.mark.parametrize(
+    "values, key",
+    [
+        ({"max_orders": 0}, "max_orders"),
+        ({"max_orders": 2.5}, "max_orders"),
+        ({"per_seconds": 0}, "per_seconds"),
+        ({"per_seconds": float("inf")}, "per_seconds"),
+        ({"per_minute": 5}, "per_minute"),
+    ],
+)
 def test_bad_settings_are_config_errors(values, key):
     with pytest.raises(ValidationError, match=key):
         RateLimitConfig.model_validate(values)
