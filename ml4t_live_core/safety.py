@@ -446,15 +446,23 @@ class SafeBroker(AccountBook):
 
     def _roll_day_and_marks(self, timestamp: datetime) -> None:
         equity = self.equity()
+        if not math.isfinite(equity):
+            # A NaN/inf must not become the persisted day start or peak (the state would no
+            # longer load); the drawdown and daily-loss checks fail closed on it instead.
+            return
         state = self.risk_state
         day = timestamp.astimezone(self._tz).date()
+        changed = False
         if state.trading_day != day:
             state.trading_day = day
             state.start_of_day_equity = equity
             state.orders_today = 0
-            self.recorder.write_later(state.copy())
+            changed = True
         if state.high_water_mark is None or equity > state.high_water_mark:
             state.high_water_mark = equity
+            changed = True  # a peak lost in a crash would loosen the drawdown limit after restart
+        if changed:
+            self.recorder.write_later(state.copy())
 
     def _adopt(self, report: ReconciliationReport) -> None:
         """Track the broker's open orders the journal does not know, so they can be cancelled;

@@ -163,3 +163,13 @@ def test_non_finite_equity_halts_rather_than_passing():
     bar(check, context)
     assert context.trading_state is TradingState.HALTED
     assert "loss cannot be measured" in context.risk_state.trading_state_reason
+
+
+def test_non_finite_equity_never_becomes_the_start_of_day():
+    context = risk_context(cash=100_000.0, now=MORNING)
+    context._net = float("nan")
+    context._roll_day_and_marks(MORNING)
+    assert context.risk_state.start_of_day_equity is None and context.risk_state.trading_day is None
+    context._net = 0.0
+    context._roll_day_and_marks(MORNING)
+    assert context.risk_state.start_of_day_equity == 100_000.0

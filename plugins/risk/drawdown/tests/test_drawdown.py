@@ -162,3 +162,26 @@ def test_non_finite_equity_halts_rather_than_passing():
     bar(check, context)
     assert context.trading_state is TradingState.HALTED
     assert "drawdown cannot be measured" in context.risk_state.trading_state_reason
+
+
+async def test_a_new_peak_is_persisted_when_it_is_reached_not_only_at_shutdown():
+    from ml4t_live_core.journaling import Recorder
+    from ml4t_live_core.memory_store import MemoryStateStore
+
+    store = MemoryStateStore()
+    context = risk_context(cash=100_000.0)
+    context.store = store
+    context.recorder = Recorder(store, shadow=False, on_failure=context._persistence_failed)
+    context._roll_day_and_marks(START)
+    context.ledger.cash = 120_000.0
+    context._roll_day_and_marks(START)
+    await context.recorder.close()  # drain the queue; no stop(): as if the process died now
+    assert (await store.load_state()).high_water_mark == 120_000.0
+
+
+def test_non_finite_equity_never_becomes_the_persisted_peak():
+    context = account(90_000.0)
+    context._net = float("nan")
+    context._roll_day_and_marks(START)
+    assert context.risk_state.high_water_mark == PEAK
+    assert RiskState.from_dict(context.risk_state.to_dict()).high_water_mark == PEAK
