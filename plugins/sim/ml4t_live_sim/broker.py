@@ -24,6 +24,26 @@ from ml4t_live_core.venue import SimulatedVenue
 from ml4t_live_sim.config import SimBrokerConfig
 
 _QUOTES = ("vwap", "bid", "ask", "mid", "bid_size", "ask_size")
+_OHLCV = {"open", "high", "low", "close", "volume"}
+
+
+def _columns_slow(data: dict[str, dict[str, Any]]) -> tuple[dict[str, Any], ...]:
+    """Bars with missing fields, a "price" instead of a close, or quotes: field by field."""
+    opens, highs, lows, closes, volumes = {}, {}, {}, {}, {}
+    quotes: dict[str, dict[str, float]] = {key: {} for key in _QUOTES}
+    for asset, bar in data.items():
+        close = bar.get("close", bar.get("price"))
+        if close is None or not math.isfinite(close):
+            continue  # no usable price: the asset is simply absent from this bar
+        closes[asset] = close
+        opens[asset] = bar.get("open", close)
+        highs[asset] = bar.get("high", close)
+        lows[asset] = bar.get("low", close)
+        volumes[asset] = bar.get("volume", 0)
+        for key in _QUOTES:
+            if bar.get(key) is not None:
+                quotes[key][asset] = bar[key]
+    return opens, highs, lows, closes, volumes, quotes
 
 
 class SimBroker(SimulatedVenue):
@@ -130,20 +150,21 @@ class SimBroker(SimulatedVenue):
         engine = self.engine
         if self._bar_open:
             self._end_bar()
-        prices, opens, highs, lows, closes, volumes = {}, {}, {}, {}, {}, {}
-        quotes: dict[str, dict[str, float]] = {key: {} for key in _QUOTES}
-        for asset, bar in data.items():
-            close = bar.get("close", bar.get("price"))
-            if close is None or not math.isfinite(close):
-                continue  # no usable price: the asset is simply absent from this bar
-            prices[asset] = closes[asset] = close
-            opens[asset] = bar.get("open", close)
-            highs[asset] = bar.get("high", close)
-            lows[asset] = bar.get("low", close)
-            volumes[asset] = bar.get("volume", 0)
-            for key in _QUOTES:
-                if bar.get(key) is not None:
-                    quotes[key][asset] = bar[key]
+        opens = highs = lows = volumes = quotes = None
+        first = next(iter(data.values()), None)
+        if first is not None and first.keys() == _OHLCV:  # plain OHLCV bars (every replay): by column
+            try:
+                closes = {a: bar["close"] for a, bar in data.items() if math.isfinite(bar["close"])}
+                opens = {a: data[a]["open"] for a in closes}
+                highs = {a: data[a]["high"] for a in closes}
+                lows = {a: data[a]["low"] for a in closes}
+                volumes = {a: data[a]["volume"] for a in closes}
+                quotes = {key: {} for key in _QUOTES}
+            except (KeyError, TypeError):
+                opens = None
+        if opens is None or highs is None or lows is None or volumes is None or quotes is None:
+            opens, highs, lows, closes, volumes, quotes = _columns_slow(data)
+        prices = closes
         engine._update_time(
             timestamp, prices, opens, highs, lows, closes, volumes, quotes["vwap"], quotes["bid"],
             quotes["ask"], quotes["mid"], quotes["bid_size"], quotes["ask_size"], {a: {} for a in prices},

@@ -60,18 +60,22 @@ def load_bars(source: str | Path | pl.DataFrame | Any, *, timezone: str = "UTC")
 
 
 def frame_to_events(df: pl.DataFrame) -> list[BarEvent]:
-    """Group a long frame into one event per timestamp (done once, before the replay starts)."""
+    """Group a frame sorted by timestamp into one event per timestamp (once, before the replay).
+
+    Columns go to Python lists once and are sliced per timestamp: much faster than iter_rows
+    on wide data, and only one datetime object is made per timestamp, not per row.
+    """
+    runs = df.select(pl.col("timestamp").rle()).unnest("timestamp")
+    assets, opens, highs, lows, closes, volumes = (df[c].to_list() for c in REQUIRED_COLUMNS[1:])
     events: list[BarEvent] = []
-    current_ts = None
-    data: dict[str, dict[str, Any]] = {}
-    for ts, asset, o, h, low, c, v in df.iter_rows():
-        if ts != current_ts:
-            if data:
-                events.append((current_ts, data, {}))
-            current_ts, data = ts, {}
-        data[asset] = {"open": o, "high": h, "low": low, "close": c, "volume": v}
-    if data:
-        events.append((current_ts, data, {}))
+    start = 0
+    for count, ts in zip(runs["len"].to_list(), runs["value"].to_list(), strict=True):
+        end = start + count
+        events.append((ts, {
+            assets[i]: {"open": opens[i], "high": highs[i], "low": lows[i], "close": closes[i], "volume": volumes[i]}
+            for i in range(start, end)
+        }, {}))
+        start = end
     return events
 
 
