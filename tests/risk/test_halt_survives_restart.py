@@ -26,7 +26,8 @@ import pytest
 from ml4t_live_core.plugins import LOAD_ENV_VAR
 
 pytestmark = pytest.mark.skipif(
-    importlib.util.find_spec("ml4t_live_state_json") is None, reason="json state store not installed"
+    importlib.util.find_spec("ml4t_live_state_json") is None,
+    reason="json state store not installed",
 )
 
 PLUGINS = "sim,state-json,kill-switch,drawdown,price-collar,stale-data"
@@ -93,16 +94,22 @@ STRATEGY = textwrap.dedent('''
 def setup(tmp_path: Path):
     start = datetime(2024, 1, 2, 14, 30, tzinfo=UTC)
     closes = [100.0] * 5 + [80.0] * 25  # a 20% fall after five bars
-    pl.DataFrame({
-        "timestamp": [start + timedelta(minutes=i) for i in range(len(closes))],
-        "asset": ["AAA"] * len(closes),
-        "open": closes, "high": closes, "low": closes, "close": closes,
-        "volume": [1_000.0] * len(closes),
-    }).write_parquet(tmp_path / "bars.parquet")
+    pl.DataFrame(
+        {
+            "timestamp": [start + timedelta(minutes=i) for i in range(len(closes))],
+            "asset": ["AAA"] * len(closes),
+            "open": closes,
+            "high": closes,
+            "low": closes,
+            "close": closes,
+            "volume": [1_000.0] * len(closes),
+        }
+    ).write_parquet(tmp_path / "bars.parquet")
     (tmp_path / "probe.py").write_text(STRATEGY)
     state = tmp_path / "state"
     config = tmp_path / "live.toml"
-    config.write_text(textwrap.dedent(f"""
+    config.write_text(
+        textwrap.dedent(f"""
         [runtime]
         strategy_id = "halt-probe"
         timezone = "UTC"
@@ -111,14 +118,15 @@ def setup(tmp_path: Path):
         [feed]
         use = "replay"
         [feed.replay]
-        path = "{tmp_path / 'bars.parquet'}"
+        path = "{tmp_path / "bars.parquet"}"
         [state]
         use = "json"
         [state.json]
         directory = "{state}"
         [risk.drawdown]
         max_pct = 10
-    """))
+    """)
+    )
     env = {**os.environ, LOAD_ENV_VAR: PLUGINS, "PROBE_STATE": str(state), "PYTHONUNBUFFERED": "1"}
     env = {k: v for k, v in env.items() if not k.startswith("ML4T_LIVE__")}
     return tmp_path, config, env
@@ -129,7 +137,10 @@ def run_to_end(tmp_path: Path, config: Path, env: dict[str, str], name: str) -> 
     result = subprocess.run(
         [*CLI, "run", f"{tmp_path / 'probe.py'}:HaltProbe", "--config", str(config)],
         env={**env, "PROBE_PHASE": name, "PROBE_REPORT": str(report)},
-        capture_output=True, text=True, timeout=120, cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
     )
     assert result.returncode == 0, f"{name} run failed:\n{result.stdout}\n{result.stderr}"
     return json.loads(report.read_text())
@@ -141,7 +152,10 @@ def test_halt_survives_sigkill_and_restart_until_resumed(setup):
     crash = subprocess.Popen(
         [*CLI, "run", f"{tmp_path / 'probe.py'}:HaltProbe", "--config", str(config)],
         env={**env, "PROBE_PHASE": "crash", "PROBE_REPORT": str(tmp_path / "crash.json")},
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
     )
     try:
         assert crash.stdout is not None
@@ -152,7 +166,9 @@ def test_halt_survives_sigkill_and_restart_until_resumed(setup):
                 break
         else:
             crash.wait(timeout=30)
-            pytest.fail(f"first run ended without a durable halt:\n{''.join(seen)}\n{crash.stderr.read()}")
+            pytest.fail(
+                f"first run ended without a durable halt:\n{''.join(seen)}\n{crash.stderr.read()}"
+            )
         os.kill(crash.pid, signal.SIGKILL)
         assert crash.wait(timeout=30) == -signal.SIGKILL
     finally:
@@ -166,15 +182,31 @@ def test_halt_survives_sigkill_and_restart_until_resumed(setup):
     # A fresh process on the same state: its own equity never fell, yet nothing goes out.
     outcomes = run_to_end(tmp_path, config, env, "restart")
     assert len(outcomes) == 30
-    assert all(o.startswith("kill-switch: trading is HALTED (drawdown: equity ") for o in outcomes), outcomes
+    assert all(
+        o.startswith("kill-switch: trading is HALTED (drawdown: equity ") for o in outcomes
+    ), outcomes
     assert "below the high-water mark 100,000.00 (max 10.00%)" in outcomes[0]
 
-    refused = subprocess.run([*CLI, "resume", "--config", str(config)], env=env,
-                             capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    refused = subprocess.run(
+        [*CLI, "resume", "--config", str(config)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
     assert refused.returncode != 0 and "--confirm" in refused.stderr
-    assert run_to_end(tmp_path, config, env, "still-halted")[0].startswith("kill-switch: trading is HALTED")
+    assert run_to_end(tmp_path, config, env, "still-halted")[0].startswith(
+        "kill-switch: trading is HALTED"
+    )
 
-    resumed = subprocess.run([*CLI, "resume", "--confirm", "--config", str(config)], env=env,
-                             capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    resumed = subprocess.run(
+        [*CLI, "resume", "--confirm", "--config", str(config)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert run_to_end(tmp_path, config, env, "resumed") == ["accepted"] * 30

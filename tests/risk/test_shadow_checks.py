@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from ml4t.backtest import OrderSide, OrderStatus, Position, Strategy
-
 from ml4t_live_sim import SimBroker
 from ml4t_live_testing.risk import order_request, risk_context
 
@@ -19,10 +18,12 @@ class RecordingSimBroker(SimBroker):
         super().__init__()
         self.received: list = []
         when = datetime(2024, 1, 2, 14, 0, tzinfo=UTC)
-        self.portfolio.replace_holdings({
-            asset: Position(asset=asset, quantity=qty, entry_price=100.0, entry_time=when)
-            for asset, qty in (holdings or {}).items()
-        })
+        self.portfolio.replace_holdings(
+            {
+                asset: Position(asset=asset, quantity=qty, entry_price=100.0, entry_time=when)
+                for asset, qty in (holdings or {}).items()
+            }
+        )
 
     async def submit_order(self, order):  # type: ignore[no-untyped-def]
         self.received.append(order)
@@ -51,14 +52,23 @@ async def test_checks_reject_on_virtual_positions_the_broker_does_not_hold(make_
     limits on the virtual portfolio (it would pass on the real, empty account)."""
     real = RecordingSimBroker()
     strategy = Plan([("A000", 10, OrderSide.BUY), ("A001", 10, OrderSide.BUY)])
-    runtime = make_runtime(strategy, broker=real, only=ONLY, overrides=shadow(
-        **{"max-positions": {"max_positions": 1}, "exposure": {"max_gross": 1_500.0}}))
+    runtime = make_runtime(
+        strategy,
+        broker=real,
+        only=ONLY,
+        overrides=shadow(
+            **{"max-positions": {"max_positions": 1}, "exposure": {"max_gross": 1_500.0}}
+        ),
+    )
     await runtime.engine.run(install_signal_handlers=False)
 
     first, second = strategy.results
     assert first.status is not OrderStatus.REJECTED
     assert second.status is OrderStatus.REJECTED
-    assert "max-positions: opening A001 would make 2 positions (1 open, max 1)" in second.rejection_reason
+    assert (
+        "max-positions: opening A001 would make 2 positions (1 open, max 1)"
+        in second.rejection_reason
+    )
     assert "exposure: gross exposure would be" in second.rejection_reason
     assert set(runtime.safe.positions()) == {"A000"}
     assert real.received == [] and real.portfolio.holdings == {}
@@ -69,17 +79,26 @@ async def test_checks_accept_on_virtual_room_the_broker_account_does_not_have(ma
     virtual portfolio (1 position, ~2,000 gross after) though the real one is full (2, ~3,000)."""
     real = RecordingSimBroker({"A000": 10, "A001": 10})
     strategy = Plan([("A000", 10, OrderSide.SELL), ("A002", 10, OrderSide.BUY)])
-    runtime = make_runtime(strategy, broker=real, only=ONLY, overrides=shadow(
-        **{"max-positions": {"max_positions": 2}, "exposure": {"max_gross": 2_500.0}}))
+    runtime = make_runtime(
+        strategy,
+        broker=real,
+        only=ONLY,
+        overrides=shadow(
+            **{"max-positions": {"max_positions": 2}, "exposure": {"max_gross": 2_500.0}}
+        ),
+    )
     await runtime.engine.run(install_signal_handlers=False)
 
-    assert all(o.status is not OrderStatus.REJECTED for o in strategy.results), \
-        [o.rejection_reason for o in strategy.results]
+    assert all(o.status is not OrderStatus.REJECTED for o in strategy.results), [
+        o.rejection_reason for o in strategy.results
+    ]
     assert set(runtime.safe.positions()) == {"A001", "A002"}
     assert real.received == [] and set(real.portfolio.holdings) == {"A000", "A001"}
     # The very same check objects, asked about the real account, would have refused A002.
-    broker_view = risk_context(positions={"A000": 10, "A001": 10},
-                               prices={a: runtime.safe.last_price(a) for a in ("A000", "A001", "A002")})
+    broker_view = risk_context(
+        positions={"A000": 10, "A001": 10},
+        prices={a: runtime.safe.last_price(a) for a in ("A000", "A001", "A002")},
+    )
     request = order_request(broker_view, "A002", 10, OrderSide.BUY)
     for name in ("max-positions", "exposure"):
         check = runtime.plugins.pm.get_plugin(f"risk-check:{name}")

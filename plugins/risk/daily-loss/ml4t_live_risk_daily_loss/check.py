@@ -56,8 +56,9 @@ class DailyLossCheck:
         self.enabled = self.config.max_loss is not None or self.config.max_pct is not None
 
     @hookimpl
-    def ml4t_live_on_bar(self, timestamp: datetime, data: dict[str, dict[str, Any]],
-                         context: RiskContext) -> None:
+    def ml4t_live_on_bar(
+        self, timestamp: datetime, data: dict[str, dict[str, Any]], context: RiskContext
+    ) -> None:
         if not self.enabled:
             return
         state = context.risk_state
@@ -68,13 +69,19 @@ class DailyLossCheck:
         less_strict = _SEVERITY[context.trading_state] < _SEVERITY[self.target]
         if mark is not None and "resumed_at" not in mark and less_strict:
             mark["resumed_at"] = context.equity()
-            log.warning("daily-loss: trading was resumed by hand after a %s; measuring from "
-                        "equity %.2f for the rest of the day", self.target.value, mark["resumed_at"])
+            log.warning(
+                "daily-loss: trading was resumed by hand after a %s; measuring from "
+                "equity %.2f for the rest of the day",
+                self.target.value,
+                mark["resumed_at"],
+            )
             return
         if breach is not None and less_strict:
             assert state.trading_day is not None  # breach() needs a start-of-day equity
-            state.extra[STATE_KEY] = {"day": state.trading_day.isoformat(),
-                                      "tripped_equity": context.equity()}
+            state.extra[STATE_KEY] = {
+                "day": state.trading_day.isoformat(),
+                "tripped_equity": context.equity(),
+            }
             context.set_trading_state(self.target, f"{NAME}: {breach}")
 
     @hookimpl
@@ -101,20 +108,27 @@ class DailyLossCheck:
         loss = reference - equity
         max_loss, max_pct = self.config.max_loss, self.config.max_pct
         if max_loss is not None and loss > max_loss:
-            return (f"loss {loss:,.2f} on {state.trading_day} exceeds max {max_loss:,.2f} "
-                    f"(equity {equity:,.2f}, {base} {reference:,.2f})")
+            return (
+                f"loss {loss:,.2f} on {state.trading_day} exceeds max {max_loss:,.2f} "
+                f"(equity {equity:,.2f}, {base} {reference:,.2f})"
+            )
         pct = loss / reference * 100.0
         if max_pct is not None and pct > max_pct:
-            return (f"loss {pct:.2f}% on {state.trading_day} exceeds max {max_pct:.2f}% "
-                    f"(equity {equity:,.2f}, {base} {reference:,.2f})")
+            return (
+                f"loss {pct:.2f}% on {state.trading_day} exceeds max {max_pct:.2f}% "
+                f"(equity {equity:,.2f}, {base} {reference:,.2f})"
+            )
         return None
 
 
 def _mark(state: RiskState) -> dict[str, Any] | None:
     """The persisted trip record, if it belongs to the current trading day."""
     mark = state.extra.get(STATE_KEY)
-    if isinstance(mark, dict) and state.trading_day is not None \
-            and mark.get("day") == state.trading_day.isoformat():
+    if (
+        isinstance(mark, dict)
+        and state.trading_day is not None
+        and mark.get("day") == state.trading_day.isoformat()
+    ):
         resumed = mark.get("resumed_at")
         if resumed is None or isinstance(resumed, int | float) and resumed > 0:
             return mark

@@ -6,16 +6,16 @@ from datetime import UTC, date, datetime
 
 import pytest
 from ml4t.backtest import OrderSide
+from ml4t_live_risk_daily_loss.check import STATE_KEY, DailyLossCheck, DailyLossConfig
+from ml4t_live_testing.risk import order_request, risk_context
 from pydantic import ValidationError
 
 from ml4t_live_core.config import RuntimeConfig
 from ml4t_live_core.risk import TradingState
 from ml4t_live_core.state import RiskState
-from ml4t_live_risk_daily_loss.check import STATE_KEY, DailyLossCheck, DailyLossConfig
-from ml4t_live_testing.risk import order_request, risk_context
 
-MORNING = datetime(2024, 1, 2, 14, 31, tzinfo=UTC)   # 09:31 in New York
-EVENING = datetime(2024, 1, 3, 3, 0, tzinfo=UTC)     # 22:00 in New York, still 2 January there
+MORNING = datetime(2024, 1, 2, 14, 31, tzinfo=UTC)  # 09:31 in New York
+EVENING = datetime(2024, 1, 3, 3, 0, tzinfo=UTC)  # 22:00 in New York, still 2 January there
 NEXT_DAY = datetime(2024, 1, 3, 14, 31, tzinfo=UTC)
 
 
@@ -39,11 +39,16 @@ def test_currency_loss_just_inside_passes_and_just_outside_halts():
     context.ledger.cash = 99_000.0
     bar(check, context)
     assert context.trading_state is TradingState.ACTIVE
-    assert check.ml4t_live_check_order(order=order_request(context, "A", 1), context=context) is None
+    assert (
+        check.ml4t_live_check_order(order=order_request(context, "A", 1), context=context) is None
+    )
     context.ledger.cash = 98_999.99
     bar(check, context)
     assert context.trading_state is TradingState.HALTED
-    reason = "loss 1,000.01 on 2024-01-02 exceeds max 1,000.00 (equity 98,999.99, start-of-day equity 100,000.00)"
+    reason = (
+        "loss 1,000.01 on 2024-01-02 exceeds max 1,000.00 "
+        "(equity 98,999.99, start-of-day equity 100,000.00)"
+    )
     assert context.risk_state.trading_state_reason == f"daily-loss: {reason}"
     rejection = check.ml4t_live_check_order(order=order_request(context, "A", 1), context=context)
     assert rejection.check == "daily-loss" and rejection.reason == reason
@@ -64,7 +69,9 @@ def test_percent_loss_just_inside_passes_and_just_outside_is_rejected():
     check = DailyLossCheck(DailyLossConfig(max_pct=2))
     context = day_started()
     context.ledger.cash = 98_000.0
-    assert check.ml4t_live_check_order(order=order_request(context, "A", 1), context=context) is None
+    assert (
+        check.ml4t_live_check_order(order=order_request(context, "A", 1), context=context) is None
+    )
     context.ledger.cash = 97_999.0
     rejection = check.ml4t_live_check_order(order=order_request(context, "A", 1), context=context)
     assert rejection.reason.startswith("loss 2.00% on 2024-01-02 exceeds max 2.00%")
@@ -77,8 +84,16 @@ def test_reduce_action_lets_reducing_orders_through():
     context.ledger.cash -= 600
     bar(check, context)
     assert context.trading_state is TradingState.REDUCING
-    assert check.ml4t_live_check_order(order=order_request(context, "A", 10, OrderSide.SELL), context=context) is None
-    assert check.ml4t_live_check_order(order=order_request(context, "A", 1), context=context).check == "daily-loss"
+    assert (
+        check.ml4t_live_check_order(
+            order=order_request(context, "A", 10, OrderSide.SELL), context=context
+        )
+        is None
+    )
+    assert (
+        check.ml4t_live_check_order(order=order_request(context, "A", 1), context=context).check
+        == "daily-loss"
+    )
 
 
 def test_start_of_day_equity_survives_a_restart_during_the_day():
@@ -105,7 +120,9 @@ def test_next_exchange_day_takes_a_new_start_but_the_halt_stays_until_resumed():
     assert context.risk_state.start_of_day_equity == 98_000.0
     assert STATE_KEY not in context.risk_state.extra
     assert context.trading_state is TradingState.HALTED  # a halt persists until a person resets it
-    assert check.ml4t_live_check_order(order=order_request(context, "A", 1), context=context) is None
+    assert (
+        check.ml4t_live_check_order(order=order_request(context, "A", 1), context=context) is None
+    )
 
 
 def test_trading_day_is_the_calendar_day_in_the_configured_timezone():
@@ -125,7 +142,9 @@ def test_a_resume_by_hand_is_not_undone_the_same_day():
     context.set_trading_state(TradingState.ACTIVE, "manual resume")
     bar(check, context)
     assert context.trading_state is TradingState.ACTIVE
-    assert check.ml4t_live_check_order(order=order_request(context, "A", 1), context=context) is None
+    assert (
+        check.ml4t_live_check_order(order=order_request(context, "A", 1), context=context) is None
+    )
     context.ledger.cash = 96_999.0
     bar(check, context)
     assert context.trading_state is TradingState.HALTED
@@ -140,8 +159,17 @@ def test_off_unless_a_limit_is_set():
     assert context.trading_state is TradingState.ACTIVE
 
 
-@pytest.mark.parametrize("bad", [{"max_loss": 0}, {"max_loss": -5}, {"max_pct": 100}, {"max_pct": float("inf")},
-                                 {"action": "stop"}, {"loss": 1}])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"max_loss": 0},
+        {"max_loss": -5},
+        {"max_pct": 100},
+        {"max_pct": float("inf")},
+        {"action": "stop"},
+        {"loss": 1},
+    ],
+)
 def test_bad_config_is_refused(bad):
     with pytest.raises(ValidationError):
         DailyLossConfig.model_validate(bad)

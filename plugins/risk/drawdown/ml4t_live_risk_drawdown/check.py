@@ -51,8 +51,9 @@ class DrawdownCheck:
         self.target = _ACTIONS[self.config.action]
 
     @hookimpl
-    def ml4t_live_on_bar(self, timestamp: datetime, data: dict[str, dict[str, Any]],
-                         context: RiskContext) -> None:
+    def ml4t_live_on_bar(
+        self, timestamp: datetime, data: dict[str, dict[str, Any]], context: RiskContext
+    ) -> None:
         if self.config.max_pct is None:
             return
         state = context.risk_state
@@ -63,11 +64,18 @@ class DrawdownCheck:
         less_strict = _SEVERITY[context.trading_state] < _SEVERITY[self.target]
         if mark is not None and "resumed_at" not in mark and less_strict:
             mark["resumed_at"] = context.equity()
-            log.warning("drawdown: trading was resumed by hand after a %s; measuring from equity "
-                        "%.2f until a new high-water mark", self.target.value, mark["resumed_at"])
+            log.warning(
+                "drawdown: trading was resumed by hand after a %s; measuring from equity "
+                "%.2f until a new high-water mark",
+                self.target.value,
+                mark["resumed_at"],
+            )
             return
         if breach is not None and less_strict:
-            state.extra[STATE_KEY] = {"hwm": state.high_water_mark, "tripped_equity": context.equity()}
+            state.extra[STATE_KEY] = {
+                "hwm": state.high_water_mark,
+                "tripped_equity": context.equity(),
+            }
             context.set_trading_state(self.target, f"{NAME}: {breach}")
 
     @hookimpl
@@ -94,8 +102,10 @@ class DrawdownCheck:
         if fall <= self.config.max_pct:
             return None
         base = "high-water mark" if reference == peak else "equity at resumption"
-        return (f"equity {equity:,.2f} is {fall:.2f}% below the {base} {reference:,.2f} "
-                f"(max {self.config.max_pct:.2f}%)")
+        return (
+            f"equity {equity:,.2f} is {fall:.2f}% below the {base} {reference:,.2f} "
+            f"(max {self.config.max_pct:.2f}%)"
+        )
 
 
 def _mark(extra: dict[str, Any], peak: float | None) -> dict[str, Any] | None:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 from ml4t.backtest import OrderSide
+from ml4t_live_risk_drawdown.check import STATE_KEY, DrawdownCheck, DrawdownConfig
+from ml4t_live_testing.risk import START, order_request, risk_context
 from pydantic import ValidationError
 
 from ml4t_live_core.risk import TradingState
 from ml4t_live_core.state import RiskState
-from ml4t_live_risk_drawdown.check import STATE_KEY, DrawdownCheck, DrawdownConfig
-from ml4t_live_testing.risk import START, order_request, risk_context
 
 PEAK = 100_000.0
 
@@ -48,7 +48,9 @@ def test_halt_rejects_all_but_closes_while_breached():
     assert request.reduces_position
     assert check.ml4t_live_check_order(order=request, context=context).check == "drawdown"
     close = order_request(context, "A", 10, OrderSide.SELL, is_close=True)
-    assert check.ml4t_live_check_order(order=close, context=context) is None  # getting out stays possible
+    assert (
+        check.ml4t_live_check_order(order=close, context=context) is None
+    )  # getting out stays possible
 
 
 def test_reduce_action_moves_to_reducing_and_lets_reducing_orders_through():
@@ -56,8 +58,16 @@ def test_reduce_action_moves_to_reducing_and_lets_reducing_orders_through():
     context = account(80_000.0, positions={"A": 10})
     bar(check, context)
     assert context.trading_state is TradingState.REDUCING
-    assert check.ml4t_live_check_order(order=order_request(context, "A", 5, OrderSide.SELL), context=context) is None
-    assert check.ml4t_live_check_order(order=order_request(context, "A", 5), context=context).check == "drawdown"
+    assert (
+        check.ml4t_live_check_order(
+            order=order_request(context, "A", 5, OrderSide.SELL), context=context
+        )
+        is None
+    )
+    assert (
+        check.ml4t_live_check_order(order=order_request(context, "A", 5), context=context).check
+        == "drawdown"
+    )
 
 
 def test_never_loosens_a_stricter_state():
@@ -78,7 +88,9 @@ def test_a_resume_by_hand_is_not_undone_and_further_losses_halt_again():
     bar(check, context)
     assert context.trading_state is TradingState.ACTIVE
     assert context.risk_state.extra[STATE_KEY]["resumed_at"] == 85_000.0
-    assert check.ml4t_live_check_order(order=order_request(context, "A", 1), context=context) is None
+    assert (
+        check.ml4t_live_check_order(order=order_request(context, "A", 1), context=context) is None
+    )
     context.ledger.cash = 76_500.0  # exactly 10% below the resumption equity: still allowed
     bar(check, context)
     assert context.trading_state is TradingState.ACTIVE
@@ -115,7 +127,10 @@ def test_trip_record_survives_a_state_round_trip():
     fresh.risk_state = restored
     bar(check, fresh)
     assert fresh.trading_state is TradingState.HALTED
-    assert check.ml4t_live_check_order(order=order_request(fresh, "A", 1), context=fresh).check == "drawdown"
+    assert (
+        check.ml4t_live_check_order(order=order_request(fresh, "A", 1), context=fresh).check
+        == "drawdown"
+    )
 
 
 def test_core_high_water_mark_follows_equity_up_not_down():
@@ -139,8 +154,16 @@ def test_no_high_water_mark_yet_or_off_does_nothing():
     assert off.trading_state is TradingState.ACTIVE
 
 
-@pytest.mark.parametrize("bad", [{"max_pct": 0}, {"max_pct": 100}, {"max_pct": float("nan")},
-                                 {"action": "flatten"}, {"max": 5}])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"max_pct": 0},
+        {"max_pct": 100},
+        {"max_pct": float("nan")},
+        {"action": "flatten"},
+        {"max": 5},
+    ],
+)
 def test_bad_config_is_refused(bad):
     with pytest.raises(ValidationError):
         DrawdownConfig.model_validate(bad)

@@ -51,24 +51,34 @@ class ExposureCheck:
         if price is None or not price > 0:
             # Without a price only the direction is known: more gross, or any change of net.
             if (max_gross is not None and abs(after) > abs(held)) or max_net is not None:
-                return Rejection(NAME, f"no last price for {order.asset}; the order's exposure "
-                                       f"cannot be valued")
+                return Rejection(
+                    NAME, f"no last price for {order.asset}; the order's exposure cannot be valued"
+                )
             return None
         unit = price * context.multiplier(order.asset)
         gross, net = context.gross_exposure(), context.net_exposure()
         if not (math.isfinite(unit) and math.isfinite(gross) and math.isfinite(net)):
             # NaN compares False with every limit, which would let the order through.
-            return Rejection(NAME, f"exposure cannot be valued (gross {gross}, net {net}, "
-                                   f"{order.asset} unit value {unit})")
+            return Rejection(
+                NAME,
+                f"exposure cannot be valued (gross {gross}, net {net}, "
+                f"{order.asset} unit value {unit})",
+            )
         what = f"{order.side.value} {order.quantity:g} {order.asset}"
         if max_gross is not None:
             delta = (abs(after) - abs(held)) * unit
             if delta > 0 and gross + delta > max_gross:
-                return Rejection(NAME, f"gross exposure would be {gross + delta:,.2f} after {what} "
-                                       f"(now {gross:,.2f}, max {max_gross:,.2f})")
+                return Rejection(
+                    NAME,
+                    f"gross exposure would be {gross + delta:,.2f} after {what} "
+                    f"(now {gross:,.2f}, max {max_gross:,.2f})",
+                )
         if max_net is not None:
             net_after = net + (after - held) * unit
             if abs(net_after) > abs(net) and abs(net_after) > max_net:
-                return Rejection(NAME, f"net exposure would be {net_after:,.2f} after {what} "
-                                       f"(now {net:,.2f}, max ±{max_net:,.2f})")
+                return Rejection(
+                    NAME,
+                    f"net exposure would be {net_after:,.2f} after {what} "
+                    f"(now {net:,.2f}, max ±{max_net:,.2f})",
+                )
         return None

@@ -1,7 +1,6 @@
 """Entry point of ml4t-live-risk-exposure: registers the `exposure` check."""
 
 from ml4t_live_core.hookspecs import hookimpl
-
 from ml4t_live_risk_exposure.check import ExposureCheck, ExposureConfig
 
 

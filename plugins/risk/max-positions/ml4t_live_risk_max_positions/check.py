@@ -39,6 +39,8 @@ class MaxPositionsCheck:
             return None
         held = len(context.positions())
         if held >= limit:
-            return Rejection(NAME, f"opening {order.asset} would make {held + 1} positions "
-                                   f"({held} open, max {limit})")
+            return Rejection(
+                NAME,
+                f"opening {order.asset} would make {held + 1} positions ({held} open, max {limit})",
+            )
         return None

@@ -1,7 +1,6 @@
 """Entry point of ml4t-live-risk-max-positions: registers the `max-positions` check."""
 
 from ml4t_live_core.hookspecs import hookimpl
-
 from ml4t_live_risk_max_positions.check import MaxPositionsCheck, MaxPositionsConfig
 
 

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import pytest
 from ml4t.backtest import OrderSide
-from pydantic import ValidationError
-
 from ml4t_live_risk_max_positions.check import MaxPositionsCheck, MaxPositionsConfig
 from ml4t_live_testing.risk import order_request, risk_context
+from pydantic import ValidationError
 
 PRICES = {"A": 10.0, "B": 20.0, "C": 30.0, "D": 40.0}
 
 
 def decide(context, request, limit=2):
-    return MaxPositionsCheck(MaxPositionsConfig(max_positions=limit)).ml4t_live_check_order(order=request, context=context)
+    return MaxPositionsCheck(MaxPositionsConfig(max_positions=limit)).ml4t_live_check_order(
+        order=request, context=context
+    )
 
 
 def test_opening_just_below_the_limit_passes_and_at_the_limit_is_rejected():
@@ -30,13 +31,16 @@ def test_a_short_opening_counts_as_a_new_position():
     assert decide(full, order_request(full, "C", 5, OrderSide.SELL)) is not None
 
 
-@pytest.mark.parametrize(("asset", "qty", "side"), [
-    ("A", 5, OrderSide.BUY),     # adding to a long
-    ("A", 5, OrderSide.SELL),    # reducing
-    ("A", 10, OrderSide.SELL),   # closing
-    ("A", 30, OrderSide.SELL),   # flipping is still the same asset
-    ("B", 5, OrderSide.SELL),    # adding to a short
-])
+@pytest.mark.parametrize(
+    ("asset", "qty", "side"),
+    [
+        ("A", 5, OrderSide.BUY),  # adding to a long
+        ("A", 5, OrderSide.SELL),  # reducing
+        ("A", 10, OrderSide.SELL),  # closing
+        ("A", 30, OrderSide.SELL),  # flipping is still the same asset
+        ("B", 5, OrderSide.SELL),  # adding to a short
+    ],
+)
 def test_orders_on_held_assets_always_pass_at_the_limit(asset, qty, side):
     full = risk_context(positions={"A": 10, "B": -5}, prices=PRICES)
     assert decide(full, order_request(full, asset, qty, side), limit=1) is None
@@ -48,8 +52,16 @@ def test_off_by_default():
     assert check.ml4t_live_check_order(order=order_request(full, "D", 1), context=full) is None
 
 
-@pytest.mark.parametrize("bad", [{"max_positions": 0}, {"max_positions": -1}, {"max_positions": 1.5},
-                                 {"max_positions": "many"}, {"limit": 3}])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"max_positions": 0},
+        {"max_positions": -1},
+        {"max_positions": 1.5},
+        {"max_positions": "many"},
+        {"limit": 3},
+    ],
+)
 def test_bad_config_is_refused(bad):
     with pytest.raises(ValidationError):
         MaxPositionsConfig.model_validate(bad)
@@ -77,4 +89,6 @@ def test_decides_without_walking_the_positions():
     context = risk_context(positions={f"S{i}": 1 for i in range(500)}, prices={"NEW": 1.0})
     held = _CountOnly(context.positions())
     context.positions = lambda: held
-    assert decide(context, order_request(context, "NEW", 1), limit=500).reason.endswith("(500 open, max 500)")
+    assert decide(context, order_request(context, "NEW", 1), limit=500).reason.endswith(
+        "(500 open, max 500)"
+    )

@@ -38,14 +38,20 @@ class PriceCollarCheck:
         last = context.last_price(order.asset)
         if last is None or not last > 0:
             kind = "market" if order.order_type is OrderType.MARKET else order.order_type.value
-            return Rejection(NAME, f"no last trade price for {order.asset}; a {kind} order "
-                                   f"cannot be checked against the market")
+            return Rejection(
+                NAME,
+                f"no last trade price for {order.asset}; a {kind} order "
+                f"cannot be checked against the market",
+            )
         limit = self.config.max_deviation_pct
         for label, price in (("limit", order.limit_price), ("stop", order.stop_price)):
             if price is None:
                 continue
             deviation = abs(price - last) / last * 100.0
             if deviation > limit + _PCT_TOLERANCE:
-                return Rejection(NAME, f"{label} {price:,.2f} is {deviation:.1f}% from last "
-                                       f"{last:,.2f} (max {limit:.1f}%)")
+                return Rejection(
+                    NAME,
+                    f"{label} {price:,.2f} is {deviation:.1f}% from last "
+                    f"{last:,.2f} (max {limit:.1f}%)",
+                )
         return None

@@ -1,7 +1,6 @@
 """Entry point of ml4t-live-risk-price-collar: registers the `price-collar` check."""
 
 from ml4t_live_core.hookspecs import hookimpl
-
 from ml4t_live_risk_price_collar.check import PriceCollarCheck, PriceCollarConfig
 
 

@@ -6,10 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from ml4t.backtest import OrderSide, OrderType
-from pydantic import ValidationError
-
 from ml4t_live_risk_price_collar.check import PriceCollarCheck, PriceCollarConfig
 from ml4t_live_testing.risk import order_request, risk_context
+from pydantic import ValidationError
 
 CHECK = PriceCollarCheck(PriceCollarConfig(max_deviation_pct=5.0))
 
@@ -30,7 +29,9 @@ def test_limit_just_inside_the_collar_passes_and_just_outside_is_rejected():
 
 def test_fat_finger_reason_carries_the_numbers():
     context = risk_context(prices={"AAPL": 150.0})
-    rejection = decide(context, order_request(context, "AAPL", 10, order_type=OrderType.LIMIT, limit_price=1500.0))
+    rejection = decide(
+        context, order_request(context, "AAPL", 10, order_type=OrderType.LIMIT, limit_price=1500.0)
+    )
     assert str(rejection) == "price-collar: limit 1,500.00 is 900.0% from last 150.00 (max 5.0%)"
 
 
@@ -44,8 +45,15 @@ def test_stop_price_below_the_collar_is_rejected_and_inside_passes():
 
 def test_stop_limit_is_rejected_when_either_price_is_outside():
     context = risk_context(prices={"AAPL": 100.0})
-    request = order_request(context, "AAPL", 10, OrderSide.BUY, OrderType.STOP_LIMIT,
-                            limit_price=104.0, stop_price=120.0)
+    request = order_request(
+        context,
+        "AAPL",
+        10,
+        OrderSide.BUY,
+        OrderType.STOP_LIMIT,
+        limit_price=104.0,
+        stop_price=120.0,
+    )
     assert decide(context, request).reason.startswith("stop 120.00 is 20.0%")
 
 
@@ -64,7 +72,9 @@ def test_limit_without_a_known_last_price_is_rejected():
 
 def test_close_orders_are_still_collared():
     context = risk_context(positions={"AAPL": 10}, prices={"AAPL": 150.0})
-    request = order_request(context, "AAPL", 10, OrderSide.SELL, OrderType.LIMIT, limit_price=15.0, is_close=True)
+    request = order_request(
+        context, "AAPL", 10, OrderSide.SELL, OrderType.LIMIT, limit_price=15.0, is_close=True
+    )
     assert request.is_close and request.reduces_position
     assert decide(context, request).check == "price-collar"
 
@@ -72,13 +82,31 @@ def test_close_orders_are_still_collared():
 def test_default_collar_is_ten_percent():
     check = PriceCollarCheck(PriceCollarConfig())
     context = risk_context(prices={"AAPL": 100.0})
-    assert decide(context, order_request(context, "AAPL", 1, order_type=OrderType.LIMIT, limit_price=110.0), check) is None
-    assert decide(context, order_request(context, "AAPL", 1, order_type=OrderType.LIMIT, limit_price=110.01), check)
+    assert (
+        decide(
+            context,
+            order_request(context, "AAPL", 1, order_type=OrderType.LIMIT, limit_price=110.0),
+            check,
+        )
+        is None
+    )
+    assert decide(
+        context,
+        order_request(context, "AAPL", 1, order_type=OrderType.LIMIT, limit_price=110.01),
+        check,
+    )
 
 
-@pytest.mark.parametrize("bad", [{"max_deviation_pct": 0}, {"max_deviation_pct": -1},
-                                 {"max_deviation_pct": float("nan")}, {"max_deviation_pct": float("inf")},
-                                 {"max_deviation": 5}])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"max_deviation_pct": 0},
+        {"max_deviation_pct": -1},
+        {"max_deviation_pct": float("nan")},
+        {"max_deviation_pct": float("inf")},
+        {"max_deviation": 5},
+    ],
+)
 def test_bad_config_is_refused(bad):
     with pytest.raises(ValidationError):
         PriceCollarConfig.model_validate(bad)
@@ -89,7 +117,9 @@ def test_accepts_exactly_the_prices_within_the_collar(last, pct, limit):
     price = last * (1 + pct / 100)
     context = risk_context(prices={"X": last})
     request = order_request(context, "X", 1, order_type=OrderType.LIMIT, limit_price=price)
-    rejection = decide(context, request, PriceCollarCheck(PriceCollarConfig(max_deviation_pct=limit)))
+    rejection = decide(
+        context, request, PriceCollarCheck(PriceCollarConfig(max_deviation_pct=limit))
+    )
     deviation = abs(price - last) / last * 100
     if deviation > limit + 1e-6:
         assert rejection is not None and rejection.check == "price-collar"

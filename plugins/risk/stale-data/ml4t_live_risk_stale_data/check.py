@@ -37,14 +37,23 @@ class StaleDataCheck:
         if seen is None:
             return Rejection(NAME, f"no bar has been received for {order.asset}; prices unknown")
         if seen.tzinfo is None:
-            return Rejection(NAME, f"latest {order.asset} bar time {seen.isoformat()} has no "
-                                   f"timezone; its age cannot be known")
+            return Rejection(
+                NAME,
+                f"latest {order.asset} bar time {seen.isoformat()} has no "
+                f"timezone; its age cannot be known",
+            )
         age = (context.now - seen).total_seconds()
         limit = self.config.max_age_seconds
         if age > limit:
-            return Rejection(NAME, f"latest {order.asset} bar is {age:,.0f}s old "
-                                   f"(at {seen.isoformat()}; max {limit:,.0f}s)")
+            return Rejection(
+                NAME,
+                f"latest {order.asset} bar is {age:,.0f}s old "
+                f"(at {seen.isoformat()}; max {limit:,.0f}s)",
+            )
         if -age > limit:
-            return Rejection(NAME, f"latest {order.asset} bar is {-age:,.0f}s in the future "
-                                   f"(at {seen.isoformat()}; max {limit:,.0f}s); check the clock")
+            return Rejection(
+                NAME,
+                f"latest {order.asset} bar is {-age:,.0f}s in the future "
+                f"(at {seen.isoformat()}; max {limit:,.0f}s); check the clock",
+            )
         return None

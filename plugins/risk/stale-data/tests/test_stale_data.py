@@ -6,10 +6,9 @@ from datetime import datetime, timedelta
 
 import pytest
 from ml4t.backtest import OrderSide
-from pydantic import ValidationError
-
 from ml4t_live_risk_stale_data.check import StaleDataCheck, StaleDataConfig
 from ml4t_live_testing.risk import START, order_request, risk_context
+from pydantic import ValidationError
 
 CHECK = StaleDataCheck(StaleDataConfig(max_age_seconds=120))
 
@@ -29,8 +28,9 @@ def test_bar_just_inside_the_age_limit_passes_and_just_outside_is_rejected():
 
 
 def test_age_is_per_asset():
-    context = risk_context(prices={"AAPL": 150.0, "MSFT": 300.0},
-                           bar_times={"MSFT": START - timedelta(minutes=10)})
+    context = risk_context(
+        prices={"AAPL": 150.0, "MSFT": 300.0}, bar_times={"MSFT": START - timedelta(minutes=10)}
+    )
     assert decide(context, order_request(context, "AAPL", 10)) is None
     assert "MSFT bar is 600s old" in decide(context, order_request(context, "MSFT", 10)).reason
 
@@ -43,7 +43,9 @@ def test_asset_never_seen_is_rejected_even_when_reducing():
 
 
 def test_bar_far_in_the_future_is_rejected_as_a_clock_problem():
-    context = risk_context(prices={"AAPL": 150.0}, bar_times={"AAPL": START + timedelta(seconds=121)})
+    context = risk_context(
+        prices={"AAPL": 150.0}, bar_times={"AAPL": START + timedelta(seconds=121)}
+    )
     assert "in the future" in decide(context, order_request(context, "AAPL", 1)).reason
     context.bar_times["AAPL"] = START + timedelta(seconds=60)
     assert decide(context, order_request(context, "AAPL", 1)) is None
@@ -66,12 +68,12 @@ def test_default_is_five_minutes():
 async def test_replays_are_never_stale(monkeypatch):
     """Replays of old (2024) bars run on bar time (MarketClock), so every order passes."""
     from ml4t.backtest import Strategy
+    from ml4t_live_sim import ReplayFeed, SyntheticConfig
+    from ml4t_live_sim.feeds import synthetic_bars
 
     from ml4t_live_core.compose import build
     from ml4t_live_core.memory_store import MemoryStateStore
     from ml4t_live_core.plugins import LOAD_ENV_VAR
-    from ml4t_live_sim import ReplayFeed, SyntheticConfig
-    from ml4t_live_sim.feeds import synthetic_bars
 
     class BuyEveryBar(Strategy):
         def on_data(self, timestamp, data, context, broker):
@@ -84,8 +86,15 @@ async def test_replays_are_never_stale(monkeypatch):
     assert stats.orders_submitted == 60 and not runtime.safe.rejected
 
 
-@pytest.mark.parametrize("bad", [{"max_age_seconds": 0}, {"max_age_seconds": -5},
-                                 {"max_age_seconds": float("nan")}, {"max_age": 5}])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"max_age_seconds": 0},
+        {"max_age_seconds": -5},
+        {"max_age_seconds": float("nan")},
+        {"max_age": 5},
+    ],
+)
 def test_bad_config_is_refused(bad):
     with pytest.raises(ValidationError):
         StaleDataConfig.model_validate(bad)
