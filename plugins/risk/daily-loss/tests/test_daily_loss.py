@@ -175,13 +175,15 @@ def test_bad_config_is_refused(bad):
         DailyLossConfig.model_validate(bad)
 
 
-def test_registered_through_the_entry_point_with_its_schema(monkeypatch):
-    from ml4t_live_core.compose import load_config
-    from ml4t_live_core.plugins import LOAD_ENV_VAR
+def test_registered_through_its_entry_point_with_its_schema(monkeypatch):
+    from ml4t_live_core.plugins import LOAD_ENV_VAR, Kind, load_plugins
 
-    monkeypatch.setenv(LOAD_ENV_VAR, "sim,daily-loss")
-    cfg, _ = load_config(overrides={"risk": {"daily-loss": {"max_loss": 2_500, "max_pct": 3}}})
-    assert cfg.risk["daily-loss"] == DailyLossConfig(max_loss=2_500, max_pct=3)
+    monkeypatch.setenv(
+        LOAD_ENV_VAR, "daily-loss"
+    )  # the plugin alone, as `nox -s isolation` installs it
+    registration = load_plugins().registry.get(Kind.RISK_CHECK, "daily-loss")
+    assert registration.factory is DailyLossCheck and registration.config is DailyLossConfig
+    assert registration.plugin == "daily-loss"
 
 
 def test_non_finite_equity_halts_rather_than_passing():

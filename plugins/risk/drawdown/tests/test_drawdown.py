@@ -169,13 +169,15 @@ def test_bad_config_is_refused(bad):
         DrawdownConfig.model_validate(bad)
 
 
-def test_registered_through_the_entry_point_with_its_schema(monkeypatch):
-    from ml4t_live_core.compose import load_config
-    from ml4t_live_core.plugins import LOAD_ENV_VAR
+def test_registered_through_its_entry_point_with_its_schema(monkeypatch):
+    from ml4t_live_core.plugins import LOAD_ENV_VAR, Kind, load_plugins
 
-    monkeypatch.setenv(LOAD_ENV_VAR, "sim,drawdown")
-    cfg, _ = load_config(overrides={"risk": {"drawdown": {"max_pct": 15, "action": "reduce"}}})
-    assert cfg.risk["drawdown"] == DrawdownConfig(max_pct=15, action="reduce")
+    monkeypatch.setenv(
+        LOAD_ENV_VAR, "drawdown"
+    )  # the plugin alone, as `nox -s isolation` installs it
+    registration = load_plugins().registry.get(Kind.RISK_CHECK, "drawdown")
+    assert registration.factory is DrawdownCheck and registration.config is DrawdownConfig
+    assert registration.plugin == "drawdown"
 
 
 def test_non_finite_equity_halts_rather_than_passing():

@@ -142,13 +142,15 @@ def test_bad_config_is_refused(bad):
         ExposureConfig.model_validate(bad)
 
 
-def test_registered_through_the_entry_point_with_its_schema(monkeypatch):
-    from ml4t_live_core.compose import load_config
-    from ml4t_live_core.plugins import LOAD_ENV_VAR
+def test_registered_through_its_entry_point_with_its_schema(monkeypatch):
+    from ml4t_live_core.plugins import LOAD_ENV_VAR, Kind, load_plugins
 
-    monkeypatch.setenv(LOAD_ENV_VAR, "sim,exposure")
-    cfg, _ = load_config(overrides={"risk": {"exposure": {"max_gross": 1e6}}})
-    assert cfg.risk["exposure"] == ExposureConfig(max_gross=1e6)
+    monkeypatch.setenv(
+        LOAD_ENV_VAR, "exposure"
+    )  # the plugin alone, as `nox -s isolation` installs it
+    registration = load_plugins().registry.get(Kind.RISK_CHECK, "exposure")
+    assert registration.factory is ExposureCheck and registration.config is ExposureConfig
+    assert registration.plugin == "exposure"
 
 
 def test_non_finite_exposure_fails_closed():

@@ -67,13 +67,15 @@ def test_bad_config_is_refused(bad):
         MaxPositionsConfig.model_validate(bad)
 
 
-def test_registered_through_the_entry_point_with_its_schema(monkeypatch):
-    from ml4t_live_core.compose import load_config
-    from ml4t_live_core.plugins import LOAD_ENV_VAR
+def test_registered_through_its_entry_point_with_its_schema(monkeypatch):
+    from ml4t_live_core.plugins import LOAD_ENV_VAR, Kind, load_plugins
 
-    monkeypatch.setenv(LOAD_ENV_VAR, "sim,max-positions")
-    cfg, _ = load_config(overrides={"risk": {"max-positions": {"max_positions": 3}}})
-    assert cfg.risk["max-positions"] == MaxPositionsConfig(max_positions=3)
+    monkeypatch.setenv(
+        LOAD_ENV_VAR, "max-positions"
+    )  # the plugin alone, as `nox -s isolation` installs it
+    registration = load_plugins().registry.get(Kind.RISK_CHECK, "max-positions")
+    assert registration.factory is MaxPositionsCheck and registration.config is MaxPositionsConfig
+    assert registration.plugin == "max-positions"
 
 
 class _CountOnly(dict):

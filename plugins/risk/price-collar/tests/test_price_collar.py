@@ -127,7 +127,19 @@ def test_accepts_exactly_the_prices_within_the_collar(last, pct, limit):
         assert rejection is None
 
 
-def test_registered_through_the_entry_point_with_its_schema(monkeypatch):
+def test_registered_through_its_entry_point_with_its_schema(monkeypatch):
+    from ml4t_live_core.plugins import LOAD_ENV_VAR, Kind, load_plugins
+
+    monkeypatch.setenv(
+        LOAD_ENV_VAR, "price-collar"
+    )  # the plugin alone, as `nox -s isolation` installs it
+    registration = load_plugins().registry.get(Kind.RISK_CHECK, "price-collar")
+    assert registration.factory is PriceCollarCheck and registration.config is PriceCollarConfig
+    assert registration.plugin == "price-collar"
+
+
+def test_bad_value_in_the_config_file_names_section_and_key(monkeypatch):
+    pytest.importorskip("ml4t_live_sim")  # a config needs a broker to validate against
     from ml4t_live_core.compose import load_config
     from ml4t_live_core.errors import ConfigError
     from ml4t_live_core.plugins import LOAD_ENV_VAR
