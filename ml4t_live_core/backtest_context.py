@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import logging
 import math
-from numbers import Real
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from numbers import Real
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -48,6 +48,12 @@ class BacktestRiskContext:
         self.transitions: list[tuple[datetime, TradingState, str]] = []
 
     def bind(self, broker: Any) -> None:
+        # Windows, marks and trading state belong to one run: a second one must start afresh.
+        if self._broker is not None and self._broker is not broker:
+            raise RuntimeError(
+                "these LiveLimits already ran in another backtest; "
+                "create a new LiveLimits for each run"
+            )
         self._broker = broker
 
     @property

@@ -16,18 +16,22 @@ What a backtest control cannot see, and how it is read here: the order type and 
 (every order is checked as a market order at the current price), and whether the order came
 from `close_position` (an order that exactly flattens an existing position counts as a close).
 An order that passes every check counts as accepted (duplicate and rate-limit windows), even if
-the backtest broker rejects it later for cash.
+the backtest broker rejects it later for cash. Orders the backtest engine places by itself
+outside the strategy's callbacks (position-rule exits such as `StopLoss`, a backtest-only
+feature with no live counterpart) are checked and counted but let through, marked
+`enforced=False`: raising there would abort the whole backtest.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
-from numbers import Real
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from numbers import Real
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +63,8 @@ class LimitRejection:
     asset: str
     quantity: float
     reasons: tuple[str, ...]
+    #: False for an order the backtest engine placed outside the strategy's callbacks.
+    enforced: bool = True
 
 
 class LiveLimits:
@@ -79,6 +85,9 @@ class LiveLimits:
         self.checked = 0
         self.accepted = 0
         self._seq = 0
+        #: Set by `LimitedStrategy` while the strategy's own callbacks run.
+        self.wrapped = False
+        self.in_callback = False
 
     @classmethod
     def from_config(
@@ -141,10 +150,14 @@ class LiveLimits:
         finally:
             context.end_order()
         self.counts.update({r.check for r in rejections})
+        enforced = self.in_callback or not self.wrapped
         self.rejections.append(
-            LimitRejection(order.timestamp, order.asset, signed, tuple(map(str, rejections)))
+            LimitRejection(
+                order.timestamp, order.asset, signed, tuple(map(str, rejections)), enforced
+            )
         )
-        raise LimitViolation(order.asset, rejections)
+        if enforced:
+            raise LimitViolation(order.asset, rejections)
 
     def _order_request(self, request: OrderControlContext) -> OrderRequest:
         signed = float(request.quantity)
@@ -178,6 +191,7 @@ class LiveLimits:
             "checked": self.checked,
             "accepted": self.accepted,
             "rejected": len(self.rejections),
+            "not_enforced": sum(not r.enforced for r in self.rejections),
             "by_check": dict(self.counts),
             "trading_states": [(t.isoformat(), s.value, r) for t, s, r in self.context.transitions],
         }
@@ -190,23 +204,38 @@ class LimitedStrategy(Strategy):
         self.inner = inner
         self.limits = limits
         self.raise_on_rejection = raise_on_rejection
+        limits.wrapped = True
+
+    @contextlib.contextmanager
+    def _callback(self) -> Iterator[None]:
+        self.limits.in_callback = True
+        try:
+            yield
+        finally:
+            self.limits.in_callback = False
+
+    def _view(self, broker: Any) -> Any:
+        return broker if self.raise_on_rejection else RejectionsAsSkips(broker)
 
     def on_start(self, broker: Any) -> None:
         self.limits.attach(broker)
-        self.inner.on_start(broker)
+        with self._callback():
+            self.inner.on_start(self._view(broker))
 
     def on_prepare(self, broker: Any, config: Any | None = None) -> None:
-        return self.inner.on_prepare(broker, config)
+        with self._callback():
+            return self.inner.on_prepare(self._view(broker), config)
 
     def on_data(
         self, timestamp: datetime, data: dict[str, dict], context: dict[str, Any], broker: Any
     ) -> None:
         self.limits.on_bar(timestamp, data)
-        view = broker if self.raise_on_rejection else RejectionsAsSkips(broker)
-        self.inner.on_data(timestamp, data, context, view)
+        with self._callback():
+            self.inner.on_data(timestamp, data, context, self._view(broker))
 
     def on_end(self, broker: Any) -> None:
-        self.inner.on_end(broker if self.raise_on_rejection else RejectionsAsSkips(broker))
+        with self._callback():
+            self.inner.on_end(self._view(broker))
 
     def _validate_completed_run(self) -> None:
         self.inner._validate_completed_run()

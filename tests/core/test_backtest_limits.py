@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from ml4t.backtest import Strategy, run_backtest
 from ml4t.backtest.controls import OrderControlContext, TradingControlViolation
 from ml4t.backtest.example_data import load_example_prices
+from ml4t.backtest.risk import ScaledExit
 
 from ml4t_live_core.backtest_limits import LimitViolation, LiveLimits
 from ml4t_live_core.errors import ConfigError
@@ -280,3 +281,40 @@ def _every_check_limits() -> LiveLimits:
             os.environ[LOAD_ENV_VAR] = previous
     limits.attach(_Broker())
     return limits
+
+
+def test_engine_placed_exits_are_counted_but_never_abort_the_backtest(prices, only_my_checks):
+    limits = LiveLimits.from_config()
+
+    class ScaleOutThenHalt(Strategy):
+        bar = 0
+
+        def on_start(self, broker):
+            broker.set_position_rules(ScaledExit(targets=[(0.005, 0.5)]))
+
+        def on_data(self, timestamp, data, context, broker):
+            self.bar += 1
+            if self.bar == 1:
+                broker.submit_order("AAPL", 10)
+            elif self.bar == 2:
+                limits.context.set_trading_state(TradingState.HALTED, "test halt")
+
+    result = run_backtest(prices, limits.wrap(ScaleOutThenHalt()))
+    # The engine's own partial exit (not a full close) would be refused live in HALTED: it is
+    # counted, marked not enforced, and the backtest runs to the end.
+    assert limits.counts["kill-switch"] >= 1
+    assert all(not r.enforced for r in limits.rejections)
+    assert limits.summary()["not_enforced"] == len(limits.rejections)
+    assert any(f.side.value == "sell" and f.quantity == 5 for f in result.fills)
+
+
+def test_one_live_limits_per_backtest_run(prices, only_my_checks):
+    limits = LiveLimits.from_config()
+
+    class Idle(Strategy):
+        def on_data(self, timestamp, data, context, broker):
+            pass
+
+    run_backtest(prices, limits.wrap(Idle()))
+    with pytest.raises(RuntimeError, match="new LiveLimits for each run"):
+        run_backtest(prices, limits.wrap(Idle()))
