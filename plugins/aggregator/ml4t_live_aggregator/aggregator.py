@@ -84,6 +84,7 @@ class BarAggregator:
         self._sessions = Sessions(config.calendar) if config.calendar else None
         self._flush_after = timedelta(seconds=config.flush_after)
         self._lateness = timedelta(seconds=config.allowed_lateness)
+        self._max_skew = timedelta(seconds=config.max_clock_skew)
         self._pending: dict[datetime, _Bucket] = {}
         self._current: _Bucket | None = None
         #: Every tick before this instant belongs to an emitted bar: it is late.
@@ -93,20 +94,32 @@ class BarAggregator:
         self._fixed_assets = config.assets is not None
 
     # --- input -----------------------------------------------------------------------------
-    def add_event(self, timestamp: datetime, data: dict[str, Any]) -> list[BarEvent]:
-        """Take one inner feed event (see `inputs`); return the bars it completed."""
+    def add_event(self, timestamp: datetime, data: dict[str, Any], now: datetime | None = None) -> list[BarEvent]:
+        """Take one inner feed event (see `inputs`); return the bars it completed.
+
+        With `now` (live feeds), a piece stamped more than `max_clock_skew` seconds in the future
+        is rejected: one bad timestamp would otherwise close every open bar and make all the
+        following ticks late.
+        """
         try:
             check_timestamp(timestamp, "event")
         except InvalidTickError as exc:
             self.reject(f"{exc} (assets {sorted(map(str, data))})")
             return []
+        limit = None if now is None else now + self._max_skew
         add = self.add_piece
         for asset, payload in data.items():
             for item in payload if type(payload) is list else (payload,):
                 try:
-                    add(parse(timestamp, asset, item, checked=True))
+                    piece = parse(timestamp, asset, item, checked=True)
                 except InvalidTickError as exc:
                     self.reject(str(exc))
+                    continue
+                if limit is not None and piece[0] > limit:
+                    self.reject(f"{asset} at {piece[0]}: timestamp is more than {self.config.max_clock_skew} s "
+                                f"ahead of the clock ({now})")
+                    continue
+                add(piece)
         return self.due()
 
     def reject(self, reason: str) -> None:

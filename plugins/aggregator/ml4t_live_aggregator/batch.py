@@ -21,11 +21,12 @@ TICK_COLUMNS = ("timestamp", "asset", "price", "size")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def add_batch(agg: BarAggregator, ticks: pl.DataFrame) -> list[BarEvent]:
+def add_batch(agg: BarAggregator, ticks: pl.DataFrame, now: datetime | None = None) -> list[BarEvent]:
     """Fold `ticks` (columns timestamp [timezone-aware], asset, price, size) in; return completed bars.
 
     Rows with a null, non-finite or non-positive price, or a null, non-finite or negative size,
-    are rejected and counted like on the per-event path; late and out-of-session rows likewise.
+    or (given `now`) a timestamp more than `max_clock_skew` ahead, are rejected and counted like
+    on the per-event path; late and out-of-session rows likewise.
     """
     missing = [c for c in TICK_COLUMNS if c not in ticks.columns]
     if missing:
@@ -48,6 +49,14 @@ def add_batch(agg: BarAggregator, ticks: pl.DataFrame) -> list[BarEvent]:
         & pl.col("asset").is_not_null() & (pl.col("asset") != "")
     )
     frame = frame.with_columns(valid.alias("valid"))
+    if now is not None:
+        future = frame.filter(pl.col("valid") & (pl.col("ts") > _ns(now) + int(agg.config.max_clock_skew * 1e9)))
+        if not future.is_empty():
+            row = future.row(0, named=True)
+            agg.reject(f"{row['asset']} at {_dt(row['ts'])}: timestamp is more than {agg.config.max_clock_skew} s "
+                       f"ahead of the clock ({now}); {future.height} such batch rows rejected")
+            agg.stats.rejected += future.height - 1
+            frame = frame.filter(~(pl.col("valid") & (pl.col("ts") > _ns(now) + int(agg.config.max_clock_skew * 1e9))))
     bad = frame.filter(~pl.col("valid"))
     if not bad.is_empty():
         for row in bad.head(3).iter_rows(named=True):

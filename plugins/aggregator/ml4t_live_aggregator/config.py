@@ -40,6 +40,8 @@ class AggregatorConfig(PluginConfig):
     #: Event-time seconds a bar stays open after a later tick arrives, for slightly out-of-order
     #: feeds (several subscriptions): a bar is complete once a tick at `end + allowed_lateness` is seen.
     allowed_lateness: float = Field(0.0, ge=0, allow_inf_nan=False)
+    #: Live feeds: a tick stamped further than this ahead of the clock is rejected, not trusted.
+    max_clock_skew: float = Field(5.0, gt=0, allow_inf_nan=False)
     #: Bars align to midnight in this timezone (matters for intervals longer than an hour).
     timezone: str = "UTC"
     #: Exchange calendar (pandas-market-calendars name, e.g. "XNYS"): drops ticks outside the

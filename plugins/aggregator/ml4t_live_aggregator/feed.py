@@ -114,16 +114,17 @@ class AggregatingFeed:
             await self._queue.close(exc)
 
     def _fold(self, timestamp: Any, data: Any) -> list[BarEvent]:
+        now = self.clock.now() if self.realtime else None
         if isinstance(data, pl.DataFrame):
             try:
-                return add_batch(self.aggregator, data)
+                return add_batch(self.aggregator, data, now)
             except InvalidTickError as exc:
                 self.aggregator.reject(str(exc))
                 return []
         if not isinstance(data, dict):
             self.aggregator.reject(f"event at {timestamp}: data is {type(data).__name__}, not a dict of assets")
             return []
-        return self.aggregator.add_event(timestamp, data)
+        return self.aggregator.add_event(timestamp, data, now)
 
     async def _timer(self) -> None:
         try:

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from ml4t_live_core.clock import ManualClock
+from ml4t_live_core.protocols import BarEvent
 
 from ml4t_live_aggregator import AggregatingFeed, AggregatorConfig, BarAggregator
 
@@ -65,6 +66,11 @@ class ManualSleeper:
         await settle()
 
 
+async def next_bar(feed: AggregatingFeed) -> BarEvent:
+    """The next bar; the timeout only fires if the test is broken (it never waits when passing)."""
+    return await asyncio.wait_for(anext(aiter(feed)), 5)
+
+
 async def settle() -> None:
     """Let every ready task run (the pump and the timer) without real time passing."""
     for _ in range(20):
@@ -88,14 +94,16 @@ async def live():
 
 async def test_stuck_bar_is_flushed_once_after_flush_after_on_the_clock(live):
     feed, inner, clock, sleeper = live
+    await sleeper.advance(10)
     await inner.queue.put((T0 + timedelta(seconds=10), {"AAA": tick(10.0)}, {}))
+    await sleeper.advance(30)
     await inner.queue.put((T0 + timedelta(seconds=40), {"AAA": tick(12.0, 3)}, {}))
     await settle()
-    await sleeper.advance(61.9)  # 1.9 s past the bar end: not yet
+    await sleeper.advance(21.9)  # 1.9 s past the bar end: not yet
     assert feed.waiting == 0
     await sleeper.advance(0.1)
     assert feed.waiting == 1
-    ts, data, context = await anext(aiter(feed))
+    ts, data, context = await next_bar(feed)
     assert ts == T0 and context["bar_end"] == T0 + timedelta(minutes=1)
     assert data == {"AAA": {"open": 10.0, "high": 12.0, "low": 10.0, "close": 12.0, "volume": 4.0}}
     assert feed.stats.flushed_by_timer == 1
@@ -121,6 +129,7 @@ async def test_timer_rearms_when_a_tick_opens_a_new_bar(live):
 async def test_a_later_tick_completes_the_bar_before_the_timer(live):
     feed, inner, clock, sleeper = live
     await inner.queue.put((T0 + timedelta(seconds=5), {"AAA": tick(10.0)}, {}))
+    clock.advance(60)  # the timer's sleep (deadline T0 + 62 s) is not released
     await inner.queue.put((T0 + timedelta(seconds=60), {"AAA": tick(11.0)}, {}))
     await settle()
     assert feed.waiting == 1 and feed.stats.flushed_by_timer == 0
@@ -136,13 +145,14 @@ async def test_live_feed_end_discards_a_partial_bar_and_ends_iteration(live):
 
 async def test_inner_feed_failure_reaches_the_consumer_after_the_bars_before_it(live):
     feed, inner, clock, sleeper = live
+    clock.advance(65)
     await inner.queue.put((T0 + timedelta(seconds=5), {"AAA": tick(10.0)}, {}))
     await inner.queue.put((T0 + timedelta(seconds=65), {"AAA": tick(10.0)}, {}))
     await inner.queue.put(ConnectionError("feed lost"))
     iterator = aiter(feed)
-    assert (await anext(iterator))[0] == T0
+    assert (await asyncio.wait_for(anext(iterator), 5))[0] == T0
     with pytest.raises(ConnectionError, match="feed lost"):
-        await anext(iterator)
+        await asyncio.wait_for(anext(iterator), 5)
 
 
 async def test_stop_ends_iteration_and_stops_the_inner_feed(live):
@@ -150,7 +160,7 @@ async def test_stop_ends_iteration_and_stops_the_inner_feed(live):
     consumer = asyncio.create_task(anext(aiter(feed), "ended"))
     await settle()
     await feed.stop()
-    assert await consumer == "ended" and inner.stopped
+    assert await asyncio.wait_for(consumer, 5) == "ended" and inner.stopped
 
 
 def test_poll_flushes_the_final_bar_exactly_once():
@@ -163,3 +173,24 @@ def test_poll_flushes_the_final_bar_exactly_once():
     assert len(flushed) == 1 and flushed[0][2]["bar_end"] == end
     assert agg.poll(end + timedelta(hours=1)) == [] and agg.finish() == []
     assert agg.next_deadline() is None and agg.stats.bars_emitted == 1
+
+
+async def test_a_polars_frame_of_ticks_takes_the_batch_path(live):
+    import polars as pl
+
+    feed, inner, clock, sleeper = live
+    frame = pl.DataFrame({"timestamp": [T0 + timedelta(seconds=s) for s in (1, 2, 61)], "asset": ["AAA"] * 3,
+                          "price": [10.0, 11.0, 12.0], "size": [1.0, 2.0, 3.0]})
+    clock.advance(61)
+    await inner.queue.put((T0 + timedelta(seconds=61), frame, {}))
+    await settle()
+    ts, data, _ = await next_bar(feed)
+    assert ts == T0 and data["AAA"] == {"open": 10.0, "high": 11.0, "low": 10.0, "close": 11.0, "volume": 3.0}
+
+
+async def test_live_feed_rejects_ticks_stamped_far_ahead_of_the_clock(live):
+    feed, inner, clock, sleeper = live
+    await inner.queue.put((T0 + timedelta(hours=3), {"AAA": tick(10.0)}, {}))
+    await inner.queue.put((T0 + timedelta(seconds=5), {"AAA": tick(11.0)}, {}))
+    await settle()
+    assert feed.stats.rejected == 1 and feed.stats.late == 0 and feed.waiting == 0

@@ -132,3 +132,41 @@ def test_config_file_selects_the_aggregator_with_its_settings(tmp_path, monkeypa
     (name, options), = cfg.wrappers
     assert name == "aggregate" and options.interval_seconds == 900 and options.flush_after == 5.0
     assert options.calendar == "XNYS"
+
+
+def test_a_tick_from_the_future_is_rejected_and_does_not_close_open_bars():
+    agg = BarAggregator(AggregatorConfig(interval="1min", max_clock_skew=5))
+    now = T0 + timedelta(seconds=30)
+    agg.add_event(T0 + timedelta(seconds=10), {"AAA": GOOD}, now=now)
+    assert agg.add_event(datetime(2099, 1, 1, tzinfo=UTC), {"AAA": GOOD}, now=now) == []
+    assert agg.stats.rejected == 1 and "ahead of the clock" in agg.stats.last_rejection
+    agg.add_event(T0 + timedelta(seconds=20), {"AAA": {"price": 11.0, "size": 1.0}}, now=now)
+    assert agg.stats.late == 0
+    (_, data, _), = agg.finish()
+    assert data["AAA"]["volume"] == 3.0
+
+
+def test_batch_rejects_rows_from_the_future():
+    frame = pl.DataFrame({"timestamp": [T0, T0 + timedelta(days=1)], "asset": ["A", "B"],
+                          "price": [1.0, 2.0], "size": [1.0, 1.0]})
+    agg = BarAggregator(AggregatorConfig(interval="1min"))
+    add_batch(agg, frame, now=T0 + timedelta(seconds=1))
+    (_, data, _), = agg.finish()
+    assert set(data) == {"A"} and agg.stats.rejected == 1 and "B at 2024-03-05" in agg.stats.last_rejection
+
+
+def test_ticks_carry_their_own_timestamps_inside_one_event():
+    agg = BarAggregator(AggregatorConfig(interval="1min"))
+    events = agg.add_event(T0 + timedelta(seconds=90), {"AAA": [
+        {"price": 10.0, "size": 1.0, "timestamp": T0 + timedelta(seconds=5)},
+        {"price": 12.0, "size": 1.0, "timestamp": T0 + timedelta(seconds=65)},
+    ]})
+    events += agg.finish()
+    assert [(ts, d["AAA"]["close"]) for ts, d, _ in events] == [(T0, 10.0), (T0 + timedelta(minutes=1), 12.0)]
+
+
+def test_a_naive_event_timestamp_rejects_the_whole_event():
+    agg = BarAggregator(AggregatorConfig(interval="1min"))
+    assert agg.add_event(datetime(2024, 3, 4, 14, 30), {"AAA": GOOD, "BBB": GOOD}) == []
+    assert agg.stats.rejected == 1 and "timezone-aware" in agg.stats.last_rejection
+    assert "AAA" in agg.stats.last_rejection and agg.finish() == []
