@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from ml4t.backtest import OrderSide
 from ml4t_live_risk_drawdown.check import STATE_KEY, DrawdownCheck, DrawdownConfig
 from ml4t_live_testing.risk import START, order_request, risk_context
@@ -210,3 +212,19 @@ def test_non_finite_equity_never_becomes_the_persisted_peak():
     context._roll_day_and_marks(START)
     assert context.risk_state.high_water_mark == PEAK
     assert RiskState.from_dict(context.risk_state.to_dict()).high_water_mark == PEAK
+
+
+@given(
+    peak=st.floats(1.0, 1e9),
+    fall_pct=st.floats(-50.0, 99.0),
+    limit=st.floats(0.1, 99.0),
+)
+def test_halts_exactly_when_the_fall_exceeds_the_limit(peak, fall_pct, limit):
+    check = DrawdownCheck(DrawdownConfig(max_pct=limit))
+    context = account(peak * (1 - fall_pct / 100), peak=peak)
+    bar(check, context)
+    fall = (peak - context.equity()) / peak * 100
+    if fall > limit + 1e-6:
+        assert context.trading_state is TradingState.HALTED
+    elif fall < limit - 1e-6:
+        assert context.trading_state is TradingState.ACTIVE
