@@ -88,6 +88,32 @@ class AggregatingFeed:
             except QueueClosed:
                 return
 
+    async def history(self, bars: int) -> list[BarEvent]:
+        """The last `bars` aggregated bars for warm-up, built from the inner feed's history.
+
+        The inner feed's bar length is unknown, so the request grows until enough complete
+        bars came out or the inner feed has no more. A live bar still in progress, and a first
+        bar the history starts inside of, are left out.
+        """
+        fetch = getattr(self.inner, "history", None)
+        if fetch is None or bars <= 0:
+            return []
+        wanted = bars
+        for _ in range(8):
+            source = list(await fetch(wanted))
+            agg = BarAggregator(self.config)
+            out: list[BarEvent] = []
+            for timestamp, data, _context in source:
+                if isinstance(data, dict):
+                    out += agg.add_event(timestamp, data)
+            out += agg.finish(self.clock.now() if self.realtime else None)
+            if out and source and source[0][0] > out[0][2]["bar_start"]:
+                out = out[1:]  # the history starts inside this bar: it would be partial
+            if len(out) >= bars or len(source) < wanted:
+                return out[-bars:]
+            wanted *= 4
+        return out[-bars:]
+
     async def poll(self) -> int:
         """Flush stuck bars due at `clock.now()` into the queue; returns how many."""
         async with self._output:

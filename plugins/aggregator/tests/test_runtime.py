@@ -96,3 +96,38 @@ async def test_slow_consumer_with_block_stops_reading_the_inner_feed(one_minute_
     assert feed.waiting == 2 and feed.aggregator.stats.ticks < 32 * 3
     events = [event async for event in feed]
     assert len(events) == 32 and feed.stats.dropped_backpressure == 0
+
+
+class HistoryFeed(ReplayFeed):
+    """A replay whose past is its own frame (the sim replay has no history)."""
+
+    def __init__(self, data: pl.DataFrame) -> None:
+        super().__init__(data=data)
+        self.requests: list[int] = []
+        from ml4t_live_sim.feeds import frame_to_events, load_bars
+
+        self._past = frame_to_events(load_bars(data))
+
+    async def history(self, bars: int):  # type: ignore[no-untyped-def]
+        self.requests.append(bars)
+        return self._past[-bars:]
+
+
+async def test_history_for_warm_up_is_aggregated_from_the_inner_feeds_history(one_minute_bars):
+    inner = HistoryFeed(one_minute_bars)
+    feed = AggregatingFeed(AggregatorConfig(interval="5min"), inner)
+    past = await feed.history(3)
+    expected = sorted(expected_five_minute(one_minute_bars).items())[-3:]
+    assert [ts for ts, _, _ in past] == [start for start, _ in expected]
+    assert inner.requests == [3, 12]  # grown until enough 5-minute bars came out
+    assert all(data[a] == pytest.approx(bar) for (_, data, _), (_, bars) in zip(past, expected, strict=True)
+               for a, bar in bars.items())
+
+
+async def test_history_never_starts_with_a_bar_it_only_saw_the_end_of(one_minute_bars):
+    inner = HistoryFeed(one_minute_bars.filter(pl.col("timestamp").dt.minute() != 50))
+    feed = AggregatingFeed(AggregatorConfig(interval="5min"), inner)
+    past = await feed.history(3)
+    # 12 one-minute bars now start at 14:49: the 14:45 bar would hold only its last minute.
+    assert [ts.minute for ts, _, _ in past] == [50, 55, 0]
+    assert inner.requests == [3, 12]
