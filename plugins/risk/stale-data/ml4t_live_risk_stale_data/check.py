@@ -18,6 +18,9 @@ class StaleDataConfig(PluginConfig):
         runtime's clock (default 300). In a replay the clock is bar time, so replays are never
         stale. A bar stamped further than this in the future is rejected as well: the clock
         or the feed is wrong and prices cannot be trusted. An asset with no bar yet is rejected.
+        The age is taken from the bar's timestamp; bars labelled by their start (the usual
+        convention) are already one interval old when they arrive, so with bars of 5 minutes
+        or longer set this above the bar interval, or every order will be rejected as stale.
     """
 
     max_age_seconds: float = Field(300.0, gt=0, allow_inf_nan=False)
