@@ -275,3 +275,7 @@ from ml4t_live_core.state_commands import journal_command, state_group  # noqa: 
 
 main.add_command(state_group)
 main.add_command(journal_command)
+
+from ml4t_live_core.status import status_command  # noqa: E402
+
+main.add_command(status_command)

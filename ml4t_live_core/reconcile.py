@@ -78,12 +78,14 @@ def journal_open_orders(records: Iterable[JournalRecord]) -> dict[str, JournalRe
     return open_orders
 
 
-def journal_positions(records: Iterable[JournalRecord]) -> dict[str, float] | None:
-    """Net quantity per asset implied by the journal's (non-shadow) fills; None without fills."""
+def journal_positions(records: Iterable[JournalRecord], *, shadow: bool = False) -> dict[str, float] | None:
+    """Net quantity per asset implied by the journal's fills at the broker (or, with `shadow`,
+    in the virtual portfolio); None without such fills."""
     positions: dict[str, float] = {}
     seen = False
     for record in records:
-        if record.event not in _FILLS or record.shadow or record.filled_quantity is None or record.asset is None:
+        if (record.event not in _FILLS or record.shadow is not shadow or record.filled_quantity is None
+                or record.asset is None):
             continue
         seen = True
         sign = -1.0 if (record.side or "").lower() == "sell" else 1.0

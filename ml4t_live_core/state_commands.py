@@ -26,7 +26,7 @@ config_option = click.option("--config", "config_path", type=click.Path(dir_okay
                              help="Config file naming the state backend (default: the installed default).")
 
 
-def _with_store(config_path: Path | None, action: Callable[[StateStore], Awaitable[T]]) -> T:
+def with_store(config_path: Path | None, action: Callable[[StateStore], Awaitable[T]]) -> T:
     """Open the configured store, run `action`, close it; known errors become one clear line."""
     try:
         cfg, plugins = load_config(config_path)
@@ -67,7 +67,7 @@ def show(config_path: Path | None) -> None:
         journal = await store.read_journal()
         return state, trading, len(journal), f"{store.backend} state at {store.location}"
 
-    state, trading, records, where = _with_store(config_path, read)
+    state, trading, records, where = with_store(config_path, read)
     table = Table(title=where, show_header=False)
     table.add_column("field", style="bold")
     table.add_column("value", overflow="fold")
@@ -100,7 +100,7 @@ def reset(confirm: bool, config_path: Path | None) -> None:
             detail={"state": state.trading_state.value, "by": "cli", "reset": True, "kept": kept}))
         return kept, f"{store.backend} state at {store.location}"
 
-    kept, where = _with_store(config_path, do_reset)
+    kept, where = with_store(config_path, do_reset)
     console.print(f"{where} was reset. Trading is [bold]HALTED[/] until `ml4t-live resume --confirm`.")
     for path in kept:
         console.print(f"  old bytes kept in {path}")
@@ -125,7 +125,7 @@ def journal_command(since: str | None, asset: str | None, config_path: Path | No
     async def read(store: StateStore) -> tuple[Any, str]:
         return await store.read_journal(since=since_dt, asset=wanted), f"{store.backend} journal at {store.location}"
 
-    records, where = _with_store(config_path, read)
+    records, where = with_store(config_path, read)
     table = Table(title=f"{where} ({len(records)} records)")
     for column in ("time", "event", "client order id", "asset", "side", "qty", "type", "price", "reasons / detail"):
         table.add_column(column, overflow="fold")

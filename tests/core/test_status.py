@@ -1,0 +1,120 @@
+"""`ml4t-live status` from what a real run left in the JSON state backend."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+from click.testing import CliRunner
+from prometheus_client import CollectorRegistry, Gauge, start_http_server
+
+from ml4t_live_core.cli import main
+from ml4t_live_core.compose import build, load_config
+from ml4t_live_core.plugins import LOAD_ENV_VAR, Kind
+from ml4t_live_core.state import JournalEvent
+from ml4t_live_sim import SyntheticConfig
+from ml4t_live_sim.feeds import synthetic_bars
+
+STRATEGY = '''
+from ml4t.backtest import Strategy
+
+class Accumulate(Strategy):
+    def __init__(self):
+        self.bars = 0
+
+    def on_data(self, timestamp, data, context, broker):
+        self.bars += 1
+        if self.bars % 5 == 0:
+            broker.submit_order("A000", 10)
+        if self.bars == 12:
+            broker.submit_order("A001", -7)
+'''
+
+
+@pytest.fixture
+def ran(tmp_path, monkeypatch):
+    """A finished run with the JSON backend; returns (config path, the runtime's final view)."""
+    monkeypatch.setenv(LOAD_ENV_VAR, "sim,state-json")
+    bars = tmp_path / "bars.csv"
+    synthetic_bars(SyntheticConfig(assets=2, bars=40, seed=2)).write_csv(bars)
+    config = tmp_path / "live.toml"
+    config.write_text(textwrap.dedent(f"""
+        [runtime]
+        strategy_id = "status"
+        [feed]
+        use = "replay"
+        [feed.replay]
+        path = "{bars}"
+        [state]
+        use = "json"
+        [state.json]
+        directory = "{tmp_path / 'state'}"
+    """))
+    (tmp_path / "strategy.py").write_text(STRATEGY)
+    result = CliRunner().invoke(main, ["run", f"{tmp_path / 'strategy.py'}:Accumulate", "--config", str(config),
+                                       "--report-dir", str(tmp_path / "reports")])
+    assert result.exit_code == 0, result.output
+    return config
+
+
+def test_status_shows_state_positions_pnl_last_bar_and_recent_entries(ran):
+    halted = CliRunner().invoke(main, ["halt", "--config", str(ran), "--reason", "news at 10"])
+    assert halted.exit_code == 0, halted.output
+    result = CliRunner().invoke(main, ["status", "--config", str(ran)], env={"COLUMNS": "220"})
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "HALTED" in out and "manual halt: news at 10" in out
+    # buys of 10 A000 at bars 5..35 filled at the next open (the one at bar 40, the last, stays
+    # open), and one sell of 7 A001
+    assert "A000" in out and "70" in out and "-7" in out
+
+    cfg, plugins = load_config(ran)
+    store = plugins.registry.get(Kind.STATE_STORE, cfg.state).factory(cfg.state_config)
+    import asyncio
+
+    from ml4t_live_core.status import gather
+
+    async def read():  # type: ignore[no-untyped-def]
+        await store.open()
+        try:
+            return await gather(store)
+        finally:
+            await store.close()
+
+    status = asyncio.run(read())
+    assert status.positions == {"A000": 70.0, "A001": -7.0}
+    assert status.last_mark is not None and status.last_mark.timestamp.minute == 9  # bar 40 = 15:09
+    assert status.pnl_today == pytest.approx(status.last_mark.detail["equity"] - status.state.start_of_day_equity)
+    assert f"{status.pnl_today:+,.2f}" in out
+    assert len(status.recent) == 10 and all(r.event is not JournalEvent.MARK for r in status.recent)
+    assert status.recent[-1].event is JournalEvent.TRADING_STATE  # the halt is the newest entry
+    assert status.recent[-2].client_order_id in out
+
+
+def test_status_reads_a_running_engines_metrics(ran):
+    registry = CollectorRegistry()
+    Gauge("ml4t_live_equity", "equity", registry=registry).set(123_456.0)
+    Gauge("ml4t_live_connected", "connected", registry=registry).set(1)
+    server, _ = start_http_server(0, addr="127.0.0.1", registry=registry)
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/metrics"
+        result = CliRunner().invoke(main, ["status", "--config", str(ran), "--metrics", url], env={"COLUMNS": "220"})
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.exit_code == 0, result.output
+    assert "running: equity 123,456.00, connected" in result.output
+
+
+def test_status_says_when_no_engine_answers(ran):
+    result = CliRunner().invoke(main, ["status", "--config", str(ran), "--metrics", "http://127.0.0.1:9/metrics"],
+                                env={"COLUMNS": "220"})
+    assert result.exit_code == 0 and "not answering at http://127.0.0.1:9/metrics" in result.output
+
+
+def test_status_on_corrupt_state_fails_closed_with_the_reset_command(ran, tmp_path):
+    for path in (tmp_path / "state").iterdir():
+        if path.suffix == ".json":
+            path.write_bytes(b"\x00garbage")
+    result = CliRunner().invoke(main, ["status", "--config", str(ran)])
+    assert result.exit_code != 0 and "ml4t-live state reset --confirm" in result.output
