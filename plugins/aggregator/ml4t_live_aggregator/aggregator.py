@@ -80,8 +80,8 @@ class BarAggregator:
         self.interval = timedelta(seconds=config.interval_seconds)
         self._interval_us = config.interval_seconds * 1_000_000
         self._tz = ZoneInfo(config.timezone)
-        self._utc = config.timezone == "UTC"
-        self._sessions = Sessions(config.calendar) if config.calendar else None
+        self.utc_aligned = config.timezone == "UTC"
+        self.sessions = Sessions(config.calendar) if config.calendar else None
         self._flush_after = timedelta(seconds=config.flush_after)
         self._lateness = timedelta(seconds=config.allowed_lateness)
         self._max_skew = timedelta(seconds=config.max_clock_skew)
@@ -187,7 +187,7 @@ class BarAggregator:
     def align(self, ts: datetime) -> datetime:
         """Start of the interval containing `ts`, aligned to midnight in the configured timezone."""
         us = (ts - EPOCH) // MICROSECOND
-        offset = 0 if self._utc else ts.astimezone(self._tz).utcoffset() // MICROSECOND
+        offset = 0 if self.utc_aligned else ts.astimezone(self._tz).utcoffset() // MICROSECOND
         start_us = (us + offset) // self._interval_us * self._interval_us - offset
         return EPOCH + timedelta(microseconds=start_us)
 
@@ -195,8 +195,8 @@ class BarAggregator:
         start = self.align(ts)
         stop = start + self.interval
         lo, hi = start, stop
-        if self._sessions is not None:
-            session = self._sessions.session_at(ts)
+        if self.sessions is not None:
+            session = self.sessions.session_at(ts)
             if session is None:
                 return None
             lo, hi = max(start, session[0]), min(stop, session[1])

@@ -41,7 +41,7 @@ def add_batch(agg: BarAggregator, ticks: pl.DataFrame, now: datetime | None = No
         pl.col("asset").cast(pl.String),
         pl.col("price").cast(pl.Float64),
         pl.col("size").cast(pl.Float64),
-        *([] if agg._utc else [_offset_ns(agg.config.timezone)]),
+        *([] if agg.utc_aligned else [_offset_ns(agg.config.timezone)]),
     )
     valid = (
         pl.col("price").is_finite().fill_null(False) & (pl.col("price") > 0).fill_null(False)
@@ -67,13 +67,13 @@ def add_batch(agg: BarAggregator, ticks: pl.DataFrame, now: datetime | None = No
 
     ts = frame["ts"].to_numpy()
     n = agg.config.interval_seconds * 1_000_000_000
-    offset = 0 if agg._utc else frame["offset"].to_numpy()
+    offset = 0 if agg.utc_aligned else frame["offset"].to_numpy()
     start = (ts + offset) // n * n - offset
     stop = start + n
     lo, hi = start, stop
     keep = np.ones(ts.size, dtype=bool)
-    if agg._sessions is not None:
-        inside, opens, closes = agg._sessions.sessions_ns(ts)
+    if agg.sessions is not None:
+        inside, opens, closes = agg.sessions.sessions_ns(ts)
         lo, hi = np.maximum(start, opens), np.minimum(stop, closes)
         outside = int((~inside).sum())
         if outside:

@@ -82,6 +82,8 @@ class AggregatingFeed:
         return self._iterate()
 
     async def _iterate(self) -> AsyncIterator[BarEvent]:
+        if not self._tasks:
+            raise RuntimeError("AggregatingFeed: call start() before iterating")
         while True:
             try:
                 yield await self._queue.get()

@@ -113,3 +113,27 @@ def test_batch_path_applies_the_same_session_rules():
         expected += one_by_one.add_event(ts, {"A": {"price": price, "size": 1.0}})
     expected += one_by_one.finish()
     assert events == expected and batched.stats.outside_session == one_by_one.stats.outside_session == 2
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(st.integers(0, 3 * 86400), max_size=100),
+    st.sampled_from(["1h", "4h", "1d", "15min"]),
+    st.sampled_from(["America/New_York", "Asia/Kolkata", "Europe/London"]),
+)
+def test_batch_and_per_event_align_the_same_way_across_dst(seconds, interval, zone):
+    start = datetime(2024, 3, 9, 0, 0, tzinfo=UTC)  # spans the US DST change of 2024-03-10
+    times = sorted(start + timedelta(seconds=s) for s in seconds)
+    options = {"interval": interval, "timezone": zone}
+    one_by_one = BarAggregator(AggregatorConfig(**options))
+    expected = []
+    for i, ts in enumerate(times):
+        expected += one_by_one.add_event(ts, {"A": {"price": 1.0 + i, "size": 1.0}})
+    expected += one_by_one.finish()
+    batched = BarAggregator(AggregatorConfig(**options))
+    frame = pl.DataFrame({"timestamp": times, "asset": ["A"] * len(times),
+                          "price": [1.0 + i for i in range(len(times))], "size": [1.0] * len(times)},
+                         schema={"timestamp": pl.Datetime("us", "UTC"), "asset": pl.String,
+                                 "price": pl.Float64, "size": pl.Float64})
+    got = add_batch(batched, frame) + batched.finish()
+    assert got == expected
