@@ -11,7 +11,6 @@ import ib_async
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from ml4t_live_core.errors import BrokerUnavailableError
-
 from ml4t_live_ib.config import LIVE_PORTS, IBConfig
 
 log = logging.getLogger(__name__)

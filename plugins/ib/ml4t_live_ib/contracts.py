@@ -7,7 +7,6 @@ import asyncio
 import ib_async
 
 from ml4t_live_core.errors import BrokerUnavailableError
-
 from ml4t_live_ib.config import ContractSpec, IBConfig
 
 

@@ -13,7 +13,6 @@ import ib_async
 
 from ml4t_live_core.errors import BrokerUnavailableError
 from ml4t_live_core.protocols import BarEvent
-
 from ml4t_live_ib.config import IBFeedConfig
 from ml4t_live_ib.connection import RESTORED_DATA_LOST, IBConnection
 from ml4t_live_ib.contracts import ContractCache

@@ -1,7 +1,6 @@
 """Entry point of ml4t-live-ib: broker "ib" (IBBroker) and feed "ib" (IBDataFeed), on ib_async."""
 
 from ml4t_live_core.hookspecs import hookimpl
-
 from ml4t_live_ib.broker import IBBroker
 from ml4t_live_ib.config import IBConfig, IBFeedConfig
 from ml4t_live_ib.feed import IBDataFeed

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from ml4t_live_ib.broker import IBBroker
+from ml4t_live_ib.config import IBConfig
 
 from ml4t_live_core.clock import ManualClock
 from ml4t_live_core.protocols import BrokerEvent
-from ml4t_live_ib.broker import IBBroker
-from ml4t_live_ib.config import IBConfig
 
 
 def fast_config(port: int, **overrides) -> IBConfig:

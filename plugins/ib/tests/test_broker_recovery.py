@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 from ml4t.backtest import Order, OrderSide, OrderStatus, OrderType
+from ml4t_live_ib.broker import IBBroker
 
 from ml4t_live_core.errors import BrokerUnavailableError
 from ml4t_live_core.protocols import ConnectionEvent, FillEvent
-from ml4t_live_ib.broker import IBBroker
 
 from .conftest import events_of, fast_config, reconnected, settle, wait_until
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import ib_async
 import pytest
-from pydantic import ValidationError
-
-from ml4t_live_core.errors import BrokerUnavailableError
-from ml4t_live_core.plugins import LOAD_ENV_VAR
 from ml4t_live_ib.broker import IBBroker
 from ml4t_live_ib.config import IBConfig
 from ml4t_live_ib.connection import LiveAccountRefused
 from ml4t_live_ib.contracts import UnknownContractError, contract_for
+from pydantic import ValidationError
+
+from ml4t_live_core.errors import BrokerUnavailableError
+from ml4t_live_core.plugins import LOAD_ENV_VAR
 
 from .conftest import fast_config
 
@@ -145,6 +145,7 @@ async def test_account_id_never_reaches_the_logs(ib_gateway, caplog):
 
 async def test_repeated_submitted_status_is_one_acknowledgement(ib_gateway, ib_broker):
     from ml4t.backtest import Order, OrderSide, OrderStatus
+
     from ml4t_live_core.protocols import OrderStatusEvent
 
     await ib_broker.submit_order(Order(asset="AAPL", side=OrderSide.BUY, quantity=10, order_id="ack-1"))

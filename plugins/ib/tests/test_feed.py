@@ -6,7 +6,6 @@ import asyncio
 from datetime import UTC, datetime
 
 import pytest
-
 from ml4t_live_ib.config import IBFeedConfig
 from ml4t_live_ib.contracts import UnknownContractError
 from ml4t_live_ib.feed import IBDataFeed, MarketDataError
@@ -119,16 +118,22 @@ async def test_composed_ib_feed_through_the_aggregator_gives_minute_bars(ib_gate
         "feed": {"use": "ib", "aggregate": "1min",
                  "ib": {"port": ib_gateway.port, "client_id": 12, "assets": ["AAPL"], "connect_timeout": 2.0}},
     }
-    runtime = build(Idle(), None, overrides=overrides, store=MemoryStateStore())
+    from ml4t_live_core.clock import ManualClock
+
+    # the aggregator's clock stands at the minute's end: no bar is "ahead of the clock", and its
+    # wall-clock flush of stuck bars (flush_after) does not close the minute; the bar at +60 s does
+    start = EPOCH
+    clock = ManualClock(datetime.fromtimestamp(start + 60, UTC))
+    runtime = build(Idle(), None, overrides=overrides, store=MemoryStateStore(), clock=clock)
     feed = runtime.feed
     await feed.start()
     try:
         closes = [100.0 + i for i in range(12)]
-        for i, close in enumerate(closes):  # twelve 5-second bars: 14:30:00 .. 14:30:55
-            ib_gateway.push_bar("AAPL", EPOCH + 5 * i, close - 0.5, close + 1.0, close - 1.0, close, 10)
-        ib_gateway.push_bar("AAPL", EPOCH + 60, 200.0, 200.0, 200.0, 200.0, 1)  # closes the minute
+        for i, close in enumerate(closes):  # twelve 5-second bars: :00 .. :55
+            ib_gateway.push_bar("AAPL", start + 5 * i, close - 0.5, close + 1.0, close - 1.0, close, 10)
+        ib_gateway.push_bar("AAPL", start + 60, 200.0, 200.0, 200.0, 200.0, 1)  # closes the minute
         timestamp, data, _ = await asyncio.wait_for(anext(aiter(feed)), 3)
-        assert timestamp == datetime.fromtimestamp(EPOCH, UTC)
+        assert timestamp == datetime.fromtimestamp(start, UTC)
         bar = data["AAPL"]
         assert (bar["open"], bar["high"], bar["low"], bar["close"], bar["volume"]) == (99.5, 112.0, 99.0, 111.0, 120.0)
     finally:

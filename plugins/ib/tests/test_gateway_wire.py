@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ib_async
-
 from ml4t_live_testing.ib import IBGatewaySimulator
 
 

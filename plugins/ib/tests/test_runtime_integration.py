@@ -7,13 +7,13 @@ from datetime import UTC, datetime, timedelta
 import polars as pl
 import pytest
 from ml4t.backtest import OrderStatus, OrderType, Strategy
+from ml4t_live_ib.broker import IBBroker
+from ml4t_live_sim import ReplayFeed
 
 from ml4t_live_core.compose import build
 from ml4t_live_core.memory_store import MemoryStateStore
 from ml4t_live_core.plugins import LOAD_ENV_VAR
 from ml4t_live_core.state import JournalEvent
-from ml4t_live_ib.broker import IBBroker
-from ml4t_live_sim import ReplayFeed
 
 from .conftest import fast_config, wait_until
 

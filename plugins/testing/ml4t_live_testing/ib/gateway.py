@@ -12,7 +12,6 @@ import asyncio
 from dataclasses import dataclass
 
 from ml4t_live_core.clock import Clock, ManualClock
-
 from ml4t_live_testing.ib import messages as msg
 from ml4t_live_testing.ib.book import GatewayBook, SimExecution, SimOrder, SimPosition
 from ml4t_live_testing.ib.contracts import ContractBook

@@ -8,7 +8,13 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from ml4t_live_testing.ib import messages as msg
-from ml4t_live_testing.ib.wire import SERVER_VERSION, ProtocolError, frame, read_frame, read_handshake
+from ml4t_live_testing.ib.wire import (
+    SERVER_VERSION,
+    ProtocolError,
+    frame,
+    read_frame,
+    read_handshake,
+)
 
 if TYPE_CHECKING:
     from ml4t_live_testing.ib.gateway import IBGatewaySimulator
@@ -31,8 +37,7 @@ class GatewaySession:
     def send(self, *messages: Iterable[object]) -> None:
         if self.writer.is_closing():
             return
-        for fields in messages:
-            self.writer.write(frame(fields))
+        self.writer.write(b"".join(frame(fields) for fields in messages))
 
     def close(self) -> None:
         if not self.writer.is_closing():

@@ -1,0 +1,184 @@
+"""OrderTracker: the adapter's record of its orders, kept current from IB's events.
+
+Keyed by the runtime's client order id (IB `orderRef`). It turns IB order statuses, error
+codes, executions and commission reports into `BrokerEvent`s, each terminal status once and
+each execution once, and rebinds orders to IB's trades after a reconnect.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from collections.abc import Callable, Iterable
+
+import ib_async
+from ml4t.backtest import Order, OrderStatus
+
+from ml4t_live_core.clock import Clock
+from ml4t_live_core.protocols import BrokerEvent, FillEvent, OrderStatusEvent
+from ml4t_live_ib.contracts import ContractCache
+from ml4t_live_ib.orders import (
+    ACKNOWLEDGED,
+    ORDER_CANCELLED,
+    REJECT_CODES,
+    WORKING,
+    from_ib_trade,
+    to_fill,
+)
+
+log = logging.getLogger(__name__)
+DONE_AT_IB = frozenset({"Cancelled", "ApiCancelled", "Inactive"})
+
+
+class OrderTracker:
+    """Orders, their IB trades, and which statuses / executions the runtime has already heard."""
+
+    def __init__(self, contracts: ContractCache, clock: Clock, currency: str, emit: Callable[[BrokerEvent], None]):
+        self.contracts = contracts
+        self.clock = clock
+        self.currency = currency
+        self.emit = emit
+        self._orders: dict[str, Order] = {}
+        self._trades: dict[str, ib_async.Trade] = {}
+        self._ref_by_order_id: dict[int, str] = {}
+        self._seen_executions: set[str] = set()
+        self._acknowledged: set[str] = set()
+        self._cancel_requested: set[str] = set()
+        self._final: set[str] = set()
+
+    # --- records -----------------------------------------------------------------------
+
+    def known(self, ref: str) -> Order | None:
+        order = self._orders.get(ref)
+        return copy.copy(order) if order is not None else None
+
+    def record(self, order: Order) -> None:
+        """Track an order before it is sent, so a reply can never outrun its record."""
+        mine = copy.copy(order)
+        mine.status = OrderStatus.PENDING
+        self._orders[order.order_id] = mine
+
+    def bind(self, ref: str, trade: ib_async.Trade) -> None:
+        self._trades[ref] = trade
+        self._ref_by_order_id[trade.order.orderId] = ref
+
+    def working_trade(self, ref: str) -> ib_async.Trade | None:
+        """The IB trade of an order that can still be cancelled or modified."""
+        trade = self._trades.get(ref)
+        if trade is None or ref in self._final or trade.orderStatus.status not in WORKING:
+            return None
+        return trade
+
+    def is_final(self, ref: str) -> bool:
+        return ref in self._final
+
+    def order(self, ref: str) -> Order:
+        return self._orders[ref]
+
+    def replace(self, ref: str, order: Order) -> None:
+        self._orders[ref] = order
+
+    def request_cancel(self, ref: str) -> None:
+        self._cancel_requested.add(ref)
+
+    def open_orders(self) -> list[Order]:
+        return [copy.copy(o) for ref, o in self._orders.items() if o.status is OrderStatus.PENDING and ref not in self._final]
+
+    # --- IB events ---------------------------------------------------------------------
+
+    def on_order_status(self, trade: ib_async.Trade) -> None:
+        ref = trade.order.orderRef
+        if ref not in self._orders or ref in self._final:
+            return
+        status = trade.orderStatus.status
+        if status in ACKNOWLEDGED:
+            if ref in self._acknowledged:
+                return  # IB repeats Submitted with every partial fill; the runtime hears it once
+            self._acknowledged.add(ref)
+            broker_id = str(trade.order.permId or trade.order.orderId)
+            self.emit(OrderStatusEvent(ref, OrderStatus.PENDING, self.clock.now(), broker_order_id=broker_id))
+        elif status in DONE_AT_IB and not _last_error_code(trade):
+            self.finish(ref, OrderStatus.REJECTED if status == "Inactive" else OrderStatus.CANCELLED,
+                        "IB reports the order Inactive" if status == "Inactive" else "cancelled")
+        # done after an error: on_error decides, it has IB's code and text
+
+    def on_error(self, req_id: int, code: int, text: str) -> None:
+        ref = self._ref_by_order_id.get(req_id)
+        if ref is None or ref in self._final:
+            return
+        trade, order = self._trades[ref], self._orders[ref]
+        reason = f"IB error {code}: {text}"
+        if code in REJECT_CODES:
+            self.finish(ref, OrderStatus.REJECTED, reason)
+        elif code == ORDER_CANCELLED or trade.orderStatus.status in DONE_AT_IB:
+            was_working = ref in self._acknowledged or ref in self._cancel_requested or order.filled_quantity > 0
+            self.finish(ref, OrderStatus.CANCELLED if was_working else OrderStatus.REJECTED, reason)
+        else:
+            log.warning("order %s: %s (order still working at IB)", ref, reason)
+
+    def on_execution(self, fill: ib_async.Fill) -> None:
+        ref = fill.execution.orderRef
+        if ref not in self._orders:
+            return
+        exec_id = fill.execution.execId
+        if exec_id in self._seen_executions:
+            return
+        self._seen_executions.add(exec_id)
+        order = self._orders[ref]
+        ml4t_fill = to_fill(order, fill, multiplier=self.contracts.multiplier(order.asset), currency=self.currency)
+        order.filled_quantity = float(fill.execution.cumQty)
+        order.filled_price = float(fill.execution.avgPrice)
+        complete = order.filled_quantity >= order.quantity - 1e-9
+        if complete:
+            order.status, order.filled_at = OrderStatus.FILLED, ml4t_fill.timestamp
+            self._final.add(ref)
+        self.emit(FillEvent(ml4t_fill, order_complete=complete, execution_id=exec_id))
+
+    def finish(self, ref: str, status: OrderStatus, reason: str) -> None:
+        if ref in self._final:
+            return
+        self._final.add(ref)
+        order = self._orders[ref]
+        order.status = status
+        if status is OrderStatus.REJECTED:
+            order.rejection_reason = reason
+        else:
+            order.cancelled_at, order.cancellation_reason = self.clock.now(), reason
+        self.emit(OrderStatusEvent(ref, status, self.clock.now(), reason=reason))
+
+    # --- after (re)connecting ------------------------------------------------------------
+
+    def reconcile(self, open_trades: Iterable[ib_async.Trade], fills: Iterable[ib_async.Fill], *, initial: bool) -> None:
+        """Rebind open orders by orderRef, adopt unknown ones, replay executions not yet seen.
+
+        On the first connect the account's earlier executions are history (positions already
+        hold them) and are only marked seen; after a reconnect the unseen ones are fills. An
+        order of ours that IB neither works nor filled is reported, never resent.
+        """
+        fills = sorted(fills, key=lambda f: f.execution.time)
+        if initial:
+            self._seen_executions.update(f.execution.execId for f in fills)
+        open_refs: set[str] = set()
+        for trade in open_trades:
+            ref = trade.order.orderRef
+            if not ref:
+                continue  # a manual TWS order: not the runtime's to manage
+            open_refs.add(ref)
+            if ref not in self._orders:
+                self._orders[ref] = from_ib_trade(trade, self.contracts.asset_of(trade.contract), self.clock.now())
+            self.bind(ref, trade)
+            if trade.orderStatus.status in ACKNOWLEDGED:
+                self._acknowledged.add(ref)
+        for fill in fills:
+            self.on_execution(fill)
+        for ref, order in list(self._orders.items()):
+            if ref in open_refs or ref in self._final or order.status is not OrderStatus.PENDING:
+                continue
+            self.finish(ref, OrderStatus.CANCELLED, "not working at IB after reconnect (not resent)")
+
+
+def _last_error_code(trade: ib_async.Trade) -> int:
+    for entry in reversed(trade.log):
+        if entry.errorCode:
+            return entry.errorCode
+    return 0
