@@ -25,6 +25,7 @@ from ml4t_live_sim.config import SimBrokerConfig
 
 _QUOTES = ("vwap", "bid", "ask", "mid", "bid_size", "ask_size")
 _OHLCV = {"open", "high", "low", "close", "volume"}
+_FINISHED = {OrderStatus.FILLED, OrderStatus.CANCELLED, OrderStatus.REJECTED}
 
 
 def _columns_slow(data: dict[str, dict[str, Any]]) -> tuple[dict[str, Any], ...]:
@@ -61,6 +62,7 @@ class SimBroker(SimulatedVenue):
         #: inner (backtest) order id <-> client order id, for orders the backtest broker holds.
         self._client_of: dict[str, str] = {}
         self._inner_of: dict[str, str] = {}
+        self._inner_orders: dict[str, Order] = {}  # client id -> the backtest broker's own Order
         self._live: dict[str, Order] = {}
         self._fills_seen = 0
         self._bar_open = False
@@ -81,7 +83,7 @@ class SimBroker(SimulatedVenue):
             return self._rejected(order, f"sim broker refused the order: {exc}")
         if inner is None:
             return self._rejected(order, self.engine.last_rejection_reason or "sim broker refused the order")
-        self._track(order, inner.order_id)
+        self._track(order, inner)
         self._harvest(self.engine._current_time or self.clock.now())
         return copy.copy(order)
 
@@ -127,14 +129,16 @@ class SimBroker(SimulatedVenue):
     async def get_open_orders(self) -> list[Order]:
         return [copy.copy(o) for o in self._live.values() if o.status is OrderStatus.PENDING]
 
-    def _track(self, order: Order, inner_id: str) -> None:
-        self._client_of[inner_id] = order.order_id
-        self._inner_of[order.order_id] = inner_id
+    def _track(self, order: Order, inner: Order) -> None:
+        self._client_of[inner.order_id] = order.order_id
+        self._inner_of[order.order_id] = inner.order_id
+        self._inner_orders[order.order_id] = inner
         self._live[order.order_id] = order
 
     def _forget(self, client_id: str) -> None:
         """A finished order leaves the maps, so memory does not grow with history."""
         self._live.pop(client_id, None)
+        self._inner_orders.pop(client_id, None)
         inner_id = self._inner_of.pop(client_id, None)
         if inner_id is not None:
             self._client_of.pop(inner_id, None)
@@ -180,6 +184,7 @@ class SimBroker(SimulatedVenue):
         self._bar_open = True
         self._prices.update(closes)
         self._harvest(timestamp)
+        self._prune()
 
     def _end_bar(self) -> None:
         """What the backtest does after the strategy's callback on the bar that is ending."""
@@ -208,7 +213,20 @@ class SimBroker(SimulatedVenue):
                 self._rejected(child, self.engine.last_rejection_reason or "sim broker refused the bracket child")
             else:
                 inner.parent_id = order.order_id  # the backtest broker cancels siblings on a fill
-                self._track(child, inner.order_id)
+                self._track(child, inner)
+
+    def _prune(self) -> None:
+        """Drop the backtest broker's finished history once reported. It keeps every order,
+        fill and trade forever (fine for one backtest), and its `get_order` scans them all: a
+        live day must not slow down or grow with it."""
+        engine = self.engine
+        if self._fills_seen:
+            del engine.fills[: self._fills_seen]
+            self._fills_seen = 0
+        del engine.trades[:]
+        orders = engine.orders
+        if len(orders) > 2 * len(self._live) + 64:
+            orders[:] = [o for o in orders if o.status not in _FINISHED]
 
     # --- reporting ---------------------------------------------------------------------------
     def _harvest(self, when: datetime) -> None:
@@ -221,7 +239,7 @@ class SimBroker(SimulatedVenue):
             if client_id is None:
                 continue
             order = self._live[client_id]
-            inner = self.engine.get_order(fill.order_id)
+            inner = self._inner_orders.get(client_id)
             fill = dataclasses.replace(fill, order_id=client_id,
                                        multiplier=fill.multiplier or self.get_multiplier(fill.asset))
             self.portfolio.apply_fill(fill, fill.multiplier or 1.0)
@@ -238,7 +256,7 @@ class SimBroker(SimulatedVenue):
         if new:
             self._emit(AccountEvent(self._snapshot()))
         for client_id, order in list(self._live.items()):
-            inner = self.engine.get_order(self._inner_of[client_id])
+            inner = self._inner_orders.get(client_id)
             if inner is None or inner.status is OrderStatus.PENDING:
                 continue
             self._forget(client_id)
