@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from ml4t.backtest import OrderSide
+from ml4t.backtest import Fill, OrderSide
 from ml4t_live_risk_max_positions.check import MaxPositionsCheck, MaxPositionsConfig
-from ml4t_live_testing.risk import order_request, risk_context
+from ml4t_live_testing.risk import START, add_pending, order_request, risk_context
 from pydantic import ValidationError
+
+from ml4t_live_core.protocols import FillEvent
 
 PRICES = {"A": 10.0, "B": 20.0, "C": 30.0, "D": 40.0}
 
@@ -94,3 +96,50 @@ def test_decides_without_walking_the_positions():
     assert decide(context, order_request(context, "NEW", 1), limit=500).reason.endswith(
         "(500 open, max 500)"
     )
+
+
+def _accept(check, context, asset, qty=5, side=OrderSide.BUY):
+    """What SafeBroker does with an order that passed: tell the checks, track it as working."""
+    request = order_request(context, asset, qty, side)
+    assert check.ml4t_live_check_order(order=request, context=context) is None
+    check.ml4t_live_on_order_accepted(order=request, context=context)
+    return add_pending(context, asset, qty, side)
+
+
+def test_orders_still_working_for_new_assets_count_in_the_same_bar():
+    check = MaxPositionsCheck(MaxPositionsConfig(max_positions=3))
+    context = risk_context(positions={"A": 10}, prices=PRICES)
+    _accept(check, context, "B")
+    _accept(check, context, "C", side=OrderSide.SELL)
+    rejection = check.ml4t_live_check_order(order=order_request(context, "D", 1), context=context)
+    assert rejection.reason == "opening D would make 4 positions (1 open, 2 being opened, max 3)"
+    # A further order on an asset that is being opened adds to it: not a new position.
+    assert (
+        check.ml4t_live_check_order(order=order_request(context, "B", 1), context=context) is None
+    )
+
+
+def test_cancelled_opening_orders_free_their_slot():
+    check = MaxPositionsCheck(MaxPositionsConfig(max_positions=2))
+    context = risk_context(positions={"A": 10}, prices=PRICES)
+    working = _accept(check, context, "B")
+    assert check.ml4t_live_check_order(order=order_request(context, "C", 1), context=context)
+    context._remove_pending(working)  # cancelled (or rejected by the broker)
+    assert (
+        check.ml4t_live_check_order(order=order_request(context, "C", 1), context=context) is None
+    )
+
+
+def test_filled_opening_orders_are_counted_once():
+    check = MaxPositionsCheck(MaxPositionsConfig(max_positions=3))
+    context = risk_context(positions={"A": 10}, prices=PRICES)
+    working = _accept(check, context, "B")
+    fill = Fill(working.order_id, "B", OrderSide.BUY, 5, 20.0, START)
+    context._on_fill(FillEvent(fill, order_complete=True))  # B is now a position, not "opening"
+    assert set(context.positions()) == {"A", "B"}
+    assert (
+        check.ml4t_live_check_order(order=order_request(context, "C", 1), context=context) is None
+    )
+    _accept(check, context, "C")
+    rejection = check.ml4t_live_check_order(order=order_request(context, "D", 1), context=context)
+    assert rejection.reason == "opening D would make 4 positions (2 open, 1 being opened, max 3)"
