@@ -181,3 +181,12 @@ async def test_close_position_sends_the_opposite_market_order(ib_gateway, ib_bro
     sent = ib_gateway.order(order.order_id)
     assert (sent.action, sent.quantity) == ("BUY", 20.0)
     assert await ib_broker.close_position("AAPL") is None
+
+
+async def test_ib_side_cancel_of_a_working_order_is_cancelled_with_reason(ib_gateway, ib_broker):
+    await ib_broker.submit_order(make("c-9", order_type=OrderType.LIMIT, limit_price=50.0))
+    ib_gateway.cancel("c-9", "DAY order expired")
+    await settle(ib_broker)
+    [event] = [e for e in events_of(ib_broker, OrderStatusEvent) if e.status is not OrderStatus.PENDING]
+    assert (event.client_order_id, event.status) == ("c-9", OrderStatus.CANCELLED)
+    assert "202" in event.reason and "DAY order expired" in event.reason

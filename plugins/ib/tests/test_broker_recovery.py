@@ -103,3 +103,58 @@ async def test_nothing_listening_is_a_clear_error():
     broker = IBBroker(fast_config(1, connect_timeout=0.3))
     with pytest.raises(BrokerUnavailableError, match="cannot reach IB at 127.0.0.1:1"):
         await broker.connect()
+
+
+async def test_process_restart_adopts_open_orders_by_order_ref(ib_gateway, ib_broker):
+    await ib_broker.submit_order(limit("p-1", price=90.0))
+    await ib_broker.disconnect()  # the process stops; the order keeps working at IB
+    successor = IBBroker(fast_config(ib_gateway.port))  # same client id, fresh process state
+    seen = []
+    successor.subscribe(seen.append)
+    await successor.connect()
+    try:
+        [adopted] = await successor.get_open_orders()
+        assert (adopted.order_id, adopted.limit_price, adopted.quantity, adopted.status) == ("p-1", 90.0, 50.0, OrderStatus.PENDING)
+        again = await successor.submit_order(limit("p-1", price=90.0))  # the runtime's retry
+        assert again.order_id == "p-1"
+        assert [p.order_ref for p in ib_gateway.placed] == ["p-1"]
+        ib_gateway.set_price("AAPL", 89.0)
+        await successor.ib.reqCurrentTimeAsync()
+        [fill] = [e for e in seen if isinstance(e, FillEvent)]
+        assert (fill.fill.order_id, fill.fill.quantity, fill.order_complete) == ("p-1", 50.0, True)
+    finally:
+        await successor.disconnect()
+
+
+async def test_earlier_executions_are_history_on_first_connect(ib_gateway, ib_broker):
+    await ib_broker.submit_order(limit("h-1"))
+    ib_gateway.fill("h-1", price=100.0)
+    await ib_broker.ib.reqCurrentTimeAsync()
+    await ib_broker.disconnect()
+    successor = IBBroker(fast_config(ib_gateway.port))
+    seen = []
+    successor.subscribe(seen.append)
+    await successor.connect()
+    try:
+        assert [e for e in seen if isinstance(e, FillEvent)] == []  # positions already hold it
+        assert (await successor.get_positions())["AAPL"].quantity == 50.0
+    finally:
+        await successor.disconnect()
+
+
+async def test_server_cancel_of_an_unacknowledged_order_is_a_rejection(ib_gateway, ib_broker):
+    from ml4t_live_core.protocols import OrderStatusEvent
+
+    ib_broker.tracker.record(limit("s-1"))
+
+    class FakeTrade:  # an order IB never acknowledged, then cancelled on its side (error 202)
+        class order:
+            orderId, orderRef = 4242, "s-1"
+
+        class orderStatus:
+            status = "PendingSubmit"
+
+    ib_broker.tracker.bind("s-1", FakeTrade)  # type: ignore[arg-type]
+    ib_broker.tracker.on_error(4242, 202, "Order Canceled - reason:Not allowed")
+    [event] = [e for e in events_of(ib_broker, OrderStatusEvent) if e.client_order_id == "s-1"]
+    assert event.status is OrderStatus.REJECTED and "Not allowed" in event.reason

@@ -161,6 +161,13 @@ class IBGatewaySimulator:
             self._on_filled(order)
         return execution
 
+    def cancel(self, ref_or_id: str | int, reason: str = "") -> None:
+        """IB cancels a working order on its own (end of day, margin, exchange)."""
+        order = self.order(ref_or_id)
+        if not order.active:
+            raise ValueError(f"order {order.order_id} is {order.status}, not cancellable")
+        self._cancel(order, reason)
+
     def set_price(self, symbol: str, price: float) -> list[SimExecution]:
         """A new last price; fills the resting orders it crosses (limits, stops, trailing stops)."""
         con_id = self.contracts.by_symbol(symbol).con_id
