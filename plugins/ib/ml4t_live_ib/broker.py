@@ -56,6 +56,7 @@ class IBBroker:
         self._handlers: list[EventHandler] = []
         self.tracker = OrderTracker(self.contracts, self.clock, self.config.currency, self._emit)
         self._paused = False
+        self._active = False
         self._closes = 0
         self._tasks: set[asyncio.Task] = set()
         self._wire_events()
@@ -74,8 +75,10 @@ class IBBroker:
         await self.conn.open()
         await self._reconcile(initial=True)
         self._paused = False
+        self._active = True  # from now on a dropped socket means "reconnect"
 
     async def disconnect(self) -> None:
+        self._active = False
         await self.conn.close()
 
     @property
@@ -90,8 +93,8 @@ class IBBroker:
             handler(event)
 
     def _on_disconnected(self) -> None:
-        if self.conn.closing:
-            return
+        if self.conn.closing or not self._active:
+            return  # our own disconnect, or a connect() that failed and already raised
         self._paused = True
         self._emit(ConnectionEvent(False, "IB socket closed; reconnecting"))
         self.conn.reconnect_soon(self._restored, self._gave_up)

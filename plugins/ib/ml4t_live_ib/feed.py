@@ -42,6 +42,7 @@ class IBDataFeed:
         self._subscriptions: dict[str, ib_async.RealTimeBarList] = {}
         self._errors: dict[int, tuple[int, str]] = {}
         self.dropped = 0
+        self._active = False
         self._tasks: set[asyncio.Task] = set()
         self.ib.errorEvent += self._on_error
         self.ib.disconnectedEvent += self._on_disconnected
@@ -49,8 +50,10 @@ class IBDataFeed:
     async def start(self) -> None:
         await self.conn.open()
         await self._subscribe()
+        self._active = True
 
     async def stop(self) -> None:
+        self._active = False
         for bars in self._subscriptions.values():
             bars.updateEvent -= self._on_bars
             if self.ib.isConnected():
@@ -105,7 +108,7 @@ class IBDataFeed:
             log.error("IB feed queue full (%d); dropped a bar (total %d)", self.config.queue_size, self.dropped)
 
     def _on_disconnected(self) -> None:
-        if not self.conn.closing:
+        if self._active and not self.conn.closing:
             self.conn.reconnect_soon(self._resubscribe, self._gave_up)
 
     async def _resubscribe(self) -> None:

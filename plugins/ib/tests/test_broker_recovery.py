@@ -158,3 +158,12 @@ async def test_server_cancel_of_an_unacknowledged_order_is_a_rejection(ib_gatewa
     ib_broker.tracker.on_error(4242, 202, "Order Canceled - reason:Not allowed")
     [event] = [e for e in events_of(ib_broker, OrderStatusEvent) if e.client_order_id == "s-1"]
     assert event.status is OrderStatus.REJECTED and "Not allowed" in event.reason
+
+
+async def test_failed_connect_leaves_no_reconnect_running(ib_gateway):
+    ib_gateway.stop_answering()
+    broker = IBBroker(fast_config(ib_gateway.port, connect_timeout=0.2))
+    with pytest.raises(BrokerUnavailableError):
+        await broker.connect()
+    task = broker.conn._reconnect_task
+    assert task is None or task.done()
