@@ -5,10 +5,12 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from ml4t.backtest import OrderSide, OrderType
+from ml4t.backtest import Fill, OrderSide, OrderType
 from ml4t_live_risk_exposure.check import ExposureCheck, ExposureConfig
-from ml4t_live_testing.risk import add_pending, order_request, risk_context
+from ml4t_live_testing.risk import START, add_pending, order_request, risk_context
 from pydantic import ValidationError
+
+from ml4t_live_core.protocols import FillEvent
 
 PRICES = {"A": 100.0, "B": 50.0}
 
@@ -175,3 +177,48 @@ def test_decides_from_the_running_totals_without_reading_positions():
     assert context.gross_exposure() == 50_000
     assert decide(context, order_request(context, "S1", 100), max_gross=51_000) is None
     assert decide(context, order_request(context, "S1", 101), max_gross=51_000) is not None
+
+
+def _accept(check, context, asset, qty, side=OrderSide.BUY):
+    """What SafeBroker does with an order that passed: tell the checks, track it as working."""
+    request = order_request(context, asset, qty, side)
+    assert check.ml4t_live_check_order(order=request, context=context) is None
+    check.ml4t_live_on_order_accepted(order=request, context=context)
+    return add_pending(context, asset, qty, side, OrderType.MARKET, None)
+
+
+def test_working_orders_for_other_assets_count_in_the_same_bar():
+    """A rebalance sends every order before any fills: together they must fit the limit."""
+    check = ExposureCheck(ExposureConfig(max_gross=20_000))
+    context = risk_context(positions={"A": 100}, prices={**PRICES, "C": 10.0})  # gross 10,000
+    _accept(check, context, "B", 100, OrderSide.SELL)  # +5,000 working
+    assert (
+        check.ml4t_live_check_order(order=order_request(context, "C", 500), context=context) is None
+    )
+    rejection = check.ml4t_live_check_order(order=order_request(context, "C", 501), context=context)
+    assert rejection.reason == (
+        "gross exposure would be 20,010.00 after buy 501 C "
+        "(now 10,000.00, working orders +5,000.00, max 20,000.00)"
+    )
+
+
+def test_cancelled_or_filled_working_orders_stop_counting_twice():
+    check = ExposureCheck(ExposureConfig(max_gross=20_000))
+    context = risk_context(positions={"A": 100}, prices={**PRICES, "C": 10.0})
+    working = _accept(check, context, "B", 100, OrderSide.SELL)
+    assert check.ml4t_live_check_order(order=order_request(context, "C", 501), context=context)
+    context._remove_pending(working)  # cancelled
+    assert (
+        check.ml4t_live_check_order(order=order_request(context, "C", 1000), context=context)
+        is None
+    )
+    assert check.ml4t_live_check_order(order=order_request(context, "C", 1001), context=context)
+
+    filled = _accept(check, context, "B", 100, OrderSide.SELL)
+    fill = Fill(filled.order_id, "B", OrderSide.SELL, 100, 50.0, START)
+    context._on_fill(FillEvent(fill, order_complete=True))  # now in gross (15,000), not working
+    assert context.gross_exposure() == 15_000
+    assert (
+        check.ml4t_live_check_order(order=order_request(context, "C", 500), context=context) is None
+    )
+    assert check.ml4t_live_check_order(order=order_request(context, "C", 501), context=context)
