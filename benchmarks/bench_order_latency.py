@@ -60,6 +60,12 @@ def main() -> None:
         assert runtime.store is not None and runtime.store.backend == "json", "the JSON state store is not installed"
         checks = runtime.plugins.registry.names(Kind.RISK_CHECK)
         asyncio.run(runtime.engine.run(install_signal_handlers=False))
+        # The disk is shared and its latency drifts: the floor is the mean of before and after.
+        after = fsync_floor(state_dir)
+        floors["fsync_floor_after"] = after
+        floors["fsync_floor"] = floors["fsync_floor"] | {
+            "p50_us": (floors["fsync_floor"]["p50_us"] + after["p50_us"]) / 2,
+            "p50_us_before": floors["fsync_floor"]["p50_us"]}
     samples = strategy.samples
     overall, first, last = percentiles(samples), percentiles(samples[:1000]), percentiles(samples[-1000:])
     budget = floors["handoff_floor"]["p50_us"] + floors["fsync_floor"]["p50_us"]

@@ -93,6 +93,8 @@ def print_report(report: ParityReport, out: Console) -> None:
     out.print(f"tolerance: price/fees {tol.price_rel:g} relative, quantity {tol.quantity:g}, cash {tol.cash:g}")
     if report.ok:
         out.print("[bold green]PARITY[/]: orders, fills and final positions agree")
+        if not b.orders:
+            out.print("[yellow]note[/]: the strategy placed no orders on this data, so agreement says little")
         return
     table = Table(title=f"{len(report.differences)} differences")
     for column in ("kind", "which", "backtest", "live"):

@@ -45,6 +45,12 @@ def test_agreement_exits_zero(prices):
     assert "PARITY" in result.output and "fills: backtest 2, live 2" in result.output
 
 
+def test_a_run_without_orders_agrees_but_says_so(prices):
+    result = cli(f"{EXAMPLES}:TargetPercent", "--data", str(prices))  # 9 bars: never past its look-back
+    assert result.exit_code == 0, result.output
+    assert "placed no orders" in result.output
+
+
 def test_disagreement_exits_one_with_a_side_by_side_table(prices, tmp_path):
     strategy = tmp_path / "live_only.py"
     strategy.write_text(LIVE_ONLY)
