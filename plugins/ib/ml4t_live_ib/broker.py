@@ -278,8 +278,8 @@ class IBBroker:
         fresh = to_ib_order(updated, account=self.conn.account)
         ib_order = trade.order
         ib_order.totalQuantity, ib_order.lmtPrice, ib_order.auxPrice = fresh.totalQuantity, fresh.lmtPrice, fresh.auxPrice
+        self.tracker.begin_modify(client_order_id, updated)
         self.ib.placeOrder(trade.contract, ib_order)
-        self.tracker.replace(client_order_id, updated)
         return True
 
     async def close_position(self, asset: str) -> Order | None:

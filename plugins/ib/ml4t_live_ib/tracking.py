@@ -17,14 +17,7 @@ from ml4t.backtest import Order, OrderStatus
 from ml4t_live_core.clock import Clock
 from ml4t_live_core.protocols import BrokerEvent, FillEvent, OrderStatusEvent
 from ml4t_live_ib.contracts import ContractCache
-from ml4t_live_ib.orders import (
-    ACKNOWLEDGED,
-    ORDER_CANCELLED,
-    REJECT_CODES,
-    WORKING,
-    from_ib_trade,
-    to_fill,
-)
+from ml4t_live_ib.orders import ACKNOWLEDGED, ORDER_CANCELLED, REJECT_CODES, from_ib_trade, to_fill
 
 log = logging.getLogger(__name__)
 DONE_AT_IB = frozenset({"Cancelled", "ApiCancelled", "Inactive"})
@@ -45,6 +38,8 @@ class OrderTracker:
         self._acknowledged: set[str] = set()
         self._cancel_requested: set[str] = set()
         self._final: set[str] = set()
+        #: orders with a modification in flight -> the record before it (restored if IB refuses)
+        self._modifying: dict[str, Order] = {}
 
     # --- records -----------------------------------------------------------------------
 
@@ -63,20 +58,26 @@ class OrderTracker:
         self._ref_by_order_id[trade.order.orderId] = ref
 
     def working_trade(self, ref: str) -> ib_async.Trade | None:
-        """The IB trade of an order that can still be cancelled or modified."""
+        """The IB trade of an order that can still be cancelled or modified.
+
+        Our record decides, not ib_async's: ib_async marks a trade Cancelled when IB refuses a
+        *modification*, although IB keeps working the original order.
+        """
         trade = self._trades.get(ref)
-        if trade is None or ref in self._final or trade.orderStatus.status not in WORKING:
+        order = self._orders.get(ref)
+        if trade is None or order is None or ref in self._final or order.status is not OrderStatus.PENDING:
             return None
         return trade
+
+    def begin_modify(self, ref: str, updated: Order) -> None:
+        self._modifying[ref] = self._orders[ref]
+        self._orders[ref] = updated
 
     def is_final(self, ref: str) -> bool:
         return ref in self._final
 
     def order(self, ref: str) -> Order:
         return self._orders[ref]
-
-    def replace(self, ref: str, order: Order) -> None:
-        self._orders[ref] = order
 
     def request_cancel(self, ref: str) -> None:
         self._cancel_requested.add(ref)
@@ -92,6 +93,7 @@ class OrderTracker:
             return
         status = trade.orderStatus.status
         if status in ACKNOWLEDGED:
+            self._modifying.pop(ref, None)  # IB confirmed the modification
             if ref in self._acknowledged:
                 return  # IB repeats Submitted with every partial fill; the runtime hears it once
             self._acknowledged.add(ref)
@@ -108,6 +110,13 @@ class OrderTracker:
             return
         trade, order = self._trades[ref], self._orders[ref]
         reason = f"IB error {code}: {text}"
+        previous = self._modifying.pop(ref, None)
+        if previous is not None and code != ORDER_CANCELLED:
+            # a refused modification: the original order still works at IB, unchanged
+            previous.filled_quantity, previous.filled_price = order.filled_quantity, order.filled_price
+            self._orders[ref] = previous
+            log.warning("order %s: modification refused, original order still working: %s", ref, reason)
+            return
         if code in REJECT_CODES:
             self.finish(ref, OrderStatus.REJECTED, reason)
         elif code == ORDER_CANCELLED or trade.orderStatus.status in DONE_AT_IB:

@@ -190,3 +190,30 @@ async def test_ib_side_cancel_of_a_working_order_is_cancelled_with_reason(ib_gat
     [event] = [e for e in events_of(ib_broker, OrderStatusEvent) if e.status is not OrderStatus.PENDING]
     assert (event.client_order_id, event.status) == ("c-9", OrderStatus.CANCELLED)
     assert "202" in event.reason and "DAY order expired" in event.reason
+
+
+async def test_refused_modification_keeps_the_original_order_working(ib_gateway, ib_broker):
+    await ib_broker.submit_order(make("c-10", order_type=OrderType.LIMIT, limit_price=50.0))
+    ib_gateway.reject_next_modify(201, "Order rejected - reason:price outside band")
+    assert await ib_broker.modify_order("c-10", limit_price=70.0)
+    await settle(ib_broker)
+    assert [e for e in events_of(ib_broker, OrderStatusEvent) if e.status is not OrderStatus.PENDING] == []
+    [still] = await ib_broker.get_open_orders()
+    assert (still.order_id, still.limit_price) == ("c-10", 50.0)  # the record IB still works
+    assert ib_gateway.order("c-10").lmt_price == 50.0
+    ib_gateway.set_price("AAPL", 49.0)  # the original order still fills ...
+    await settle(ib_broker)
+    [fill] = events_of(ib_broker, FillEvent)
+    assert (fill.fill.order_id, fill.fill.price, fill.order_complete) == ("c-10", 49.0, True)
+
+
+async def test_order_whose_modification_was_refused_can_still_be_cancelled(ib_gateway, ib_broker):
+    await ib_broker.submit_order(make("c-11", order_type=OrderType.LIMIT, limit_price=50.0))
+    ib_gateway.reject_next_modify()
+    await ib_broker.modify_order("c-11", quantity=10)
+    await settle(ib_broker)
+    assert await ib_broker.cancel_order("c-11")
+    await settle(ib_broker)
+    assert ib_gateway.order("c-11").status == "Cancelled"
+    [event] = [e for e in events_of(ib_broker, OrderStatusEvent) if e.status is not OrderStatus.PENDING]
+    assert (event.client_order_id, event.status) == ("c-11", OrderStatus.CANCELLED)

@@ -54,6 +54,7 @@ class IBGatewaySimulator:
         self.history: dict[int, list[tuple[str, float, float, float, float, float]]] = {}
         self._server: asyncio.Server | None = None
         self._reject: tuple[int, str] | None = None
+        self._reject_modify: tuple[int, str] | None = None
         self._drop_after_order = False
         #: best price seen since a trailing stop started working (order id -> price)
         self.trail_anchor: dict[int, float] = {}
@@ -109,6 +110,10 @@ class IBGatewaySimulator:
     def reject_next(self, code: int = 201, text: str = "Order rejected - reason:") -> None:
         """The next new order is rejected with this error code and text."""
         self._reject = (code, text)
+
+    def reject_next_modify(self, code: int = 201, text: str = "Order rejected - reason:modification refused") -> None:
+        """The next modification is refused; the order keeps working unchanged (as at IB)."""
+        self._reject_modify = (code, text)
 
     def drop_after_next_order(self) -> None:
         """Accept the next new order, then cut the connection before any status is sent."""
@@ -234,6 +239,11 @@ class IBGatewaySimulator:
     def _modify(self, session: GatewaySession, order: SimOrder, f: list[str]) -> None:
         if not order.active:
             session.send(msg.error(order.order_id, 104, "Can't modify a filled order."))
+            return
+        if self._reject_modify is not None:
+            code, text = self._reject_modify
+            self._reject_modify = None
+            session.send(msg.error(order.order_id, code, text))
             return
         quantity = float(f[17])
         if quantity < order.filled:
