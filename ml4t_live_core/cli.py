@@ -95,6 +95,7 @@ def demo(assets: int, bars: int, shadow: bool) -> None:
         assets, bars, shadow,
         installed_checks=set(plugins.registry.names(Kind.RISK_CHECK)),
         installed_stores=set(plugins.registry.names(Kind.STATE_STORE)),
+        installed_observers=set(plugins.registry.names(Kind.OBSERVER)),
     )
     runtime = _guarded(lambda: build(MomentumRotation(), None, overrides=overrides))
     report_dir = Path(overrides.get("state", {}).get("json", {}).get("directory") or tempfile.mkdtemp(prefix="ml4t-live-demo-"))

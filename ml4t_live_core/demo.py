@@ -48,7 +48,7 @@ class MomentumRotation(Strategy):
 
 def demo_overrides(
     assets: int, bars: int, shadow: bool, *, installed_checks: set[str], installed_stores: set[str],
-    state_dir: str | None = None,
+    installed_observers: set[str] = frozenset(), state_dir: str | None = None,  # type: ignore[assignment]
 ) -> dict[str, Any]:
     """The demo's configuration, as the dict a TOML file would parse to (limited to what is
     installed, so the demo runs with the core and the sim plugin alone)."""
@@ -64,6 +64,8 @@ def demo_overrides(
         },
     }
     config["risk"] = {name: body for name, body in config["risk"].items() if name in installed_checks}
+    if "prometheus" in installed_observers:  # a free port: a demo must not collide with a running engine
+        config["observers"] = {"prometheus": {"port": 0}}
     if "json" in installed_stores:
         config["state"] = {"use": "json", "json": {"directory": state_dir}}
     else:

@@ -1,7 +1,6 @@
 """Entry point of ml4t-live-prometheus: registers the "prometheus" observer."""
 
 from ml4t_live_core.hookspecs import hookimpl
-
 from ml4t_live_prometheus.exporter import PrometheusConfig, PrometheusExporter
 
 

@@ -13,7 +13,6 @@ from ml4t_live_core.compose import load_config
 from ml4t_live_core.errors import ConfigError, PluginError, StateCorruptError
 from ml4t_live_core.plugins import Kind
 from ml4t_live_core.state import JournalRecord, StateSchemaError
-
 from ml4t_live_report.render import write_report
 from ml4t_live_report.session import build_session
 

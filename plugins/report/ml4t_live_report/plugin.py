@@ -7,7 +7,6 @@ from pathlib import Path
 from ml4t_live_core.hookspecs import hookimpl
 from ml4t_live_core.state import JournalRecord
 from ml4t_live_core.stats import RuntimeStats
-
 from ml4t_live_report.command import report
 from ml4t_live_report.render import write_report
 from ml4t_live_report.session import build_session

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from ml4t_live_report.session import build_session
 
 from ml4t_live_core.state import JournalEvent, JournalRecord
-from ml4t_live_report.session import build_session
 
 T0 = datetime(2024, 1, 2, 14, 30, tzinfo=UTC)
 
