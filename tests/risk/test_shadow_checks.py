@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 from ml4t.backtest import OrderSide, OrderStatus, Position, Strategy
 from ml4t_live_sim import SimBroker
 from ml4t_live_testing.risk import order_request, risk_context
@@ -103,3 +104,34 @@ async def test_checks_accept_on_virtual_room_the_broker_account_does_not_have(ma
     for name in ("max-positions", "exposure"):
         check = runtime.plugins.pm.get_plugin(f"risk-check:{name}")
         assert check.ml4t_live_check_order(order=request, context=broker_view).check == name
+
+
+class Rebalance(Strategy):
+    """Opens three positions in one callback, before any of them can fill."""
+
+    def __init__(self) -> None:
+        self.results: list = []
+
+    def on_data(self, timestamp, data, context, broker):  # type: ignore[no-untyped-def]
+        if not self.results:
+            self.results = [broker.submit_order(a, 10) for a in ("A000", "A001", "A002")]
+
+
+@pytest.mark.parametrize(
+    ("shadow_mode", "detail"),
+    [(True, "(2 open, max 2)"), (False, "(0 open, 2 being opened, max 2)")],
+)
+async def test_a_rebalance_in_one_bar_is_limited_as_a_whole(make_runtime, shadow_mode, detail):
+    """The shadow portfolio fills at once; the sim broker fills at the next open, so there the
+    first two orders are still working when the third is checked. Both must stop the third."""
+    strategy = Rebalance()
+    overrides = shadow(**{"max-positions": {"max_positions": 2}})
+    overrides["runtime"]["shadow"] = shadow_mode
+    runtime = make_runtime(strategy, only=ONLY, overrides=overrides)
+    await runtime.engine.run(install_signal_handlers=False)
+    statuses = [o.status for o in strategy.results]
+    assert statuses.count(OrderStatus.REJECTED) == 1 and statuses[-1] is OrderStatus.REJECTED
+    assert strategy.results[-1].rejection_reason == (
+        f"max-positions: opening A002 would make 3 positions {detail}"
+    )
+    assert set(runtime.safe.positions()) == {"A000", "A001"}
