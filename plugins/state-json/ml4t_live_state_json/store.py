@@ -1,7 +1,7 @@
 """JsonStateStore: atomic JSON state file, fsync'd append-only JSONL journal, trading-state file.
 
 Layout of the directory (0700; files 0600): `state.json` (risk state, replaced atomically),
-`journal.jsonl` (one record per line, fsync per record), `trading_state.json` (the halt flag
+`journal.jsonl` (one record per line, fdatasync per record), `trading_state.json` (the halt flag
 other processes and `ml4t-live halt` write). Side files `*.torn-at-*`, `*.reset-*` hold bytes
 set aside; they are never deleted by the runtime.
 """
@@ -146,7 +146,10 @@ class JsonStateStore:
             view = memoryview(line)
             while view:
                 view = view[os.write(fd, view):]
-            os.fsync(fd)
+            # fdatasync: the data and the new file size (what a reader needs to find the record)
+            # reach the disk; only timestamps are left to the next journal commit. POSIX durable
+            # for an append, and about half the cost of fsync on this machine's ext4.
+            os.fdatasync(fd)
 
     async def read_journal(
         self, *, since: datetime | None = None, asset: str | None = None
