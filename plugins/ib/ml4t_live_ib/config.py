@@ -81,6 +81,9 @@ class IBFeedConfig(IBConfig):
 
     client_id: int = Field(2, ge=0)
     assets: list[str] = Field(min_length=1)
+    #: "realtime_bars": IB's 5-second bars; "ticks": tick-by-tick trades (stamped on arrival,
+    #: as ib_async reports them), for the aggregator to build bars from
+    source: Literal["realtime_bars", "ticks"] = "realtime_bars"
     what_to_show: Literal["TRADES", "MIDPOINT", "BID", "ASK"] = "TRADES"
     use_rth: bool = False
     #: IB bar size of the warm-up history, e.g. "1 min", "5 mins", "1 hour"

@@ -40,6 +40,7 @@ class IBDataFeed:
         self.contracts = ContractCache(self.ib, config)
         self._queue: asyncio.Queue = asyncio.Queue(maxsize=config.queue_size)
         self._subscriptions: dict[str, ib_async.RealTimeBarList] = {}
+        self._tickers: dict[str, ib_async.Ticker] = {}
         self._errors: dict[int, tuple[int, str]] = {}
         self.dropped = 0
         self._active = False
@@ -54,6 +55,7 @@ class IBDataFeed:
 
     async def stop(self) -> None:
         self._active = False
+        self._drop_tickers()
         for bars in self._subscriptions.values():
             bars.updateEvent -= self._on_bars
             if self.ib.isConnected():
@@ -68,6 +70,12 @@ class IBDataFeed:
         requests: dict[str, int] = {}
         for asset in self.config.assets:
             contract = await self.contracts.qualify(asset)
+            if self.config.source == "ticks":
+                ticker = self.ib.reqTickByTickData(contract, "Last")
+                ticker.updateEvent += self._on_ticker
+                self._tickers[asset] = ticker
+                requests[asset] = next(r for r, t in self.ib.wrapper.reqId2Ticker.items() if t is ticker)
+                continue
             bars = self.ib.reqRealTimeBars(contract, 5, self.config.what_to_show, self.config.use_rth)
             bars.updateEvent += self._on_bars
             self._subscriptions[asset] = bars
@@ -95,10 +103,25 @@ class IBDataFeed:
         asset = next((a for a, b in self._subscriptions.items() if b is bars), None)
         if asset is None:
             return
-        timestamp = bar.time if bar.time.tzinfo else bar.time.replace(tzinfo=UTC)
+        timestamp = _aware(bar.time)
         payload = {"open": bar.open_, "high": bar.high, "low": bar.low, "close": bar.close,
                    "volume": float(bar.volume), "timestamp": timestamp}
         self._put((timestamp, {asset: payload}, {"source": "ib_realtime_bars", "bar_seconds": 5}))
+
+    def _on_ticker(self, ticker: ib_async.Ticker) -> None:
+        asset = next((a for a, t in self._tickers.items() if t is ticker), None)
+        ticks = [t for t in ticker.tickByTicks if isinstance(t, ib_async.TickByTickAllLast) and t.price > 0]
+        if asset is None or not ticks:
+            return
+        payload = [{"price": t.price, "size": float(t.size), "timestamp": _aware(t.time)} for t in ticks]
+        self._put((payload[-1]["timestamp"], {asset: payload}, {"source": "ib_ticks"}))
+
+    def _drop_tickers(self) -> None:
+        for ticker in self._tickers.values():
+            ticker.updateEvent -= self._on_ticker
+            if self.ib.isConnected():
+                self.ib.cancelTickByTickData(ticker.contract, "Last")
+        self._tickers.clear()
 
     def _put(self, item: object) -> None:
         try:
@@ -115,6 +138,9 @@ class IBDataFeed:
         for bars in self._subscriptions.values():
             bars.updateEvent -= self._on_bars
         self._subscriptions.clear()
+        for ticker in self._tickers.values():
+            ticker.updateEvent -= self._on_ticker
+        self._tickers.clear()
         await self._subscribe()
 
     def _gave_up(self, reason: str) -> None:
@@ -162,3 +188,7 @@ class IBDataFeed:
                                                       "close": bar.close, "volume": float(bar.volume)}
         events = [(ts, data, {"source": "ib_history"}) for ts, data in sorted(merged.items())]
         return events[-bars:]
+
+
+def _aware(when: datetime) -> datetime:
+    return when if when.tzinfo else when.replace(tzinfo=UTC)

@@ -138,3 +138,25 @@ async def test_composed_ib_feed_through_the_aggregator_gives_minute_bars(ib_gate
         assert (bar["open"], bar["high"], bar["low"], bar["close"], bar["volume"]) == (99.5, 112.0, 99.0, 111.0, 120.0)
     finally:
         await feed.stop()
+
+
+async def test_tick_by_tick_trades_per_asset(ib_gateway):
+    feed = IBDataFeed(feed_config(ib_gateway.port, ["AAPL"], source="ticks"))
+    await feed.start()
+    try:
+        ib_gateway.push_tick("AAPL", EPOCH, 100.25, 300)
+        timestamp, data, context = await asyncio.wait_for(anext(aiter(feed)), 2)
+        [tick] = data["AAPL"]
+        assert (tick["price"], tick["size"]) == (100.25, 300.0)
+        assert tick["timestamp"].tzinfo is not None and timestamp == tick["timestamp"]
+        assert context["source"] == "ib_ticks"
+    finally:
+        await feed.stop()
+
+
+async def test_tick_permission_error_fails_start(ib_gateway):
+    ib_gateway.deny_market_data("AAPL", 10089, "Requested market data requires additional subscription for API.")
+    feed = IBDataFeed(feed_config(ib_gateway.port, ["AAPL"], source="ticks"))
+    with pytest.raises(MarketDataError, match="AAPL: IB 10089"):
+        await feed.start()
+    await feed.stop()

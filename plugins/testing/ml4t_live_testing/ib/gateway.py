@@ -138,6 +138,15 @@ class IBGatewaySimulator:
                     session.send(msg.realtime_bar(req_id, epoch, o, h, lo, c, v))
         self.set_price(symbol, c)
 
+    def push_tick(self, symbol: str, epoch: int, price: float, size: float) -> None:
+        """Send a tick-by-tick trade to every tick subscriber of `symbol`, then match orders."""
+        con_id = self.contracts.by_symbol(symbol).con_id
+        for session in self.sessions:
+            for req_id, sub in session.tick_subscriptions.items():
+                if sub == con_id:
+                    session.send(msg.tick_by_tick_last(req_id, epoch, price, size))
+        self.set_price(symbol, price)
+
     def add_position(self, symbol: str, quantity: float, avg_cost: float) -> None:
         contract = self.contracts.by_symbol(symbol)
         self.book.positions[contract.con_id] = SimPosition(contract, quantity, avg_cost)

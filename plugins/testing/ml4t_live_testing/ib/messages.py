@@ -151,3 +151,7 @@ def historical_data(req_id: int, bars: list[tuple[str, float, float, float, floa
     for date, o, h, lo, c, v in bars:
         fields += [date, o, h, lo, c, v, (h + lo + c) / 3, 1]
     return fields
+
+
+def tick_by_tick_last(req_id: int, epoch: int, price: float, size: float) -> Fields:
+    return [99, req_id, 1, epoch, price, size, 0, "", ""]

@@ -31,8 +31,9 @@ class GatewaySession:
         self.writer = writer
         self.client_id: int | None = None
         self.account_updates = False
-        #: reqRealTimeBars subscriptions: request id -> conId
+        #: reqRealTimeBars / reqTickByTickData subscriptions: request id -> conId
         self.bar_subscriptions: dict[int, int] = {}
+        self.tick_subscriptions: dict[int, int] = {}
 
     def send(self, *messages: Iterable[object]) -> None:
         if self.writer.is_closing():
@@ -87,6 +88,8 @@ class GatewaySession:
             50: self._realtime_bars,
             51: lambda f: self.bar_subscriptions.pop(int(f[2]), None),
             20: self._historical_data,
+            97: self._ticks,
+            98: lambda f: self.tick_subscriptions.pop(int(f[1]), None),
         }
 
     def _start_api(self, fields: list[str]) -> None:
@@ -158,6 +161,12 @@ class GatewaySession:
         con_id = self._market_data_check(req_id, fields[4])
         if con_id is not None:
             self.bar_subscriptions[req_id] = con_id
+
+    def _ticks(self, fields: list[str]) -> None:
+        req_id = int(fields[1])
+        con_id = self._market_data_check(req_id, fields[3])
+        if con_id is not None:
+            self.tick_subscriptions[req_id] = con_id
 
     def _historical_data(self, fields: list[str]) -> None:
         req_id = int(fields[1])
