@@ -171,7 +171,8 @@ class SimBroker(SimulatedVenue):
         prices = closes
         engine._update_time(
             timestamp, prices, opens, highs, lows, closes, volumes, quotes["vwap"], quotes["bid"],
-            quotes["ask"], quotes["mid"], quotes["bid_size"], quotes["ask_size"], {a: {} for a in prices},
+            quotes["ask"], quotes["mid"], quotes["bid_size"], quotes["ask_size"],
+            {},  # per-asset signals: stored by the backtest broker, never read by its matching
         )
         exits = engine._process_pending_exits()
         if exits:
