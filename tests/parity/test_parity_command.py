@@ -32,15 +32,17 @@ def cli(*args: str) -> Result:
     return CliRunner().invoke(main, ["parity", *args], env={LOAD_ENV_VAR: "sim", "COLUMNS": "200"})
 
 
-@pytest.fixture(scope="module")
-def prices(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("data") / "prices.csv"
-    load_example_prices("equity").write_csv(path)
+@pytest.fixture(scope="module", params=["csv", "parquet"])
+def prices(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("data") / f"prices.{request.param}"
+    frame = load_example_prices("equity")
+    frame.write_csv(path) if request.param == "csv" else frame.write_parquet(path)
     return path
 
 
 def test_agreement_exits_zero(prices):
-    result = cli(f"{EXAMPLES}:RoundTrip", "--data", str(prices), "--commission-pct", "0.001", "--slippage-bps", "5")
+    result = cli(f"{EXAMPLES}:RoundTrip", "--data", str(prices), "--fill-timing", "close",
+                 "--commission-pct", "0.001", "--slippage-bps", "5")
     assert result.exit_code == 0, result.output
     assert "PARITY" in result.output and "fills: backtest 2, live 2" in result.output
 
