@@ -167,3 +167,26 @@ async def test_failed_connect_leaves_no_reconnect_running(ib_gateway):
         await broker.connect()
     task = broker.conn._reconnect_task
     assert task is None or task.done()
+
+
+async def test_client_pacing_holds_back_a_burst(ib_gateway):
+    broker = IBBroker(fast_config(ib_gateway.port, max_requests_per_second=7))
+    assert broker.ib.client.MaxRequests == 7
+    await broker.connect()
+    try:
+        throttled = []
+        broker.ib.client.throttleStart += lambda: throttled.append(True)
+        for _ in range(20):  # a burst well past the limit: ib_async queues, never floods IB
+            broker.ib.client.reqCurrentTime()
+        assert throttled == [True]
+        assert len(broker.ib.client._msgQ) > 0
+    finally:
+        await broker.disconnect()
+
+
+async def test_pacing_violation_is_logged_not_a_disconnect(ib_gateway, ib_broker, caplog):
+    ib_gateway.emit_error(100, "Max rate of messages per second has been exceeded:max=50 rec=51")
+    await settle(ib_broker)
+    assert ib_broker.is_connected
+    assert events_of(ib_broker, ConnectionEvent) == []
+    assert any("pacing violation" in r.getMessage() for r in caplog.records)

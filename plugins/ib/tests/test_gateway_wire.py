@@ -111,3 +111,22 @@ async def test_second_client_with_same_id_is_refused(ib_gateway):
         assert first.isConnected()
     finally:
         first.disconnect()
+
+
+async def test_malformed_request_gets_error_320_and_the_session_survives(ib_gateway):
+    import struct
+
+    from ml4t_live_testing.ib.wire import frame
+
+    reader, writer = await _raw(ib_gateway)
+    writer.write(b"API\0" + struct.pack(">I", 9) + b"v157..178")
+    writer.write(frame([71, 2, 9, ""]))  # startApi
+    writer.write(frame(["not-a-number", 1]))
+    writer.write(frame([49, 1]))  # reqCurrentTime still answered afterwards
+    await writer.drain()
+    seen = []
+    while not seen or seen[-1][0] != "49":
+        size = struct.unpack(">I", await reader.readexactly(4))[0]
+        seen.append((await reader.readexactly(size)).decode().split("\0")[:-1])
+    assert ["4", "2", "-1", "320"] == seen[-2][:4]
+    writer.close()

@@ -64,11 +64,15 @@ class GatewaySession:
             self.gateway.forget(self)
 
     def handle(self, fields: list[str]) -> None:
-        handler = self._handlers().get(int(fields[0]))
-        if handler is None:
-            log.debug("IB simulator ignores message %s", fields[0])
-            return
-        handler(fields)
+        try:
+            handler = self._handlers().get(int(fields[0]))
+            if handler is None:
+                log.debug("IB simulator ignores message %s", fields[0])
+                return
+            handler(fields)
+        except (ValueError, IndexError) as exc:  # TWS answers a malformed request with 320
+            log.warning("IB simulator: malformed request %r: %s", fields[:3], exc)
+            self.send(msg.error(-1, 320, f"Server error when reading an API client request: {exc}"))
 
     def _handlers(self):
         gw = self.gateway
