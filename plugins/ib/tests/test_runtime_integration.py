@@ -96,3 +96,29 @@ async def test_gateway_restart_journal_and_ib_agree(ib_gateway, monkeypatch):
         assert len(ib_gateway.placed) == 2
     finally:
         await safe.stop()
+
+
+async def test_process_restart_journal_and_ib_agree(ib_gateway, monkeypatch):
+    ib_gateway.auto_fill_market = True
+    ib_gateway.set_price("AAPL", 100.0)
+    store = MemoryStateStore()
+    bar = {"AAPL": {"open": 100.0, "high": 100.0, "low": 100.0, "close": 100.0, "volume": 1.0}}
+
+    first = runtime_for(BuyOnceThenLook(), IBBroker(fast_config(ib_gateway.port)), store, monkeypatch).safe
+    await first.start()
+    await first.on_bar(T0, bar)
+    await first.submit_order("AAPL", 10)
+    resting = await first.submit_order("AAPL", 5, order_type=OrderType.LIMIT, limit_price=95.0)
+    await wait_until(lambda: any(r.event is JournalEvent.FILLED for r in store.journal))
+    await first.stop()  # the process ends; the limit order keeps working at IB
+
+    second = runtime_for(BuyOnceThenLook(), IBBroker(fast_config(ib_gateway.port)), store, monkeypatch).safe
+    await second.start()
+    try:
+        report = second.reconciliation
+        assert report.clean and report.positions_checked, report.summary()
+        assert [o.order_id for o in report.adopted] == [resting.order_id]
+        assert second.ledger.holdings["AAPL"].quantity == 10.0
+        assert len(ib_gateway.placed) == 2  # nothing was sent again
+    finally:
+        await second.stop()
