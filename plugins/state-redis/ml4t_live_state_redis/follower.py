@@ -1,15 +1,17 @@
 """A local copy of the persisted trading state, kept current through pub/sub.
 
 `read_trading_state()` runs before every order, so it must not cost a round trip. Writers
-SET the key and PUBLISH the same payload in one script; a reader subscribes first, then GETs
-the key, then on every read drains whatever messages have already arrived (non-blocking).
-Redis delivers a PUBLISH to subscribers before it answers the publisher, so once
-`ml4t-live halt` returns, the next read in any other process sees the halt. If the
-subscription breaks, messages may have been missed: the follower resubscribes and GETs again.
+SET the key and PUBLISH the same payload in one script; the follower subscribes first, then
+GETs the key, then a listener task applies every message as it arrives. Redis delivers a
+PUBLISH to subscribers before it answers the publisher, so by the time `ml4t-live halt`
+returns, the halt is on its way into every follower's socket and is applied on the next turn
+of their event loops. If the subscription breaks, messages may have been missed: the next
+read resubscribes and GETs the key again, and fails (never guesses) if Redis is unreachable.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -18,13 +20,14 @@ from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 
 from ml4t_live_core.protocols import TradingStateRecord
-from ml4t_live_state_redis.errors import RedisStateUnavailableError
 
 log = logging.getLogger("ml4t_live.state.redis")
 
 Decode = Callable[[bytes], TradingStateRecord]
 #: Runs one network await with the store's timeout and error mapping (see store.py).
 Guard = Callable[[str, Awaitable[Any]], Awaitable[Any]]
+#: How long one listener read waits for a message before it simply waits again.
+_LISTEN_SECONDS = 1.0
 
 
 class TradingStateFollower:
@@ -34,31 +37,18 @@ class TradingStateFollower:
         self._decode = decode
         self._guard = guard
         self._pubsub: PubSub | None = None
+        self._listener: asyncio.Task[None] | None = None
         self._current: TradingStateRecord | None = None
-
-    async def start(self) -> None:
-        """Subscribe, then read the key: a change between the two arrives as a message."""
-        pubsub = self._client.pubsub()
-        try:
-            await self._guard("subscribe to trading-state changes", pubsub.subscribe(self._channel))
-            self._current = await self._get()
-        except BaseException:
-            await pubsub.aclose()
-            raise
-        self._pubsub = pubsub
+        #: Set by the listener when it stops trusting its copy (lost link, stray payload).
+        self._stale = True
 
     async def current(self) -> TradingStateRecord | None:
-        """The latest trading state: started on first use, resubscribed after a lost link."""
-        if self._pubsub is None:
-            await self.start()
-            return self._current
-        try:
-            await self._guard("read trading-state changes", self._drain())
-        except RedisStateUnavailableError as exc:
-            log.warning("trading-state subscription lost (%s); resubscribing and re-reading the key",
-                        type(exc).__name__)
-            await self._drop()
-            await self.start()
+        """The latest trading state: started on first use, re-read after a lost link."""
+        if self._stale:
+            await self._restart()
+        else:
+            # One turn of the loop lets a message that already arrived be applied first.
+            await asyncio.sleep(0)
         return self._current
 
     def wrote(self, record: TradingStateRecord) -> None:
@@ -66,30 +56,56 @@ class TradingStateFollower:
         self._current = record
 
     async def close(self) -> None:
-        await self._drop()
+        await self._stop()
 
-    async def _drain(self) -> None:
-        assert self._pubsub is not None
-        stale = False
-        while (message := await self._pubsub.get_message(timeout=0)) is not None:
-            if message.get("type") != "message":
-                continue
-            try:
-                self._current = self._decode(message["data"])
-            except Exception:  # a stray payload on our channel: trust only the key
-                stale = True
-        if stale:
-            self._current = await self._get()
+    async def _restart(self) -> None:
+        """Subscribe, then read the key: a change between the two arrives as a message."""
+        await self._stop()
+        pubsub = self._client.pubsub()
+        try:
+            await self._guard("subscribe to trading-state changes", pubsub.subscribe(self._channel))
+            current = await self._get()
+        except BaseException:
+            await _close_quietly(pubsub)
+            raise
+        self._pubsub, self._current, self._stale = pubsub, current, False
+        self._listener = asyncio.get_running_loop().create_task(self._listen(pubsub), name="ml4t-redis-trading-state")
+
+    async def _listen(self, pubsub: PubSub) -> None:
+        try:
+            while True:
+                message = await pubsub.get_message(timeout=_LISTEN_SECONDS)
+                if message is None or message.get("type") != "message":
+                    continue
+                try:
+                    self._current = self._decode(message["data"])
+                except Exception:  # a stray payload on our channel: trust only the key
+                    log.warning("unreadable message on %s; re-reading %s", self._channel, self._key)
+                    self._stale = True
+                    return
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # lost link: the next read resubscribes (or fails closed)
+            log.warning("trading-state subscription lost (%s); the next read re-subscribes", type(exc).__name__)
+            self._stale = True
 
     async def _get(self) -> TradingStateRecord | None:
         raw = await self._guard(f"read the trading state {self._key}", self._client.get(self._key))
         return None if raw is None else self._decode(raw)
 
-    async def _drop(self) -> None:
+    async def _stop(self) -> None:
+        listener, self._listener = self._listener, None
         pubsub, self._pubsub = self._pubsub, None
+        self._stale = True
+        if listener is not None:
+            listener.cancel()
+            await asyncio.gather(listener, return_exceptions=True)
         if pubsub is not None:
-            try:
-                await pubsub.aclose()
-            except Exception:  # already broken; closing is best effort
-                pass
+            await _close_quietly(pubsub)
 
+
+async def _close_quietly(pubsub: PubSub) -> None:
+    try:
+        await pubsub.aclose()
+    except Exception:  # already broken; closing is best effort
+        pass

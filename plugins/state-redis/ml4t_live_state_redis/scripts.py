@@ -17,21 +17,24 @@ end
 """
 
 #: KEYS: journal, max_seq. ARGV: encoded record, its client-order sequence or ''.
-APPEND_JOURNAL = _CHECK_TYPES + """
-local err = check(KEYS[1], 'stream') or check(KEYS[2], 'string')
-if err then return err end
+#: The order path waits for this, so it checks types through the commands themselves (no
+#: TYPE calls): GET fails on a non-string sequence key and XADD on a non-stream journal, both
+#: before anything is written; after a successful XADD the SET cannot fail.
+APPEND_JOURNAL = """
+local current = nil
 if ARGV[2] ~= '' then
   local raw = redis.call('GET', KEYS[2])
-  local current = 0
+  current = 0
   if raw then
     current = tonumber(raw)
     if current == nil then
       return redis.error_reply('CORRUPT ' .. KEYS[2] .. ' is not a number')
     end
   end
-  if tonumber(ARGV[2]) > current then redis.call('SET', KEYS[2], ARGV[2]) end
 end
-return redis.call('XADD', KEYS[1], '*', 'v', '1', 'record', ARGV[1])
+local id = redis.call('XADD', KEYS[1], '*', 'v', '1', 'record', ARGV[1])
+if current ~= nil and tonumber(ARGV[2]) > current then redis.call('SET', KEYS[2], ARGV[2]) end
+return id
 """
 
 #: KEYS: state. ARGV: encoded state.

@@ -63,15 +63,22 @@ class RedisStateStore:
         self.location = f"{redact_url(url)} keys {self.keys.pattern}"
         self._client: Redis | None = None
         self._follower: TradingStateFollower | None = None
+        # Built once: the order path awaits append_journal, so it does no string work.
+        self._append_keys = [self.keys.journal, self.keys.max_seq]
+        #: A command may have to (re)connect first, so its deadline covers both.
+        self._deadline = self.config.timeout + self.config.connect_timeout
+        self._append_what = f"append to the journal ({self.keys.journal}, {self.keys.max_seq})"
 
     # --- lifecycle -------------------------------------------------------------------------
     async def open(self) -> None:
         """Connect and check the server answers (reads nothing: see `load_state`)."""
         if self._client is not None:
             return
+        # Every command is bounded by `_guard` (one deadline for send + reply), so the client's
+        # own per-read and per-write socket timeouts would only add two more timers per order.
+        # A timed-out command is cancelled, and redis-py then drops that connection.
         client = Redis.from_url(
-            self._url, socket_timeout=self.config.timeout,
-            socket_connect_timeout=self.config.connect_timeout,
+            self._url, socket_timeout=None, socket_connect_timeout=self.config.connect_timeout,
             retry=Retry(NoBackoff(), 0), client_name="ml4t-live",
         )
         try:
@@ -133,11 +140,9 @@ class RedisStateStore:
         """Returns once Redis has the record (XADD acknowledged), else raises."""
         self._opened()
         seq = journal_seq(record.client_order_id)
-        await self._guard(
-            "append to the journal",
-            self._append(keys=[self.keys.journal, self.keys.max_seq],
-                         args=[journal_fields(record), "" if seq is None else str(seq)]),
-        )
+        await self._guard(self._append_what, self._append(
+            keys=self._append_keys, args=[journal_fields(record), "" if seq is None else str(seq)]
+        ))
 
     async def read_journal(
         self, *, since: datetime | None = None, asset: str | None = None
@@ -252,7 +257,7 @@ class RedisStateStore:
         """One network await: bounded in time, redis errors turned into the runtime's errors,
         with every secret of the URL scrubbed from the message."""
         try:
-            async with asyncio.timeout(self.config.timeout + self.config.connect_timeout):
+            async with asyncio.timeout(self._deadline):
                 return await call
         except ResponseError as exc:
             message = scrub(str(exc), self._secrets)

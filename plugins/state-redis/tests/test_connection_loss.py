@@ -50,12 +50,16 @@ async def test_append_fails_when_the_server_is_gone(own_server: RedisServer) -> 
     await store.open()
     try:
         await store.append_journal(RECORD)
+        assert await store.read_trading_state() is None
         _kill(own_server)
         with pytest.raises(RedisStateUnavailableError, match="could not append to the journal") as caught:
             await store.append_journal(RECORD)
         assert store.location in str(caught.value)
         with pytest.raises(RedisStateUnavailableError):
             await store.save_state(await _any_state())
+        # The subscription saw the link drop: the trading state is re-read, and that fails.
+        with pytest.raises(RedisStateUnavailableError, match="could not subscribe"):
+            await store.read_trading_state()
     finally:
         await store.close()
 
@@ -74,8 +78,8 @@ async def test_a_hung_server_times_out_instead_of_blocking(own_server: RedisServ
     try:
         with pytest.raises(RedisStateUnavailableError, match="could not append"):
             await store.append_journal(RECORD)
-        with pytest.raises(RedisStateUnavailableError):
-            await store.read_trading_state()
+        with pytest.raises(RedisStateUnavailableError, match="could not save"):
+            await store.save_state(await _any_state())
     finally:
         os.kill(own_server.process.pid, signal.SIGCONT)
         await store.close()

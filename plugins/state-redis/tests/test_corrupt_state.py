@@ -103,7 +103,7 @@ async def test_writes_never_overwrite_a_key_of_the_wrong_type(fresh_redis: Redis
             await store.save_state(RiskState())
         with pytest.raises(StateCorruptError, match="holds a hash"):
             await store.write_trading_state(TradingStateRecord(TradingState.HALTED, "x", now))
-        with pytest.raises(StateCorruptError, match="holds a string"):
+        with pytest.raises(StateCorruptError, match=f"journal \\({store.keys.journal}, .*\\): WRONGTYPE"):
             await store.append_journal(JournalRecord(now, JournalEvent.SUBMITTED, client_order_id="p-00000001"))
     finally:
         await store.close()
@@ -111,6 +111,29 @@ async def test_writes_never_overwrite_a_key_of_the_wrong_type(fresh_redis: Redis
     assert client.hgetall(store.keys.trading_state) == {b"x": b"y"}
     assert client.get(store.keys.journal) == b"not a stream"
     assert client.exists(store.keys.max_seq) == 0  # the script checked before it wrote anything
+
+
+@pytest.mark.parametrize("bad_sequence", ["hash", "garbage"])
+async def test_append_with_a_bad_sequence_key_writes_nothing(
+    fresh_redis: RedisServer, client: redis.Redis, bad_sequence: str
+) -> None:
+    from datetime import UTC, datetime
+
+    from ml4t_live_core.state import JournalEvent, JournalRecord
+
+    store = _store(fresh_redis)
+    if bad_sequence == "hash":
+        client.hset(store.keys.max_seq, "n", "3")
+    else:
+        client.set(store.keys.max_seq, "3x")
+    await store.open()
+    try:
+        with pytest.raises(StateCorruptError, match=store.keys.max_seq.replace("*", r"\*")):
+            await store.append_journal(JournalRecord(datetime(2024, 1, 2, tzinfo=UTC), JournalEvent.SUBMITTED,
+                                                     client_order_id="p-00000009"))
+    finally:
+        await store.close()
+    assert client.exists(store.keys.journal) == 0
 
 
 async def test_a_foreign_stream_entry_is_corruption_not_skipped(fresh_redis: RedisServer, client: redis.Redis) -> None:

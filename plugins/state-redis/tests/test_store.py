@@ -117,3 +117,11 @@ async def test_accounts_do_not_share_keys(store: RedisStateStore, redis_config) 
 async def test_unopened_store_says_so(redis_config) -> None:
     with pytest.raises(RuntimeError, match="not open"):
         await RedisStateStore(redis_config()).load_state()
+
+
+async def test_scripts_are_reloaded_after_the_server_forgets_them(store: RedisStateStore) -> None:
+    await store.append_journal(order(1))
+    await store._client.script_flush()  # what a server restart or failover does
+    await store.append_journal(order(2))
+    await store.save_state(RiskState(orders_total=2))
+    assert [r.client_order_id for r in await store.read_journal()] == ["strat.default-00000001", "strat.default-00000002"]
