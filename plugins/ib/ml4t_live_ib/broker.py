@@ -73,7 +73,11 @@ class IBBroker:
 
     async def connect(self) -> None:
         await self.conn.open()
-        await self._reconcile(initial=True)
+        try:
+            await self._reconcile(initial=True)
+        except (TimeoutError, ConnectionError) as exc:
+            self.ib.disconnect()
+            raise BrokerUnavailableError(f"IB did not answer during start-up reconciliation: {exc!r}") from exc
         self._paused = False
         self._active = True  # from now on a dropped socket means "reconnect"
 
@@ -99,12 +103,17 @@ class IBBroker:
         self._emit(ConnectionEvent(False, "IB socket closed; reconnecting"))
         self.conn.reconnect_soon(self._restored, self._gave_up)
 
-    async def _restored(self) -> None:
+    async def _restored(self, *, refresh: bool = False) -> None:
         try:
+            if refresh:  # same socket (1101/1102): ask IB again for orders and executions
+                await asyncio.wait_for(
+                    asyncio.gather(self.ib.reqOpenOrdersAsync(), self.ib.reqExecutionsAsync()),
+                    self.config.request_timeout,
+                )
             await self._reconcile(initial=False)
-        except BrokerUnavailableError as exc:  # stay paused: trading without reconciling is unsafe
-            log.error("IB reconnected but reconciliation failed; trading stays paused: %s", exc)
-            self._emit(ConnectionEvent(False, f"IB reconciliation failed: {exc}"))
+        except (TimeoutError, ConnectionError) as exc:  # stay paused: trading unreconciled is unsafe
+            log.error("IB reconnected but reconciliation failed; trading stays paused: %r", exc)
+            self._emit(ConnectionEvent(False, f"IB reconciliation failed: {exc!r}"))
             return
         self._paused = False
         self._emit(ConnectionEvent(True, "IB reconnected and reconciled"))
@@ -117,10 +126,7 @@ class IBBroker:
     async def _reconcile(self, *, initial: bool) -> None:
         """Bring the tracker in line with IB (open orders by orderRef, unseen executions)."""
         # one round trip: the commission reports that follow the executions have arrived
-        try:
-            await asyncio.wait_for(self.ib.reqCurrentTimeAsync(), self.config.request_timeout)
-        except (TimeoutError, ConnectionError) as exc:
-            raise BrokerUnavailableError(f"IB did not answer during reconciliation: {exc!r}") from exc
+        await asyncio.wait_for(self.ib.reqCurrentTimeAsync(), self.config.request_timeout)
         self.tracker.reconcile(self.ib.openTrades(), self.ib.fills(), initial=initial)
         snapshot = self._snapshot()
         if snapshot is not None:
@@ -159,9 +165,11 @@ class IBBroker:
         for v in self.ib.accountValues(self.conn.account):
             if v.tag in ACCOUNT_TAGS and v.currency == self.config.currency:
                 try:
-                    values[v.tag] = float(v.value)
+                    value = float(v.value)
                 except ValueError:
                     continue
+                if math.isfinite(value):  # a NaN equity must not reach the risk checks
+                    values[v.tag] = value
         if "NetLiquidation" not in values or "TotalCashValue" not in values:
             return None
         return AccountSnapshot(
@@ -302,7 +310,7 @@ class IBBroker:
         elif code == PACING_VIOLATION:
             log.error("IB pacing violation (error 100): %s; client throttle is %d msg/s", text, self.config.max_requests_per_second)
         elif code in (RESTORED_DATA_LOST, RESTORED_DATA_KEPT):
-            task = asyncio.get_running_loop().create_task(self._restored())
+            task = asyncio.get_running_loop().create_task(self._restored(refresh=True))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
         else:

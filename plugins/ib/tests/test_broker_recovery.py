@@ -190,3 +190,34 @@ async def test_pacing_violation_is_logged_not_a_disconnect(ib_gateway, ib_broker
     assert ib_broker.is_connected
     assert events_of(ib_broker, ConnectionEvent) == []
     assert any("pacing violation" in r.getMessage() for r in caplog.records)
+
+
+async def test_1101_refetches_executions_missed_while_ib_was_unreachable(ib_gateway, ib_broker):
+    await ib_broker.submit_order(limit("m-1"))
+    ib_gateway.emit_error(1100, "Connectivity between IB and Trader Workstation has been lost.")
+    ib_gateway.fill("m-1", price=100.0, quiet=True)  # IB executed it; the message never came
+    await settle(ib_broker)
+    assert events_of(ib_broker, FillEvent) == []
+    ib_gateway.emit_error(1101, "Connectivity between IB and TWS has been restored - data lost.")
+    await wait_until(reconnected(ib_broker))
+    [fill] = events_of(ib_broker, FillEvent)
+    assert (fill.fill.order_id, fill.fill.quantity, fill.order_complete) == ("m-1", 50.0, True)
+    assert await ib_broker.get_open_orders() == []
+
+
+async def test_unanswered_reconciliation_keeps_trading_paused(ib_gateway):
+    broker = IBBroker(fast_config(ib_gateway.port, request_timeout=0.2))
+    seen = []
+    broker.subscribe(seen.append)
+    await broker.connect()
+    try:
+        ib_gateway.emit_error(1100, "lost")
+        await broker.ib.reqCurrentTimeAsync()
+        ib_gateway.stop_answering()
+        ib_gateway.emit_error(1102, "restored")
+        await wait_until(lambda: len([e for e in seen if isinstance(e, ConnectionEvent)]) >= 2)
+        last = [e for e in seen if isinstance(e, ConnectionEvent)][-1]
+        assert not last.connected and "reconciliation failed" in last.reason
+        assert not broker.is_connected
+    finally:
+        await broker.disconnect()

@@ -160,8 +160,11 @@ class IBGatewaySimulator:
             raise KeyError(f"{len(found)} orders carry orderRef {ref_or_id!r}")
         return found[0]
 
-    def fill(self, ref_or_id: str | int, quantity: float | None = None, price: float | None = None) -> SimExecution:
-        """Execute (part of) an order now, at `price` or the last price seen."""
+    def fill(
+        self, ref_or_id: str | int, quantity: float | None = None, price: float | None = None, *, quiet: bool = False
+    ) -> SimExecution:
+        """Execute (part of) an order now, at `price` or the last price seen. `quiet` books it
+        without telling the clients (messages lost while IB's connectivity was down)."""
         order = self.order(ref_or_id)
         if not order.active:
             raise ValueError(f"order {order.order_id} is {order.status}, not fillable")
@@ -170,7 +173,8 @@ class IBGatewaySimulator:
             if price is None:
                 raise ValueError(f"no price known for {order.contract.symbol}; pass price=")
         execution = self.book.book_fill(order, quantity or order.remaining, price, self.epoch())
-        self._report_fill(execution)
+        if not quiet:
+            self._report_fill(execution)
         if order.status == "Filled":
             self._on_filled(order)
         return execution
