@@ -217,3 +217,25 @@ async def test_order_whose_modification_was_refused_can_still_be_cancelled(ib_ga
     assert ib_gateway.order("c-11").status == "Cancelled"
     [event] = [e for e in events_of(ib_broker, OrderStatusEvent) if e.status is not OrderStatus.PENDING]
     assert (event.client_order_id, event.status) == ("c-11", OrderStatus.CANCELLED)
+
+
+async def test_inactive_status_is_a_rejection(ib_gateway, ib_broker):
+    await ib_broker.submit_order(make("c-12", order_type=OrderType.LIMIT, limit_price=50.0))
+    ib_gateway.deactivate("c-12")
+    await settle(ib_broker)
+    [event] = [e for e in events_of(ib_broker, OrderStatusEvent) if e.status is not OrderStatus.PENDING]
+    assert (event.client_order_id, event.status, event.reason) == ("c-12", OrderStatus.REJECTED, "IB reports the order Inactive")
+    assert await ib_broker.get_open_orders() == []
+
+
+def test_broker_and_feed_satisfy_the_core_protocols():
+    from ml4t_live_core.protocols import BrokerAdapter, DataFeed
+    from ml4t_live_ib.broker import IBBroker
+    from ml4t_live_ib.config import IBFeedConfig
+    from ml4t_live_ib.feed import IBDataFeed
+
+    assert isinstance(IBBroker(), BrokerAdapter)
+    feed = IBDataFeed(IBFeedConfig(assets=["AAPL"]))
+    assert isinstance(feed, DataFeed) and feed.realtime
+    assert callable(getattr(feed, "history", None))  # the WarmupFeed extension
+    assert callable(getattr(IBBroker, "submit_bracket", None))

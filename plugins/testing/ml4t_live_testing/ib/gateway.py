@@ -186,6 +186,12 @@ class IBGatewaySimulator:
             raise ValueError(f"order {order.order_id} is {order.status}, not cancellable")
         self._cancel(order, reason)
 
+    def deactivate(self, ref_or_id: str | int) -> None:
+        """IB turns a working order Inactive without an error message (e.g. a halted contract)."""
+        order = self.order(ref_or_id)
+        order.status = "Inactive"
+        self._broadcast(order)
+
     def set_price(self, symbol: str, price: float) -> list[SimExecution]:
         """A new last price; fills the resting orders it crosses (limits, stops, trailing stops)."""
         con_id = self.contracts.by_symbol(symbol).con_id
