@@ -84,6 +84,7 @@ class SafeBroker(AccountBook):
         self.recorder = Recorder(store, shadow=self.shadow, on_failure=self._persistence_failed)
         self._seen_executions: set[str] = set()
         self.reconciliation: ReconciliationReport | None = None
+        self._seen_trading_record: TradingStateRecord | None = None
         self._last_mark: datetime | None = None
         self.venue.subscribe(self._on_event)
 
@@ -481,8 +482,18 @@ class SafeBroker(AccountBook):
         if self.store is None:
             return
         record = await self.store.read_trading_state()
-        if record is None or record.state is self.risk_state.trading_state:
+        # Act only on a record written since we last looked: an unchanged old ACTIVE flag must
+        # never undo a halt this process took itself (persistence failure, a check, or a
+        # halt whose own flag write is still queued).
+        if record is None or record == self._seen_trading_record:
             return
+        first_look = self._seen_trading_record is None
+        self._seen_trading_record = record
+        if record.state is self.risk_state.trading_state:
+            return
+        saved_since = self.risk_state.trading_state_since
+        if first_look and record.since and saved_since and record.since <= saved_since:
+            return  # at start-up, the saved state is newer than the flag: it stands
         log.warning("trading state changed outside this process: %s (%s)", record.state.value, record.reason)
         self._apply_trading_state(record.state, record.reason, record.since or self.clock.now())
 
