@@ -9,6 +9,7 @@ directory (`harness.fsync_floor`). Also reported: the loop's responsiveness whil
     uv run python benchmarks/bench_persistence.py [--n 1000]
 
 Add a backend by adding an entry to BACKENDS: name -> async factory(directory) -> opened store.
+Redis (persistence_redis.py) is held to its own floor: a bare round trip to the same server.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness import fsync_floor, percentiles, report  # noqa: E402
+from persistence_redis import redis_figures  # noqa: E402
 
 from ml4t_live_core.journaling import Recorder  # noqa: E402
 from ml4t_live_core.state import JournalEvent, JournalRecord, encode_record  # noqa: E402
@@ -133,6 +135,10 @@ def main() -> None:
         results[name] = {**figures, "p50_ratio_to_floor": round(ratio, 2)}
         if name not in COMPARISON_ONLY:
             targets[f"{name}: order decision p50 <= 1.5x fsync floor"] = ratio <= 1.5
+    redis = redis_figures(args.n)  # None when redis-server is not installed
+    if redis is not None:
+        results["redis"], redis_targets = redis
+        targets.update(redis_targets)
     report("persistence", results, targets)
 
 
