@@ -53,8 +53,14 @@ async def measure(n: int) -> dict[str, dict[str, float]]:
             await broker.ib.reqCurrentTimeAsync()
             floor.append(time.perf_counter_ns() - start)
         for i in range(n):
-            order = Order(asset="AAPL", side=OrderSide.BUY, quantity=10, order_type=OrderType.LIMIT,
-                          limit_price=100.0, order_id=f"bench-{i}")
+            order = Order(
+                asset="AAPL",
+                side=OrderSide.BUY,
+                quantity=10,
+                order_type=OrderType.LIMIT,
+                limit_price=100.0,
+                order_id=f"bench-{i}",
+            )
             start = time.perf_counter_ns()
             await broker.submit_order(order)
             acks.append(time.perf_counter_ns() - start)
@@ -63,8 +69,11 @@ async def measure(n: int) -> dict[str, dict[str, float]]:
             gateway.fill(order.order_id, price=100.0)
             await asyncio.wait_for(arrived.wait(), 5)
             fill_latency.append(fills[-1] - start)
-        return {"ib_round_trip_floor": percentiles(floor), "submit_to_ack": percentiles(acks),
-                "fill_to_event": percentiles(fill_latency)}
+        return {
+            "ib_round_trip_floor": percentiles(floor),
+            "submit_to_ack": percentiles(acks),
+            "fill_to_event": percentiles(fill_latency),
+        }
     finally:
         await broker.disconnect()
         await gateway.stop()
@@ -80,7 +89,8 @@ def main() -> None:
     ratio = results["submit_to_ack"]["p50_us"] / results["ib_round_trip_floor"]["p50_us"]
     results["submit_to_ack_over_floor_p50"] = round(ratio, 2)
     results["fill_to_event_over_floor_p50"] = round(
-        results["fill_to_event"]["p50_us"] / results["ib_round_trip_floor"]["p50_us"], 2)
+        results["fill_to_event"]["p50_us"] / results["ib_round_trip_floor"]["p50_us"], 2
+    )
     report("ib", results, {"every_fill_arrived": results["fill_to_event"]["n"] == args.orders})
 
 

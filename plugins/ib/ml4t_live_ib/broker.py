@@ -39,7 +39,13 @@ from ml4t_live_ib.orders import ACKNOWLEDGED, WORKING, UnsupportedOrderError, to
 from ml4t_live_ib.tracking import OrderTracker
 
 log = logging.getLogger(__name__)
-ACCOUNT_TAGS = ("NetLiquidation", "TotalCashValue", "AvailableFunds", "BuyingPower", "EquityWithLoanValue")
+ACCOUNT_TAGS = (
+    "NetLiquidation",
+    "TotalCashValue",
+    "AvailableFunds",
+    "BuyingPower",
+    "EquityWithLoanValue",
+)
 
 
 class IBBroker:
@@ -47,7 +53,13 @@ class IBBroker:
 
     name = "ib"
 
-    def __init__(self, config: IBConfig | None = None, *, clock: Clock | None = None, ib: ib_async.IB | None = None):
+    def __init__(
+        self,
+        config: IBConfig | None = None,
+        *,
+        clock: Clock | None = None,
+        ib: ib_async.IB | None = None,
+    ):
         self.config = config or IBConfig()
         self.clock = clock or SystemClock()
         self.conn = IBConnection(self.config, ib)
@@ -77,7 +89,9 @@ class IBBroker:
             await self._reconcile(initial=True)
         except (TimeoutError, ConnectionError) as exc:
             self.ib.disconnect()
-            raise BrokerUnavailableError(f"IB did not answer during start-up reconciliation: {exc!r}") from exc
+            raise BrokerUnavailableError(
+                f"IB did not answer during start-up reconciliation: {exc!r}"
+            ) from exc
         self._paused = False
         self._active = True  # from now on a dropped socket means "reconnect"
 
@@ -111,7 +125,10 @@ class IBBroker:
                     self.config.request_timeout,
                 )
             await self._reconcile(initial=False)
-        except (TimeoutError, ConnectionError) as exc:  # stay paused: trading unreconciled is unsafe
+        except (
+            TimeoutError,
+            ConnectionError,
+        ) as exc:  # stay paused: trading unreconciled is unsafe
             log.error("IB reconnected but reconciliation failed; trading stays paused: %r", exc)
             self._emit(ConnectionEvent(False, f"IB reconciliation failed: {exc!r}"))
             return
@@ -144,8 +161,11 @@ class IBBroker:
             asset = self.contracts.asset_of(p.contract)
             multiplier = float(p.contract.multiplier or 1) or 1.0
             positions[asset] = Position(
-                asset=asset, quantity=float(p.position), entry_price=float(p.avgCost) / multiplier,
-                entry_time=now, multiplier=multiplier,
+                asset=asset,
+                quantity=float(p.position),
+                entry_price=float(p.avgCost) / multiplier,
+                entry_time=now,
+                multiplier=multiplier,
             )
         return positions
 
@@ -157,7 +177,9 @@ class IBBroker:
         self._require_connection()
         snapshot = self._snapshot()
         if snapshot is None:
-            raise BrokerUnavailableError("IB has not reported NetLiquidation / TotalCashValue for the account yet")
+            raise BrokerUnavailableError(
+                "IB has not reported NetLiquidation / TotalCashValue for the account yet"
+            )
         return snapshot
 
     def _snapshot(self) -> AccountSnapshot | None:
@@ -173,9 +195,11 @@ class IBBroker:
         if "NetLiquidation" not in values or "TotalCashValue" not in values:
             return None
         return AccountSnapshot(
-            cash=values["TotalCashValue"], equity=values["NetLiquidation"],
+            cash=values["TotalCashValue"],
+            equity=values["NetLiquidation"],
             buying_power=values.get("BuyingPower", values.get("AvailableFunds", 0.0)),
-            currency=self.config.currency, values=values,
+            currency=self.config.currency,
+            values=values,
         )
 
     def get_multiplier(self, asset: str) -> float:
@@ -186,7 +210,9 @@ class IBBroker:
 
     def _require_connection(self) -> None:
         if not self.is_connected:
-            raise BrokerUnavailableError("not connected to IB (trading paused until reconnected and reconciled)")
+            raise BrokerUnavailableError(
+                "not connected to IB (trading paused until reconnected and reconciled)"
+            )
 
     # --- orders ----------------------------------------------------------------------------
 
@@ -206,7 +232,9 @@ class IBBroker:
         await self._await_ack(trade)
         return self.tracker.known(order.order_id)  # type: ignore[return-value]
 
-    async def submit_bracket(self, entry: Order, take_profit: Order, stop_loss: Order) -> tuple[Order, Order, Order]:
+    async def submit_bracket(
+        self, entry: Order, take_profit: Order, stop_loss: Order
+    ) -> tuple[Order, Order, Order]:
         """Parent + take-profit + stop-loss as IB child orders; IB activates and OCA-links them."""
         legs = (entry, take_profit, stop_loss)
         if self.tracker.known(entry.order_id) is not None:
@@ -233,7 +261,9 @@ class IBBroker:
         await self._await_ack(trade)
         return tuple(self.tracker.known(o.order_id) for o in legs)  # type: ignore[return-value]
 
-    def _place(self, order: Order, contract: ib_async.Contract, ib_order: ib_async.Order) -> ib_async.Trade:
+    def _place(
+        self, order: Order, contract: ib_async.Contract, ib_order: ib_async.Order
+    ) -> ib_async.Trade:
         self.tracker.record(order)
         trade = self.ib.placeOrder(contract, ib_order)
         self.tracker.bind(order.order_id, trade)
@@ -245,11 +275,18 @@ class IBBroker:
         ref = trade.order.orderRef
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.config.ack_timeout
-        while trade.orderStatus.status not in ACKNOWLEDGED and not self.tracker.is_final(ref) and trade.orderStatus.status in WORKING:
+        while (
+            trade.orderStatus.status not in ACKNOWLEDGED
+            and not self.tracker.is_final(ref)
+            and trade.orderStatus.status in WORKING
+        ):
             remaining = deadline - loop.time()
             if remaining <= 0 or self._paused or not self.ib.isConnected():
                 return
-            waiters = [asyncio.ensure_future(trade.statusEvent), asyncio.ensure_future(self.ib.disconnectedEvent)]
+            waiters = [
+                asyncio.ensure_future(trade.statusEvent),
+                asyncio.ensure_future(self.ib.disconnectedEvent),
+            ]
             try:
                 await asyncio.wait(waiters, timeout=remaining, return_when=asyncio.FIRST_COMPLETED)
             finally:
@@ -279,13 +316,23 @@ class IBBroker:
         updated = copy.copy(order)
         for key, value in changes.items():
             if value is None or not math.isfinite(value) or value <= 0:
-                raise ValueError(f"modify_order {client_order_id}: {key} must be positive and finite, got {value!r}")
+                raise ValueError(
+                    f"modify_order {client_order_id}: {key} must be positive and finite, "
+                    f"got {value!r}"
+                )
             setattr(updated, key, float(value))
         if updated.quantity < order.filled_quantity:
-            raise ValueError(f"modify_order {client_order_id}: quantity {updated.quantity} is below the {order.filled_quantity} already filled")
+            raise ValueError(
+                f"modify_order {client_order_id}: quantity {updated.quantity} is below the "
+                f"{order.filled_quantity} already filled"
+            )
         fresh = to_ib_order(updated, account=self.conn.account)
         ib_order = trade.order
-        ib_order.totalQuantity, ib_order.lmtPrice, ib_order.auxPrice = fresh.totalQuantity, fresh.lmtPrice, fresh.auxPrice
+        ib_order.totalQuantity, ib_order.lmtPrice, ib_order.auxPrice = (
+            fresh.totalQuantity,
+            fresh.lmtPrice,
+            fresh.auxPrice,
+        )
         self.tracker.begin_modify(client_order_id, updated)
         self.ib.placeOrder(trade.contract, ib_order)
         return True
@@ -297,8 +344,14 @@ class IBBroker:
             return None
         side = OrderSide.SELL if position.quantity > 0 else OrderSide.BUY
         self._closes += 1
-        order = Order(asset=asset, side=side, quantity=abs(position.quantity), order_type=OrderType.MARKET,
-                      order_id=f"close-{asset}-{self.clock.now():%Y%m%dT%H%M%S}-{self._closes}", created_at=self.clock.now())
+        order = Order(
+            asset=asset,
+            side=side,
+            quantity=abs(position.quantity),
+            order_type=OrderType.MARKET,
+            order_id=f"close-{asset}-{self.clock.now():%Y%m%dT%H%M%S}-{self._closes}",
+            created_at=self.clock.now(),
+        )
         return await self.submit_order(order)
 
     # --- IB events -------------------------------------------------------------------------
@@ -308,7 +361,11 @@ class IBBroker:
             self._paused = True
             self._emit(ConnectionEvent(False, f"IB {code}: {text}"))
         elif code == PACING_VIOLATION:
-            log.error("IB pacing violation (error 100): %s; client throttle is %d msg/s", text, self.config.max_requests_per_second)
+            log.error(
+                "IB pacing violation (error 100): %s; client throttle is %d msg/s",
+                text,
+                self.config.max_requests_per_second,
+            )
         elif code in (RESTORED_DATA_LOST, RESTORED_DATA_KEPT):
             task = asyncio.get_running_loop().create_task(self._restored(refresh=True))
             self._tasks.add(task)

@@ -22,7 +22,14 @@ RESTORED_DATA_KEPT = 1102
 #: "Max rate of messages per second has been exceeded"
 PACING_VIOLATION = 100
 #: ib_async's loggers; they print trades and account values, so the account id is masked there
-IB_ASYNC_LOGGERS = ("ib_async", "ib_async.ib", "ib_async.wrapper", "ib_async.client", "ib_async.Decoder", "ib_async.connection")
+IB_ASYNC_LOGGERS = (
+    "ib_async",
+    "ib_async.ib",
+    "ib_async.wrapper",
+    "ib_async.client",
+    "ib_async.Decoder",
+    "ib_async.connection",
+)
 
 
 class AccountRedactor(logging.Filter):
@@ -67,18 +74,24 @@ class IBConnection:
 
     async def open(self) -> None:
         """Connect and synchronise (positions, open orders, executions, account values)."""
-        if self.config.port in LIVE_PORTS and not self.config.live:  # config validates too; fail closed twice
+        if (
+            self.config.port in LIVE_PORTS and not self.config.live
+        ):  # config validates too; fail closed twice
             raise LiveAccountRefused(f"port {self.config.port} is a live port and live = false")
         self.closing = False
         wanted = os.environ.get(self.config.account_env, "")
         try:
             await self.ib.connectAsync(
-                self.config.host, self.config.port, clientId=self.config.client_id,
-                timeout=self.config.connect_timeout, account=wanted,
+                self.config.host,
+                self.config.port,
+                clientId=self.config.client_id,
+                timeout=self.config.connect_timeout,
+                account=wanted,
             )
         except (OSError, TimeoutError, ConnectionError) as exc:
             raise BrokerUnavailableError(
-                f"cannot reach IB at {self.config.host}:{self.config.port} (client id {self.config.client_id}): {exc!r}"
+                f"cannot reach IB at {self.config.host}:{self.config.port} "
+                f"(client id {self.config.client_id}): {exc!r}"
             ) from exc
         self.account = self._choose_account(wanted)
 
@@ -88,17 +101,22 @@ class IBConnection:
         if wanted and wanted not in accounts:
             self.ib.disconnect()
             # the account id is a secret: say which variable, not its value
-            raise BrokerUnavailableError(f"the account in ${self.config.account_env} is not managed by this gateway")
+            raise BrokerUnavailableError(
+                f"the account in ${self.config.account_env} is not managed by this gateway"
+            )
         if not wanted and len(accounts) != 1:
             self.ib.disconnect()
             raise BrokerUnavailableError(
-                f"the gateway manages {len(accounts)} accounts; set ${self.config.account_env} to choose one"
+                f"the gateway manages {len(accounts)} accounts; "
+                f"set ${self.config.account_env} to choose one"
             )
         account = wanted or accounts[0]
-        # IB paper accounts start with "D" (DU..., DF...): a live login without live = true is refused
+        # IB paper accounts start with "D" (DU..., DF...): a live login needs live = true
         if not self.config.live and not account.startswith("D"):
             self.ib.disconnect()
-            raise LiveAccountRefused("the gateway is logged into a live (non-paper) account and live = false")
+            raise LiveAccountRefused(
+                "the gateway is logged into a live (non-paper) account and live = false"
+            )
         return account
 
     async def close(self) -> None:
@@ -112,16 +130,24 @@ class IBConnection:
     def connected(self) -> bool:
         return self.ib.isConnected() and self.ib.client.isReady()
 
-    def reconnect_soon(self, on_restored: Callable[[], Awaitable[None]], on_gave_up: Callable[[str], None]) -> None:
+    def reconnect_soon(
+        self, on_restored: Callable[[], Awaitable[None]], on_gave_up: Callable[[str], None]
+    ) -> None:
         """Start (once) a backoff loop that reconnects, then calls `on_restored`."""
         if self.closing or (self._reconnect_task is not None and not self._reconnect_task.done()):
             return
-        self._reconnect_task = asyncio.get_running_loop().create_task(self._reconnect(on_restored, on_gave_up))
+        self._reconnect_task = asyncio.get_running_loop().create_task(
+            self._reconnect(on_restored, on_gave_up)
+        )
 
-    async def _reconnect(self, on_restored: Callable[[], Awaitable[None]], on_gave_up: Callable[[str], None]) -> None:
+    async def _reconnect(
+        self, on_restored: Callable[[], Awaitable[None]], on_gave_up: Callable[[str], None]
+    ) -> None:
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self.config.reconnect_attempts + 1),
-            wait=wait_exponential(multiplier=self.config.reconnect_initial_delay, max=self.config.reconnect_max_delay),
+            wait=wait_exponential(
+                multiplier=self.config.reconnect_initial_delay, max=self.config.reconnect_max_delay
+            ),
             retry=retry_if_exception(_worth_retrying),
             reraise=True,
         )
@@ -132,7 +158,9 @@ class IBConnection:
                         return
                     await self.open()
         except BrokerUnavailableError as exc:
-            log.error("IB reconnect gave up after %d attempts: %s", self.config.reconnect_attempts, exc)
+            log.error(
+                "IB reconnect gave up after %d attempts: %s", self.config.reconnect_attempts, exc
+            )
             on_gave_up(str(exc))
             return
         await on_restored()

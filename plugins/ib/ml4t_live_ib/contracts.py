@@ -1,4 +1,4 @@
-"""Asset name -> IB contract (stocks by default, configured futures/forex/crypto), qualified once."""
+"""Asset name -> IB contract (stocks by default; futures, forex, crypto as configured), cached."""
 
 from __future__ import annotations
 
@@ -18,15 +18,26 @@ def contract_for(asset: str, config: IBConfig) -> ib_async.Contract:
     """The unqualified contract an asset name stands for."""
     if not asset or not asset.strip():
         raise ValueError("asset name is empty")
-    spec = config.contracts.get(asset) or ContractSpec(primary_exchange=config.primary_exchanges.get(asset, ""))
+    spec = config.contracts.get(asset) or ContractSpec(
+        primary_exchange=config.primary_exchanges.get(asset, "")
+    )
     symbol = spec.symbol or asset
     currency = spec.currency or config.currency
     if spec.sec_type == "STK":
-        return ib_async.Stock(symbol, spec.exchange or config.exchange, currency, primaryExchange=spec.primary_exchange)
+        return ib_async.Stock(
+            symbol,
+            spec.exchange or config.exchange,
+            currency,
+            primaryExchange=spec.primary_exchange,
+        )
     if spec.sec_type == "FUT":
         return ib_async.Future(
-            symbol, spec.last_trade, spec.exchange or "", localSymbol=spec.local_symbol,
-            multiplier=spec.multiplier, currency=currency,
+            symbol,
+            spec.last_trade,
+            spec.exchange or "",
+            localSymbol=spec.local_symbol,
+            multiplier=spec.multiplier,
+            currency=currency,
         )
     if spec.sec_type == "CASH":
         return ib_async.Forex(pair=symbol + currency, exchange=spec.exchange or "IDEALPRO")
@@ -53,14 +64,18 @@ class ContractCache:
             contract = contract_for(asset, self.config)
             try:
                 [result] = await asyncio.wait_for(
-                    self.ib.qualifyContractsAsync(contract, returnAll=True), self.config.request_timeout
+                    self.ib.qualifyContractsAsync(contract, returnAll=True),
+                    self.config.request_timeout,
                 )
             except TimeoutError as exc:
                 raise BrokerUnavailableError(
-                    f"IB did not answer the contract lookup for {asset!r} within {self.config.request_timeout}s"
+                    f"IB did not answer the contract lookup for {asset!r} "
+                    f"within {self.config.request_timeout}s"
                 ) from exc
             if result is None:
-                raise UnknownContractError(f"IB has no contract definition for asset {asset!r} ({contract})")
+                raise UnknownContractError(
+                    f"IB has no contract definition for asset {asset!r} ({contract})"
+                )
             if isinstance(result, list):
                 raise UnknownContractError(
                     f"asset {asset!r} is ambiguous at IB ({len(result)} matches); "

@@ -74,9 +74,13 @@ class IBDataFeed:
                 ticker = self.ib.reqTickByTickData(contract, "Last")
                 ticker.updateEvent += self._on_ticker
                 self._tickers[asset] = ticker
-                requests[asset] = next(r for r, t in self.ib.wrapper.reqId2Ticker.items() if t is ticker)
+                requests[asset] = next(
+                    r for r, t in self.ib.wrapper.reqId2Ticker.items() if t is ticker
+                )
                 continue
-            bars = self.ib.reqRealTimeBars(contract, 5, self.config.what_to_show, self.config.use_rth)
+            bars = self.ib.reqRealTimeBars(
+                contract, 5, self.config.what_to_show, self.config.use_rth
+            )
             bars.updateEvent += self._on_bars
             self._subscriptions[asset] = bars
             requests[asset] = bars.reqId
@@ -104,16 +108,28 @@ class IBDataFeed:
         if asset is None:
             return
         timestamp = _aware(bar.time)
-        payload = {"open": bar.open_, "high": bar.high, "low": bar.low, "close": bar.close,
-                   "volume": float(bar.volume), "timestamp": timestamp}
+        payload = {
+            "open": bar.open_,
+            "high": bar.high,
+            "low": bar.low,
+            "close": bar.close,
+            "volume": float(bar.volume),
+            "timestamp": timestamp,
+        }
         self._put((timestamp, {asset: payload}, {"source": "ib_realtime_bars", "bar_seconds": 5}))
 
     def _on_ticker(self, ticker: ib_async.Ticker) -> None:
         asset = next((a for a, t in self._tickers.items() if t is ticker), None)
-        ticks = [t for t in ticker.tickByTicks if isinstance(t, ib_async.TickByTickAllLast) and t.price > 0]
+        ticks = [
+            t
+            for t in ticker.tickByTicks
+            if isinstance(t, ib_async.TickByTickAllLast) and t.price > 0
+        ]
         if asset is None or not ticks:
             return
-        payload = [{"price": t.price, "size": float(t.size), "timestamp": _aware(t.time)} for t in ticks]
+        payload = [
+            {"price": t.price, "size": float(t.size), "timestamp": _aware(t.time)} for t in ticks
+        ]
         self._put((payload[-1]["timestamp"], {asset: payload}, {"source": "ib_ticks"}))
 
     def _drop_tickers(self) -> None:
@@ -128,7 +144,11 @@ class IBDataFeed:
             self._queue.put_nowait(item)
         except asyncio.QueueFull:
             self.dropped += 1  # counted and logged, never silent
-            log.error("IB feed queue full (%d); dropped a bar (total %d)", self.config.queue_size, self.dropped)
+            log.error(
+                "IB feed queue full (%d); dropped a bar (total %d)",
+                self.config.queue_size,
+                self.dropped,
+            )
 
     def _on_disconnected(self) -> None:
         if self._active and not self.conn.closing:
@@ -159,7 +179,7 @@ class IBDataFeed:
             yield item
 
     async def history(self, bars: int) -> list[BarEvent]:
-        """The last `bars` bars of `history_bar_size` per asset, merged by timestamp, oldest first."""
+        """The last `bars` bars of `history_bar_size` per asset, merged by time, oldest first."""
         if bars <= 0:
             return []
         seconds = bars * self.config.history_bar_seconds
@@ -170,22 +190,41 @@ class IBDataFeed:
             before = set(self._errors)
             result = await asyncio.wait_for(
                 self.ib.reqHistoricalDataAsync(
-                    contract, "", duration, self.config.history_bar_size, self.config.what_to_show,
-                    self.config.use_rth, formatDate=2,
+                    contract,
+                    "",
+                    duration,
+                    self.config.history_bar_size,
+                    self.config.what_to_show,
+                    self.config.use_rth,
+                    formatDate=2,
                 ),
                 self.config.request_timeout,
             )
             if not result:
-                errors = [f"IB {code} {text}" for key, (code, text) in self._errors.items() if key not in before]
+                errors = [
+                    f"IB {code} {text}"
+                    for key, (code, text) in self._errors.items()
+                    if key not in before
+                ]
                 raise MarketDataError(
-                    f"IB returned no historical bars for {asset!r} ({duration}, {self.config.history_bar_size})"
+                    f"IB returned no historical bars for {asset!r} "
+                    f"({duration}, {self.config.history_bar_size})"
                     + (f": {'; '.join(errors)}" if errors else "")
                 )
             for bar in result:
-                when = bar.date if isinstance(bar.date, datetime) else datetime(bar.date.year, bar.date.month, bar.date.day)
+                when = (
+                    bar.date
+                    if isinstance(bar.date, datetime)
+                    else datetime(bar.date.year, bar.date.month, bar.date.day)
+                )
                 when = when if when.tzinfo else when.replace(tzinfo=UTC)
-                merged.setdefault(when, {})[asset] = {"open": bar.open, "high": bar.high, "low": bar.low,
-                                                      "close": bar.close, "volume": float(bar.volume)}
+                merged.setdefault(when, {})[asset] = {
+                    "open": bar.open,
+                    "high": bar.high,
+                    "low": bar.low,
+                    "close": bar.close,
+                    "volume": float(bar.volume),
+                }
         events = [(ts, data, {"source": "ib_history"}) for ts, data in sorted(merged.items())]
         return events[-bars:]
 

@@ -12,7 +12,9 @@ from ml4t.backtest import Fill, Order, OrderSide, OrderStatus, OrderType
 WORKING = frozenset({"ApiPending", "PendingSubmit", "PreSubmitted", "Submitted"})
 ACKNOWLEDGED = frozenset({"PreSubmitted", "Submitted"})
 #: IB error codes that reject a new order outright (the order never worked)
-REJECT_CODES = frozenset({103, 110, 200, 201, 203, 321, 354, 382, 383, 387, 388, 434, 461, 10147, 10148})
+REJECT_CODES = frozenset(
+    {103, 110, 200, 201, 203, 321, 354, 382, 383, 387, 388, 434, 461, 10147, 10148}
+)
 ORDER_CANCELLED = 202
 
 _IB_TYPES = {
@@ -31,7 +33,10 @@ class UnsupportedOrderError(ValueError):
 
 def _price(value: float | None, name: str, order: Order) -> float:
     if value is None or not math.isfinite(value) or value <= 0:
-        raise UnsupportedOrderError(f"order {order.order_id}: {order.order_type.value} needs a positive finite {name}, got {value!r}")
+        raise UnsupportedOrderError(
+            f"order {order.order_id}: {order.order_type.value} needs a positive finite {name}, "
+            f"got {value!r}"
+        )
     return float(value)
 
 
@@ -40,7 +45,9 @@ def to_ib_order(order: Order, *, account: str, tif: str = "DAY") -> ib_async.Ord
     if order.order_type not in _IB_TYPES:
         raise UnsupportedOrderError(f"IB adapter does not send {order.order_type.value} orders")
     if not (math.isfinite(order.quantity) and order.quantity > 0):
-        raise UnsupportedOrderError(f"order {order.order_id}: quantity must be positive and finite, got {order.quantity!r}")
+        raise UnsupportedOrderError(
+            f"order {order.order_id}: quantity must be positive and finite, got {order.quantity!r}"
+        )
     ib_order = ib_async.Order(
         action="BUY" if order.side is OrderSide.BUY else "SELL",
         totalQuantity=float(order.quantity),
@@ -54,7 +61,9 @@ def to_ib_order(order: Order, *, account: str, tif: str = "DAY") -> ib_async.Ord
     if order.order_type in (OrderType.STOP, OrderType.STOP_LIMIT):
         ib_order.auxPrice = _price(order.stop_price, "stop_price", order)
     if order.order_type is OrderType.TRAILING_STOP:
-        ib_order.auxPrice = _price(order.trail_amount, "trail_amount", order)  # IB: auxPrice = trailing amount
+        ib_order.auxPrice = _price(
+            order.trail_amount, "trail_amount", order
+        )  # IB: auxPrice = trailing amount
     return ib_order
 
 
@@ -72,8 +81,12 @@ def from_ib_trade(trade: ib_async.Trade, asset: str, created: datetime) -> Order
         side=OrderSide.BUY if o.action == "BUY" else OrderSide.SELL,
         quantity=float(o.totalQuantity),
         order_type=order_type,
-        limit_price=price(o.lmtPrice) if order_type in (OrderType.LIMIT, OrderType.STOP_LIMIT) else None,
-        stop_price=price(o.auxPrice) if order_type in (OrderType.STOP, OrderType.STOP_LIMIT) else None,
+        limit_price=price(o.lmtPrice)
+        if order_type in (OrderType.LIMIT, OrderType.STOP_LIMIT)
+        else None,
+        stop_price=price(o.auxPrice)
+        if order_type in (OrderType.STOP, OrderType.STOP_LIMIT)
+        else None,
         trail_amount=price(o.auxPrice) if order_type is OrderType.TRAILING_STOP else None,
         order_id=o.orderRef,
         status=OrderStatus.PENDING,

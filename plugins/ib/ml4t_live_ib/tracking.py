@@ -26,7 +26,13 @@ DONE_AT_IB = frozenset({"Cancelled", "ApiCancelled", "Inactive"})
 class OrderTracker:
     """Orders, their IB trades, and which statuses / executions the runtime has already heard."""
 
-    def __init__(self, contracts: ContractCache, clock: Clock, currency: str, emit: Callable[[BrokerEvent], None]):
+    def __init__(
+        self,
+        contracts: ContractCache,
+        clock: Clock,
+        currency: str,
+        emit: Callable[[BrokerEvent], None],
+    ):
         self.contracts = contracts
         self.clock = clock
         self.currency = currency
@@ -65,7 +71,12 @@ class OrderTracker:
         """
         trade = self._trades.get(ref)
         order = self._orders.get(ref)
-        if trade is None or order is None or ref in self._final or order.status is not OrderStatus.PENDING:
+        if (
+            trade is None
+            or order is None
+            or ref in self._final
+            or order.status is not OrderStatus.PENDING
+        ):
             return None
         return trade
 
@@ -83,7 +94,11 @@ class OrderTracker:
         self._cancel_requested.add(ref)
 
     def open_orders(self) -> list[Order]:
-        return [copy.copy(o) for ref, o in self._orders.items() if o.status is OrderStatus.PENDING and ref not in self._final]
+        return [
+            copy.copy(o)
+            for ref, o in self._orders.items()
+            if o.status is OrderStatus.PENDING and ref not in self._final
+        ]
 
     # --- IB events ---------------------------------------------------------------------
 
@@ -98,10 +113,17 @@ class OrderTracker:
                 return  # IB repeats Submitted with every partial fill; the runtime hears it once
             self._acknowledged.add(ref)
             broker_id = str(trade.order.permId or trade.order.orderId)
-            self.emit(OrderStatusEvent(ref, OrderStatus.PENDING, self.clock.now(), broker_order_id=broker_id))
+            self.emit(
+                OrderStatusEvent(
+                    ref, OrderStatus.PENDING, self.clock.now(), broker_order_id=broker_id
+                )
+            )
         elif status in DONE_AT_IB and not _last_error_code(trade):
-            self.finish(ref, OrderStatus.REJECTED if status == "Inactive" else OrderStatus.CANCELLED,
-                        "IB reports the order Inactive" if status == "Inactive" else "cancelled")
+            self.finish(
+                ref,
+                OrderStatus.REJECTED if status == "Inactive" else OrderStatus.CANCELLED,
+                "IB reports the order Inactive" if status == "Inactive" else "cancelled",
+            )
         # done after an error: on_error decides, it has IB's code and text
 
     def on_error(self, req_id: int, code: int, text: str) -> None:
@@ -113,14 +135,23 @@ class OrderTracker:
         previous = self._modifying.pop(ref, None)
         if previous is not None and code != ORDER_CANCELLED:
             # a refused modification: the original order still works at IB, unchanged
-            previous.filled_quantity, previous.filled_price = order.filled_quantity, order.filled_price
+            previous.filled_quantity, previous.filled_price = (
+                order.filled_quantity,
+                order.filled_price,
+            )
             self._orders[ref] = previous
-            log.warning("order %s: modification refused, original order still working: %s", ref, reason)
+            log.warning(
+                "order %s: modification refused, original order still working: %s", ref, reason
+            )
             return
         if code in REJECT_CODES:
             self.finish(ref, OrderStatus.REJECTED, reason)
         elif code == ORDER_CANCELLED or trade.orderStatus.status in DONE_AT_IB:
-            was_working = ref in self._acknowledged or ref in self._cancel_requested or order.filled_quantity > 0
+            was_working = (
+                ref in self._acknowledged
+                or ref in self._cancel_requested
+                or order.filled_quantity > 0
+            )
             self.finish(ref, OrderStatus.CANCELLED if was_working else OrderStatus.REJECTED, reason)
         else:
             log.warning("order %s: %s (order still working at IB)", ref, reason)
@@ -134,7 +165,9 @@ class OrderTracker:
             return
         self._seen_executions.add(exec_id)
         order = self._orders[ref]
-        ml4t_fill = to_fill(order, fill, multiplier=self.contracts.multiplier(order.asset), currency=self.currency)
+        ml4t_fill = to_fill(
+            order, fill, multiplier=self.contracts.multiplier(order.asset), currency=self.currency
+        )
         order.filled_quantity = float(fill.execution.cumQty)
         order.filled_price = float(fill.execution.avgPrice)
         complete = order.filled_quantity >= order.quantity - 1e-9
@@ -157,7 +190,13 @@ class OrderTracker:
 
     # --- after (re)connecting ------------------------------------------------------------
 
-    def reconcile(self, open_trades: Iterable[ib_async.Trade], fills: Iterable[ib_async.Fill], *, initial: bool) -> None:
+    def reconcile(
+        self,
+        open_trades: Iterable[ib_async.Trade],
+        fills: Iterable[ib_async.Fill],
+        *,
+        initial: bool,
+    ) -> None:
         """Rebind open orders by orderRef, adopt unknown ones, replay executions not yet seen.
 
         On the first connect the account's earlier executions are history (positions already
@@ -174,7 +213,9 @@ class OrderTracker:
                 continue  # a manual TWS order: not the runtime's to manage
             open_refs.add(ref)
             if ref not in self._orders:
-                self._orders[ref] = from_ib_trade(trade, self.contracts.asset_of(trade.contract), self.clock.now())
+                self._orders[ref] = from_ib_trade(
+                    trade, self.contracts.asset_of(trade.contract), self.clock.now()
+                )
             self.bind(ref, trade)
             if trade.orderStatus.status in ACKNOWLEDGED:
                 self._acknowledged.add(ref)
@@ -183,7 +224,9 @@ class OrderTracker:
         for ref, order in list(self._orders.items()):
             if ref in open_refs or ref in self._final or order.status is not OrderStatus.PENDING:
                 continue
-            self.finish(ref, OrderStatus.CANCELLED, "not working at IB after reconnect (not resent)")
+            self.finish(
+                ref, OrderStatus.CANCELLED, "not working at IB after reconnect (not resent)"
+            )
 
 
 def _last_error_code(trade: ib_async.Trade) -> int:

@@ -13,8 +13,14 @@ from ml4t_live_core.protocols import BrokerEvent
 def fast_config(port: int, **overrides) -> IBConfig:
     """Short timeouts and backoff so reconnect tests take milliseconds."""
     values = dict(
-        port=port, client_id=7, connect_timeout=2.0, request_timeout=2.0, ack_timeout=1.0,
-        reconnect_attempts=20, reconnect_initial_delay=0.01, reconnect_max_delay=0.05,
+        port=port,
+        client_id=7,
+        connect_timeout=2.0,
+        request_timeout=2.0,
+        ack_timeout=1.0,
+        reconnect_attempts=20,
+        reconnect_initial_delay=0.01,
+        reconnect_max_delay=0.05,
     )
     values.update(overrides)
     return IBConfig(**values)

@@ -10,9 +10,17 @@ from ml4t_live_core.protocols import FillEvent, OrderStatusEvent
 from .conftest import events_of, settle
 
 
-def make(order_id: str, asset: str = "AAPL", qty: float = 100, side: OrderSide = OrderSide.BUY,
-         order_type: OrderType = OrderType.MARKET, **prices) -> Order:
-    return Order(asset=asset, side=side, quantity=qty, order_type=order_type, order_id=order_id, **prices)
+def make(
+    order_id: str,
+    asset: str = "AAPL",
+    qty: float = 100,
+    side: OrderSide = OrderSide.BUY,
+    order_type: OrderType = OrderType.MARKET,
+    **prices,
+) -> Order:
+    return Order(
+        asset=asset, side=side, quantity=qty, order_type=order_type, order_id=order_id, **prices
+    )
 
 
 async def test_positions_and_account_match_the_gateway(ib_gateway, ib_broker):
@@ -32,13 +40,24 @@ async def test_market_order_acknowledged_then_filled(ib_gateway, ib_broker):
     result = await ib_broker.submit_order(make("c-1"))
     assert result.status is OrderStatus.PENDING
     sent = ib_gateway.order("c-1")
-    assert (sent.order_type, sent.action, sent.quantity, sent.order_ref) == ("MKT", "BUY", 100.0, "c-1")
+    assert (sent.order_type, sent.action, sent.quantity, sent.order_ref) == (
+        "MKT",
+        "BUY",
+        100.0,
+        "c-1",
+    )
     ib_gateway.fill("c-1", price=190.0)
     await settle(ib_broker)
     [fill_event] = events_of(ib_broker, FillEvent)
     assert fill_event.order_complete
     fill = fill_event.fill
-    assert (fill.order_id, fill.asset, fill.side, fill.quantity, fill.price) == ("c-1", "AAPL", OrderSide.BUY, 100.0, 190.0)
+    assert (fill.order_id, fill.asset, fill.side, fill.quantity, fill.price) == (
+        "c-1",
+        "AAPL",
+        OrderSide.BUY,
+        100.0,
+        190.0,
+    )
     assert fill.commission == pytest.approx(1.0)
     assert (await ib_broker.get_positions())["AAPL"].quantity == 100.0
     assert (await ib_broker.get_account()).cash == pytest.approx(ib_gateway.book.cash)
@@ -46,7 +65,9 @@ async def test_market_order_acknowledged_then_filled(ib_gateway, ib_broker):
 
 
 async def test_partial_fills_then_limit_crossed(ib_gateway, ib_broker):
-    await ib_broker.submit_order(make("c-2", qty=100, order_type=OrderType.LIMIT, limit_price=101.5))
+    await ib_broker.submit_order(
+        make("c-2", qty=100, order_type=OrderType.LIMIT, limit_price=101.5)
+    )
     ib_gateway.fill("c-2", 40, price=101.0)
     await settle(ib_broker)
     [first] = events_of(ib_broker, FillEvent)
@@ -67,21 +88,41 @@ async def test_partial_fills_then_limit_crossed(ib_gateway, ib_broker):
     [
         (OrderType.LIMIT, {"limit_price": 150.0}, "LMT", 150.0, None),
         (OrderType.STOP, {"stop_price": 140.0}, "STP", None, 140.0),
-        (OrderType.STOP_LIMIT, {"stop_price": 140.0, "limit_price": 139.5}, "STP LMT", 139.5, 140.0),
+        (
+            OrderType.STOP_LIMIT,
+            {"stop_price": 140.0, "limit_price": 139.5},
+            "STP LMT",
+            139.5,
+            140.0,
+        ),
         (OrderType.TRAILING_STOP, {"trail_amount": 2.5}, "TRAIL", None, 2.5),
     ],
 )
-async def test_each_order_type_reaches_ib(ib_gateway, ib_broker, order_type, prices, ib_type, lmt, aux):
-    result = await ib_broker.submit_order(make("t-1", side=OrderSide.SELL, order_type=order_type, **prices))
+async def test_each_order_type_reaches_ib(
+    ib_gateway, ib_broker, order_type, prices, ib_type, lmt, aux
+):
+    result = await ib_broker.submit_order(
+        make("t-1", side=OrderSide.SELL, order_type=order_type, **prices)
+    )
     assert result.status is OrderStatus.PENDING
     sent = ib_gateway.order("t-1")
-    assert (sent.order_type, sent.action, sent.lmt_price, sent.aux_price, sent.status) == (ib_type, "SELL", lmt, aux, "Submitted")
+    assert (sent.order_type, sent.action, sent.lmt_price, sent.aux_price, sent.status) == (
+        ib_type,
+        "SELL",
+        lmt,
+        aux,
+        "Submitted",
+    )
 
 
 async def test_stop_and_trailing_stop_fill_when_triggered(ib_gateway, ib_broker):
     ib_gateway.set_price("AAPL", 150.0)
-    await ib_broker.submit_order(make("stop", side=OrderSide.SELL, order_type=OrderType.STOP, stop_price=145.0))
-    await ib_broker.submit_order(make("trail", side=OrderSide.SELL, order_type=OrderType.TRAILING_STOP, trail_amount=3.0))
+    await ib_broker.submit_order(
+        make("stop", side=OrderSide.SELL, order_type=OrderType.STOP, stop_price=145.0)
+    )
+    await ib_broker.submit_order(
+        make("trail", side=OrderSide.SELL, order_type=OrderType.TRAILING_STOP, trail_amount=3.0)
+    )
     ib_gateway.set_price("AAPL", 152.0)  # raises the trail anchor to 152 -> stop at 149
     ib_gateway.set_price("AAPL", 149.0)
     await settle(ib_broker)
@@ -96,7 +137,9 @@ async def test_cancel_reports_cancelled(ib_gateway, ib_broker):
     assert await ib_broker.cancel_order("c-3")
     await settle(ib_broker)
     assert ib_gateway.order("c-3").status == "Cancelled"
-    final = [e for e in events_of(ib_broker, OrderStatusEvent) if e.status is not OrderStatus.PENDING]
+    final = [
+        e for e in events_of(ib_broker, OrderStatusEvent) if e.status is not OrderStatus.PENDING
+    ]
     assert [(e.client_order_id, e.status) for e in final] == [("c-3", OrderStatus.CANCELLED)]
     assert await ib_broker.get_open_orders() == []
     assert not await ib_broker.cancel_order("c-3")  # nothing left to cancel
@@ -128,7 +171,9 @@ async def test_error_201_is_a_rejection_with_ib_reason(ib_gateway, ib_broker):
     result = await ib_broker.submit_order(make("c-6"))
     assert result.status is OrderStatus.REJECTED
     assert "201" in result.rejection_reason and "MARGIN" in result.rejection_reason
-    [event] = [e for e in events_of(ib_broker, OrderStatusEvent) if e.status is OrderStatus.REJECTED]
+    [event] = [
+        e for e in events_of(ib_broker, OrderStatusEvent) if e.status is OrderStatus.REJECTED
+    ]
     assert event.client_order_id == "c-6" and "MARGIN" in event.reason
 
 
@@ -148,8 +193,22 @@ async def test_same_client_order_id_is_never_sent_twice(ib_gateway, ib_broker):
 
 async def test_bracket_is_parent_and_two_ib_child_orders(ib_gateway, ib_broker):
     entry = make("b-1", qty=10)
-    take_profit = make("b-1-tp", qty=10, side=OrderSide.SELL, order_type=OrderType.LIMIT, limit_price=110.0, parent_id="b-1")
-    stop_loss = make("b-1-sl", qty=10, side=OrderSide.SELL, order_type=OrderType.STOP, stop_price=90.0, parent_id="b-1")
+    take_profit = make(
+        "b-1-tp",
+        qty=10,
+        side=OrderSide.SELL,
+        order_type=OrderType.LIMIT,
+        limit_price=110.0,
+        parent_id="b-1",
+    )
+    stop_loss = make(
+        "b-1-sl",
+        qty=10,
+        side=OrderSide.SELL,
+        order_type=OrderType.STOP,
+        stop_price=90.0,
+        parent_id="b-1",
+    )
     results = await ib_broker.submit_bracket(entry, take_profit, stop_loss)
     assert [o.status for o in results] == [OrderStatus.PENDING] * 3
     parent, tp, sl = (ib_gateway.order(ref) for ref in ("b-1", "b-1-tp", "b-1-sl"))
@@ -166,7 +225,11 @@ async def test_bracket_is_parent_and_two_ib_child_orders(ib_gateway, ib_broker):
     ib_gateway.set_price("AAPL", 110.5)
     await settle(ib_broker)
     assert [e.fill.order_id for e in events_of(ib_broker, FillEvent)] == ["b-1", "b-1-tp"]
-    cancelled = [e.client_order_id for e in events_of(ib_broker, OrderStatusEvent) if e.status is OrderStatus.CANCELLED]
+    cancelled = [
+        e.client_order_id
+        for e in events_of(ib_broker, OrderStatusEvent)
+        if e.status is OrderStatus.CANCELLED
+    ]
     assert cancelled == ["b-1-sl"]  # one-cancels-other
     assert (await ib_broker.get_positions()) == {}
     assert await ib_broker.get_open_orders() == []
@@ -187,7 +250,9 @@ async def test_ib_side_cancel_of_a_working_order_is_cancelled_with_reason(ib_gat
     await ib_broker.submit_order(make("c-9", order_type=OrderType.LIMIT, limit_price=50.0))
     ib_gateway.cancel("c-9", "DAY order expired")
     await settle(ib_broker)
-    [event] = [e for e in events_of(ib_broker, OrderStatusEvent) if e.status is not OrderStatus.PENDING]
+    [event] = [
+        e for e in events_of(ib_broker, OrderStatusEvent) if e.status is not OrderStatus.PENDING
+    ]
     assert (event.client_order_id, event.status) == ("c-9", OrderStatus.CANCELLED)
     assert "202" in event.reason and "DAY order expired" in event.reason
 
@@ -197,7 +262,9 @@ async def test_refused_modification_keeps_the_original_order_working(ib_gateway,
     ib_gateway.reject_next_modify(201, "Order rejected - reason:price outside band")
     assert await ib_broker.modify_order("c-10", limit_price=70.0)
     await settle(ib_broker)
-    assert [e for e in events_of(ib_broker, OrderStatusEvent) if e.status is not OrderStatus.PENDING] == []
+    assert [
+        e for e in events_of(ib_broker, OrderStatusEvent) if e.status is not OrderStatus.PENDING
+    ] == []
     [still] = await ib_broker.get_open_orders()
     assert (still.order_id, still.limit_price) == ("c-10", 50.0)  # the record IB still works
     assert ib_gateway.order("c-10").lmt_price == 50.0
@@ -215,7 +282,9 @@ async def test_order_whose_modification_was_refused_can_still_be_cancelled(ib_ga
     assert await ib_broker.cancel_order("c-11")
     await settle(ib_broker)
     assert ib_gateway.order("c-11").status == "Cancelled"
-    [event] = [e for e in events_of(ib_broker, OrderStatusEvent) if e.status is not OrderStatus.PENDING]
+    [event] = [
+        e for e in events_of(ib_broker, OrderStatusEvent) if e.status is not OrderStatus.PENDING
+    ]
     assert (event.client_order_id, event.status) == ("c-11", OrderStatus.CANCELLED)
 
 
@@ -223,16 +292,23 @@ async def test_inactive_status_is_a_rejection(ib_gateway, ib_broker):
     await ib_broker.submit_order(make("c-12", order_type=OrderType.LIMIT, limit_price=50.0))
     ib_gateway.deactivate("c-12")
     await settle(ib_broker)
-    [event] = [e for e in events_of(ib_broker, OrderStatusEvent) if e.status is not OrderStatus.PENDING]
-    assert (event.client_order_id, event.status, event.reason) == ("c-12", OrderStatus.REJECTED, "IB reports the order Inactive")
+    [event] = [
+        e for e in events_of(ib_broker, OrderStatusEvent) if e.status is not OrderStatus.PENDING
+    ]
+    assert (event.client_order_id, event.status, event.reason) == (
+        "c-12",
+        OrderStatus.REJECTED,
+        "IB reports the order Inactive",
+    )
     assert await ib_broker.get_open_orders() == []
 
 
 def test_broker_and_feed_satisfy_the_core_protocols():
-    from ml4t_live_core.protocols import BrokerAdapter, DataFeed
     from ml4t_live_ib.broker import IBBroker
     from ml4t_live_ib.config import IBFeedConfig
     from ml4t_live_ib.feed import IBDataFeed
+
+    from ml4t_live_core.protocols import BrokerAdapter, DataFeed
 
     assert isinstance(IBBroker(), BrokerAdapter)
     feed = IBDataFeed(IBFeedConfig(assets=["AAPL"]))

@@ -13,8 +13,14 @@ from .conftest import events_of, fast_config, reconnected, settle, wait_until
 
 
 def limit(order_id: str, price: float = 100.0, qty: float = 50) -> Order:
-    return Order(asset="AAPL", side=OrderSide.BUY, quantity=qty, order_type=OrderType.LIMIT,
-                 limit_price=price, order_id=order_id)
+    return Order(
+        asset="AAPL",
+        side=OrderSide.BUY,
+        quantity=qty,
+        order_type=OrderType.LIMIT,
+        limit_price=price,
+        order_id=order_id,
+    )
 
 
 async def test_drop_after_place_order_is_recovered_by_order_ref(ib_gateway, ib_broker):
@@ -35,7 +41,9 @@ async def test_drop_after_place_order_is_recovered_by_order_ref(ib_gateway, ib_b
 
 
 async def test_gateway_restart_keeps_position_and_open_limit_order(ib_gateway, ib_broker):
-    await ib_broker.submit_order(Order(asset="MSFT", side=OrderSide.BUY, quantity=30, order_id="r-2"))
+    await ib_broker.submit_order(
+        Order(asset="MSFT", side=OrderSide.BUY, quantity=30, order_id="r-2")
+    )
     ib_gateway.fill("r-2", price=400.0)
     await ib_broker.submit_order(limit("r-3", price=95.0))
     await settle(ib_broker)
@@ -71,7 +79,9 @@ async def test_1100_pauses_trading_and_1102_resumes(ib_gateway, ib_broker):
     with pytest.raises(BrokerUnavailableError, match="paused"):
         await ib_broker.submit_order(limit("r-5"))
     assert ib_gateway.placed == []
-    ib_gateway.emit_error(1102, "Connectivity between IB and TWS has been restored - data maintained.")
+    ib_gateway.emit_error(
+        1102, "Connectivity between IB and TWS has been restored - data maintained."
+    )
     await wait_until(reconnected(ib_broker))
     assert ib_broker.is_connected
     assert [e.connected for e in events_of(ib_broker, ConnectionEvent)] == [False, True]
@@ -86,8 +96,12 @@ async def test_silent_gateway_does_not_hang_the_order_path(ib_gateway):
         ib_gateway.stop_answering()
         result = await broker.submit_order(limit("r-6"))
         assert result.status is OrderStatus.PENDING
-        with pytest.raises(BrokerUnavailableError, match="did not answer the contract lookup for 'MSFT'"):
-            await broker.submit_order(Order(asset="MSFT", side=OrderSide.BUY, quantity=1, order_id="r-7"))
+        with pytest.raises(
+            BrokerUnavailableError, match="did not answer the contract lookup for 'MSFT'"
+        ):
+            await broker.submit_order(
+                Order(asset="MSFT", side=OrderSide.BUY, quantity=1, order_id="r-7")
+            )
     finally:
         await broker.disconnect()
 
@@ -114,7 +128,12 @@ async def test_process_restart_adopts_open_orders_by_order_ref(ib_gateway, ib_br
     await successor.connect()
     try:
         [adopted] = await successor.get_open_orders()
-        assert (adopted.order_id, adopted.limit_price, adopted.quantity, adopted.status) == ("p-1", 90.0, 50.0, OrderStatus.PENDING)
+        assert (adopted.order_id, adopted.limit_price, adopted.quantity, adopted.status) == (
+            "p-1",
+            90.0,
+            50.0,
+            OrderStatus.PENDING,
+        )
         again = await successor.submit_order(limit("p-1", price=90.0))  # the runtime's retry
         assert again.order_id == "p-1"
         assert [p.order_ref for p in ib_gateway.placed] == ["p-1"]

@@ -69,15 +69,31 @@ def test_contract_mapping_stock_future_forex_crypto():
     config = IBConfig(
         primary_exchanges={"MSFT": "NASDAQ"},
         contracts={
-            "ES": {"sec_type": "FUT", "symbol": "ES", "exchange": "CME", "last_trade": "20240315", "multiplier": "50"},
+            "ES": {
+                "sec_type": "FUT",
+                "symbol": "ES",
+                "exchange": "CME",
+                "last_trade": "20240315",
+                "multiplier": "50",
+            },
             "EUR.USD": {"sec_type": "CASH", "symbol": "EUR", "currency": "USD"},
             "BTC": {"sec_type": "CRYPTO"},
         },
     )
     stock = contract_for("MSFT", config)
-    assert (stock.secType, stock.exchange, stock.currency, stock.primaryExchange) == ("STK", "SMART", "USD", "NASDAQ")
+    assert (stock.secType, stock.exchange, stock.currency, stock.primaryExchange) == (
+        "STK",
+        "SMART",
+        "USD",
+        "NASDAQ",
+    )
     future = contract_for("ES", config)
-    assert (future.secType, future.lastTradeDateOrContractMonth, future.exchange, future.multiplier) == ("FUT", "20240315", "CME", "50")
+    assert (
+        future.secType,
+        future.lastTradeDateOrContractMonth,
+        future.exchange,
+        future.multiplier,
+    ) == ("FUT", "20240315", "CME", "50")
     fx = contract_for("EUR.USD", config)
     assert (fx.secType, fx.symbol, fx.currency, fx.exchange) == ("CASH", "EUR", "USD", "IDEALPRO")
     crypto = contract_for("BTC", config)
@@ -99,9 +115,18 @@ async def test_contracts_are_qualified_once_and_cached(ib_gateway, ib_broker):
 
 
 async def test_future_multiplier_reaches_positions(ib_gateway):
-    config = fast_config(ib_gateway.port, contracts={
-        "ES": {"sec_type": "FUT", "symbol": "ES", "exchange": "CME", "last_trade": "20240315", "multiplier": "50"},
-    })
+    config = fast_config(
+        ib_gateway.port,
+        contracts={
+            "ES": {
+                "sec_type": "FUT",
+                "symbol": "ES",
+                "exchange": "CME",
+                "last_trade": "20240315",
+                "multiplier": "50",
+            },
+        },
+    )
     ib_gateway.add_position("ES", 2, 4800.0 * 50)
     broker = IBBroker(config)
     await broker.connect()
@@ -133,7 +158,9 @@ async def test_account_id_never_reaches_the_logs(ib_gateway, caplog):
     broker = IBBroker(fast_config(ib_gateway.port))
     await broker.connect()
     try:
-        await broker.submit_order(Order(asset="AAPL", side=OrderSide.BUY, quantity=1, order_id="log-1"))
+        await broker.submit_order(
+            Order(asset="AAPL", side=OrderSide.BUY, quantity=1, order_id="log-1")
+        )
         ib_gateway.fill("log-1", price=100.0)
         await broker.ib.reqCurrentTimeAsync()
     finally:
@@ -148,9 +175,15 @@ async def test_repeated_submitted_status_is_one_acknowledgement(ib_gateway, ib_b
 
     from ml4t_live_core.protocols import OrderStatusEvent
 
-    await ib_broker.submit_order(Order(asset="AAPL", side=OrderSide.BUY, quantity=10, order_id="ack-1"))
+    await ib_broker.submit_order(
+        Order(asset="AAPL", side=OrderSide.BUY, quantity=10, order_id="ack-1")
+    )
     for _ in range(3):
         ib_gateway.fill("ack-1", 2, price=100.0)
     await ib_broker.ib.reqCurrentTimeAsync()
-    acks = [e for e in ib_broker.events if isinstance(e, OrderStatusEvent) and e.status is OrderStatus.PENDING]
+    acks = [
+        e
+        for e in ib_broker.events
+        if isinstance(e, OrderStatusEvent) and e.status is OrderStatus.PENDING
+    ]
     assert [e.client_order_id for e in acks] == ["ack-1"]

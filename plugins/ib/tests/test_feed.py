@@ -14,8 +14,15 @@ EPOCH = int(datetime(2024, 1, 2, 14, 30, tzinfo=UTC).timestamp())
 
 
 def feed_config(port: int, assets: list[str], **overrides) -> IBFeedConfig:
-    values = dict(port=port, client_id=11, assets=assets, connect_timeout=2.0, request_timeout=2.0,
-                  reconnect_initial_delay=0.01, reconnect_max_delay=0.05)
+    values = dict(
+        port=port,
+        client_id=11,
+        assets=assets,
+        connect_timeout=2.0,
+        request_timeout=2.0,
+        reconnect_initial_delay=0.01,
+        reconnect_max_delay=0.05,
+    )
     values.update(overrides)
     return IBFeedConfig(**values)
 
@@ -34,10 +41,18 @@ async def test_realtime_bars_arrive_per_asset(ib_gateway):
                 break
         start = datetime.fromtimestamp(EPOCH, UTC)
         assert [(e[0], next(iter(e[1]))) for e in events] == [
-            (start, "AAPL"), (start, "MSFT"), (datetime.fromtimestamp(EPOCH + 5, UTC), "AAPL"),
+            (start, "AAPL"),
+            (start, "MSFT"),
+            (datetime.fromtimestamp(EPOCH + 5, UTC), "AAPL"),
         ]
         first = events[0][1]["AAPL"]
-        assert (first["open"], first["high"], first["low"], first["close"], first["volume"]) == (100.0, 101.0, 99.5, 100.5, 1200.0)
+        assert (first["open"], first["high"], first["low"], first["close"], first["volume"]) == (
+            100.0,
+            101.0,
+            99.5,
+            100.5,
+            1200.0,
+        )
         assert events[0][2]["bar_seconds"] == 5
     finally:
         await feed.stop()
@@ -46,7 +61,9 @@ async def test_realtime_bars_arrive_per_asset(ib_gateway):
 async def test_missing_market_data_permission_fails_start(ib_gateway):
     ib_gateway.deny_market_data("MSFT")
     feed = IBDataFeed(feed_config(ib_gateway.port, ["AAPL", "MSFT"]))
-    with pytest.raises(MarketDataError, match=r"MSFT: IB 354 Requested market data is not subscribed") as info:
+    with pytest.raises(
+        MarketDataError, match=r"MSFT: IB 354 Requested market data is not subscribed"
+    ) as info:
         await feed.start()
     assert "AAPL" not in str(info.value)
     await feed.stop()
@@ -60,13 +77,23 @@ async def test_unknown_asset_fails_start(ib_gateway):
 
 
 async def test_history_for_warmup(ib_gateway):
-    ib_gateway.set_history("AAPL", [(str(EPOCH + 60 * i), 100.0 + i, 101.0 + i, 99.0 + i, 100.5 + i, 1000.0) for i in range(5)])
-    ib_gateway.set_history("MSFT", [(str(EPOCH + 60 * i), 400.0, 401.0, 399.0, 400.5, 10.0) for i in range(5)])
+    ib_gateway.set_history(
+        "AAPL",
+        [
+            (str(EPOCH + 60 * i), 100.0 + i, 101.0 + i, 99.0 + i, 100.5 + i, 1000.0)
+            for i in range(5)
+        ],
+    )
+    ib_gateway.set_history(
+        "MSFT", [(str(EPOCH + 60 * i), 400.0, 401.0, 399.0, 400.5, 10.0) for i in range(5)]
+    )
     feed = IBDataFeed(feed_config(ib_gateway.port, ["AAPL", "MSFT"]))
     await feed.start()
     try:
         events = await feed.history(3)
-        assert [e[0] for e in events] == [datetime.fromtimestamp(EPOCH + 60 * i, UTC) for i in (2, 3, 4)]
+        assert [e[0] for e in events] == [
+            datetime.fromtimestamp(EPOCH + 60 * i, UTC) for i in (2, 3, 4)
+        ]
         assert set(events[-1][1]) == {"AAPL", "MSFT"}
         assert events[-1][1]["AAPL"]["close"] == 104.5
     finally:
@@ -101,7 +128,9 @@ async def test_feed_resubscribes_after_gateway_restart(ib_gateway):
 
 
 async def test_composed_ib_feed_through_the_aggregator_gives_minute_bars(ib_gateway, monkeypatch):
-    pytest.importorskip("ml4t_live_aggregator")  # composed through the registry, absent in isolation
+    pytest.importorskip(
+        "ml4t_live_aggregator"
+    )  # composed through the registry, absent in isolation
     pytest.importorskip("ml4t_live_sim")
     from ml4t.backtest import Strategy
 
@@ -117,8 +146,16 @@ async def test_composed_ib_feed_through_the_aggregator_gives_minute_bars(ib_gate
     overrides = {
         "runtime": {"strategy_id": "ib-feed"},
         "broker": {"use": "sim"},
-        "feed": {"use": "ib", "aggregate": "1min",
-                 "ib": {"port": ib_gateway.port, "client_id": 12, "assets": ["AAPL"], "connect_timeout": 2.0}},
+        "feed": {
+            "use": "ib",
+            "aggregate": "1min",
+            "ib": {
+                "port": ib_gateway.port,
+                "client_id": 12,
+                "assets": ["AAPL"],
+                "connect_timeout": 2.0,
+            },
+        },
     }
     from ml4t_live_core.clock import ManualClock
 
@@ -132,12 +169,20 @@ async def test_composed_ib_feed_through_the_aggregator_gives_minute_bars(ib_gate
     try:
         closes = [100.0 + i for i in range(12)]
         for i, close in enumerate(closes):  # twelve 5-second bars: :00 .. :55
-            ib_gateway.push_bar("AAPL", start + 5 * i, close - 0.5, close + 1.0, close - 1.0, close, 10)
+            ib_gateway.push_bar(
+                "AAPL", start + 5 * i, close - 0.5, close + 1.0, close - 1.0, close, 10
+            )
         ib_gateway.push_bar("AAPL", start + 60, 200.0, 200.0, 200.0, 200.0, 1)  # closes the minute
         timestamp, data, _ = await asyncio.wait_for(anext(aiter(feed)), 3)
         assert timestamp == datetime.fromtimestamp(start, UTC)
         bar = data["AAPL"]
-        assert (bar["open"], bar["high"], bar["low"], bar["close"], bar["volume"]) == (99.5, 112.0, 99.0, 111.0, 120.0)
+        assert (bar["open"], bar["high"], bar["low"], bar["close"], bar["volume"]) == (
+            99.5,
+            112.0,
+            99.0,
+            111.0,
+            120.0,
+        )
     finally:
         await feed.stop()
 
@@ -157,7 +202,9 @@ async def test_tick_by_tick_trades_per_asset(ib_gateway):
 
 
 async def test_tick_permission_error_fails_start(ib_gateway):
-    ib_gateway.deny_market_data("AAPL", 10089, "Requested market data requires additional subscription for API.")
+    ib_gateway.deny_market_data(
+        "AAPL", 10089, "Requested market data requires additional subscription for API."
+    )
     feed = IBDataFeed(feed_config(ib_gateway.port, ["AAPL"], source="ticks"))
     with pytest.raises(MarketDataError, match="AAPL: IB 10089"):
         await feed.start()

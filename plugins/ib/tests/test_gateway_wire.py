@@ -128,5 +128,5 @@ async def test_malformed_request_gets_error_320_and_the_session_survives(ib_gate
     while not seen or seen[-1][0] != "49":
         size = struct.unpack(">I", await reader.readexactly(4))[0]
         seen.append((await reader.readexactly(size)).decode().split("\0")[:-1])
-    assert ["4", "2", "-1", "320"] == seen[-2][:4]
+    assert seen[-2][:4] == ["4", "2", "-1", "320"]
     writer.close()

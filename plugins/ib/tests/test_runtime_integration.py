@@ -9,9 +9,6 @@ import pytest
 from ml4t.backtest import OrderStatus, OrderType, Strategy
 from ml4t_live_ib.broker import IBBroker
 
-# the sim plugin's replay feed drives the engine; absent when this plugin is tested alone (nox isolation)
-ReplayFeed = pytest.importorskip("ml4t_live_sim").ReplayFeed
-
 from ml4t_live_core.compose import build
 from ml4t_live_core.memory_store import MemoryStateStore
 from ml4t_live_core.plugins import LOAD_ENV_VAR
@@ -19,21 +16,41 @@ from ml4t_live_core.state import JournalEvent
 
 from .conftest import fast_config, wait_until
 
+# the sim plugin's replay feed drives the engine; absent when the plugin is tested alone (nox)
+ReplayFeed = pytest.importorskip("ml4t_live_sim").ReplayFeed
+
 T0 = datetime(2024, 1, 2, 14, 30, tzinfo=UTC)
 
 
 def bars(n: int = 3, price: float = 100.0) -> pl.DataFrame:
-    return pl.DataFrame([
-        {"timestamp": T0 + timedelta(minutes=i), "asset": "AAPL", "open": price, "high": price,
-         "low": price, "close": price, "volume": 1000.0}
-        for i in range(n)
-    ])
+    return pl.DataFrame(
+        [
+            {
+                "timestamp": T0 + timedelta(minutes=i),
+                "asset": "AAPL",
+                "open": price,
+                "high": price,
+                "low": price,
+                "close": price,
+                "volume": 1000.0,
+            }
+            for i in range(n)
+        ]
+    )
 
 
-def runtime_for(strategy: Strategy, broker: IBBroker, store: MemoryStateStore, monkeypatch: pytest.MonkeyPatch):
+def runtime_for(
+    strategy: Strategy, broker: IBBroker, store: MemoryStateStore, monkeypatch: pytest.MonkeyPatch
+):
     monkeypatch.setenv(LOAD_ENV_VAR, "sim")  # core behaviour only: no risk-check plugins
-    return build(strategy, None, overrides={"runtime": {"strategy_id": "ib-test"}},
-                 broker=broker, feed=ReplayFeed(data=bars()), store=store)
+    return build(
+        strategy,
+        None,
+        overrides={"runtime": {"strategy_id": "ib-test"}},
+        broker=broker,
+        feed=ReplayFeed(data=bars()),
+        store=store,
+    )
 
 
 class BuyOnceThenLook(Strategy):
@@ -73,7 +90,10 @@ async def test_gateway_restart_journal_and_ib_agree(ib_gateway, monkeypatch):
     safe = runtime.safe
     await safe.start()
     try:
-        await safe.on_bar(T0, {"AAPL": {"open": 100.0, "high": 100.0, "low": 100.0, "close": 100.0, "volume": 1.0}})
+        await safe.on_bar(
+            T0,
+            {"AAPL": {"open": 100.0, "high": 100.0, "low": 100.0, "close": 100.0, "volume": 1.0}},
+        )
         bought = await safe.submit_order("AAPL", 10)
         resting = await safe.submit_order("AAPL", 5, order_type=OrderType.LIMIT, limit_price=95.0)
         await wait_until(lambda: any(r.event is JournalEvent.FILLED for r in store.journal))
@@ -93,7 +113,9 @@ async def test_gateway_restart_journal_and_ib_agree(ib_gateway, monkeypatch):
 
         ib_gateway.set_price("AAPL", 94.0)
         await wait_until(lambda: sum(r.event is JournalEvent.FILLED for r in store.journal) == 2)
-        journal_qty = sum(r.filled_quantity or 0 for r in store.journal if r.event is JournalEvent.FILLED)
+        journal_qty = sum(
+            r.filled_quantity or 0 for r in store.journal if r.event is JournalEvent.FILLED
+        )
         assert journal_qty == ib_gateway.book.positions[265598].quantity == 15.0
         assert len(ib_gateway.placed) == 2
     finally:
@@ -106,7 +128,9 @@ async def test_process_restart_journal_and_ib_agree(ib_gateway, monkeypatch):
     store = MemoryStateStore()
     bar = {"AAPL": {"open": 100.0, "high": 100.0, "low": 100.0, "close": 100.0, "volume": 1.0}}
 
-    first = runtime_for(BuyOnceThenLook(), IBBroker(fast_config(ib_gateway.port)), store, monkeypatch).safe
+    first = runtime_for(
+        BuyOnceThenLook(), IBBroker(fast_config(ib_gateway.port)), store, monkeypatch
+    ).safe
     await first.start()
     await first.on_bar(T0, bar)
     await first.submit_order("AAPL", 10)
@@ -114,7 +138,9 @@ async def test_process_restart_journal_and_ib_agree(ib_gateway, monkeypatch):
     await wait_until(lambda: any(r.event is JournalEvent.FILLED for r in store.journal))
     await first.stop()  # the process ends; the limit order keeps working at IB
 
-    second = runtime_for(BuyOnceThenLook(), IBBroker(fast_config(ib_gateway.port)), store, monkeypatch).safe
+    second = runtime_for(
+        BuyOnceThenLook(), IBBroker(fast_config(ib_gateway.port)), store, monkeypatch
+    ).safe
     await second.start()
     try:
         report = second.reconciliation

@@ -88,8 +88,12 @@ class GatewayBook:
     def book_fill(self, order: SimOrder, shares: float, price: float, now: int) -> SimExecution:
         """Apply one execution to the order, the position and cash; return it."""
         if not 0 < shares <= order.remaining + 1e-9:
-            raise ValueError(f"cannot fill {shares} of order {order.order_id}: {order.remaining} remain")
-        order.avg_price = (order.avg_price * order.filled + price * shares) / (order.filled + shares)
+            raise ValueError(
+                f"cannot fill {shares} of order {order.order_id}: {order.remaining} remain"
+            )
+        order.avg_price = (order.avg_price * order.filled + price * shares) / (
+            order.filled + shares
+        )
         order.filled += shares
         order.last_fill_price = price
         order.status = "Filled" if order.remaining <= 1e-9 else "Submitted"
@@ -99,14 +103,22 @@ class GatewayBook:
         pos = self.positions.setdefault(order.contract.con_id, SimPosition(order.contract))
         signed = order.sign * shares
         if pos.quantity == 0 or (pos.quantity > 0) == (signed > 0):
-            pos.avg_cost = (pos.avg_cost * abs(pos.quantity) + price * mult * shares) / (abs(pos.quantity) + shares)
+            pos.avg_cost = (pos.avg_cost * abs(pos.quantity) + price * mult * shares) / (
+                abs(pos.quantity) + shares
+            )
         pos.quantity += signed
         if abs(pos.quantity) < 1e-9:
             pos.quantity, pos.avg_cost = 0.0, 0.0
         self.prices[order.contract.con_id] = price
         execution = SimExecution(
-            f"0000e0d5.{self.next_exec:08d}.01.01", order, shares, price, now, order.filled,
-            order.avg_price, commission,
+            f"0000e0d5.{self.next_exec:08d}.01.01",
+            order,
+            shares,
+            price,
+            now,
+            order.filled,
+            order.avg_price,
+            commission,
         )
         self.next_exec += 1
         self.executions.append(execution)

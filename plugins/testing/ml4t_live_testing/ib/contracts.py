@@ -23,9 +23,17 @@ class SimContract:
     def wire(self, *, exchange: str | None = None) -> list[object]:
         """The 11 contract fields (without primaryExchange) used by position/execution messages."""
         return [
-            self.con_id, self.symbol, self.sec_type, self.last_trade, 0.0, "", self.multiplier,
-            exchange if exchange is not None else self.exchange, self.currency,
-            self.local_symbol or self.symbol, self.trading_class or self.symbol,
+            self.con_id,
+            self.symbol,
+            self.sec_type,
+            self.last_trade,
+            0.0,
+            "",
+            self.multiplier,
+            exchange if exchange is not None else self.exchange,
+            self.currency,
+            self.local_symbol or self.symbol,
+            self.trading_class or self.symbol,
         ]
 
 
@@ -52,8 +60,10 @@ class ContractBook:
         if con_id:
             return [c for c in self._contracts if c.con_id == con_id]
         return [
-            c for c in self._contracts
-            if c.symbol == symbol and (not sec_type or c.sec_type == sec_type)
+            c
+            for c in self._contracts
+            if c.symbol == symbol
+            and (not sec_type or c.sec_type == sec_type)
             and (not currency or c.currency == currency)
         ]
 

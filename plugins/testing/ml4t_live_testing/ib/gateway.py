@@ -111,7 +111,9 @@ class IBGatewaySimulator:
         """The next new order is rejected with this error code and text."""
         self._reject = (code, text)
 
-    def reject_next_modify(self, code: int = 201, text: str = "Order rejected - reason:modification refused") -> None:
+    def reject_next_modify(
+        self, code: int = 201, text: str = "Order rejected - reason:modification refused"
+    ) -> None:
         """The next modification is refused; the order keeps working unchanged (as at IB)."""
         self._reject_modify = (code, text)
 
@@ -123,13 +125,19 @@ class IBGatewaySimulator:
         for session in self.sessions:
             session.send(msg.error(req_id, code, text))
 
-    def deny_market_data(self, symbol: str, code: int = 354, text: str = "Requested market data is not subscribed.") -> None:
+    def deny_market_data(
+        self, symbol: str, code: int = 354, text: str = "Requested market data is not subscribed."
+    ) -> None:
         self.market_data_denied[symbol] = (code, text)
 
-    def set_history(self, symbol: str, bars: list[tuple[str, float, float, float, float, float]]) -> None:
+    def set_history(
+        self, symbol: str, bars: list[tuple[str, float, float, float, float, float]]
+    ) -> None:
         self.history[self.contracts.by_symbol(symbol).con_id] = list(bars)
 
-    def push_bar(self, symbol: str, epoch: int, o: float, h: float, lo: float, c: float, v: float) -> None:
+    def push_bar(
+        self, symbol: str, epoch: int, o: float, h: float, lo: float, c: float, v: float
+    ) -> None:
         """Send a 5-second real-time bar to every subscriber of `symbol`, then match orders."""
         con_id = self.contracts.by_symbol(symbol).con_id
         for session in self.sessions:
@@ -161,7 +169,12 @@ class IBGatewaySimulator:
         return found[0]
 
     def fill(
-        self, ref_or_id: str | int, quantity: float | None = None, price: float | None = None, *, quiet: bool = False
+        self,
+        ref_or_id: str | int,
+        quantity: float | None = None,
+        price: float | None = None,
+        *,
+        quiet: bool = False,
     ) -> SimExecution:
         """Execute (part of) an order now, at `price` or the last price seen. `quiet` books it
         without telling the clients (messages lost while IB's connectivity was down)."""
@@ -197,7 +210,11 @@ class IBGatewaySimulator:
         con_id = self.contracts.by_symbol(symbol).con_id
         self.book.prices[con_id] = price
         done = []
-        for order in [o for o in self.book.open_orders() if o.contract.con_id == con_id and o.status == "Submitted"]:
+        for order in [
+            o
+            for o in self.book.open_orders()
+            if o.contract.con_id == con_id and o.status == "Submitted"
+        ]:
             if order.active and self._crosses(order, price):
                 done.append(self.fill(order.order_id, price=self._fill_price(order, price)))
         return done
@@ -217,13 +234,24 @@ class IBGatewaySimulator:
             return
         self.book.next_order_id = order_id + 1
         if len(contract) != 1:
-            session.send(msg.error(order_id, 200, "No security definition has been found for the request"))
+            session.send(
+                msg.error(order_id, 200, "No security definition has been found for the request")
+            )
             return
         order = SimOrder(
-            order_id=order_id, client_id=session.client_id or 0, perm_id=self.book.next_perm_id,
-            contract=contract[0], action=f[16], quantity=float(f[17]), order_type=f[18],
-            lmt_price=float(f[19]) if f[19] else None, aux_price=float(f[20]) if f[20] else None,
-            tif=f[21], order_ref=order_ref, parent_id=int(f[28] or 0), transmit=f[27] == "1",
+            order_id=order_id,
+            client_id=session.client_id or 0,
+            perm_id=self.book.next_perm_id,
+            contract=contract[0],
+            action=f[16],
+            quantity=float(f[17]),
+            order_type=f[18],
+            lmt_price=float(f[19]) if f[19] else None,
+            aux_price=float(f[20]) if f[20] else None,
+            tif=f[21],
+            order_ref=order_ref,
+            parent_id=int(f[28] or 0),
+            transmit=f[27] == "1",
             account=f[23] or self.book.account,
         )
         self.book.next_perm_id += 1
@@ -251,7 +279,11 @@ class IBGatewaySimulator:
     def cancel_order(self, session: GatewaySession, order_id: int) -> None:
         order = self.book.orders.get(order_id)
         if order is None or not order.active:
-            session.send(msg.error(order_id, 161, "Cancel attempted when order is not in a cancellable state."))
+            session.send(
+                msg.error(
+                    order_id, 161, "Cancel attempted when order is not in a cancellable state."
+                )
+            )
             return
         self._cancel(order, "")
 
@@ -266,7 +298,9 @@ class IBGatewaySimulator:
             return
         quantity = float(f[17])
         if quantity < order.filled:
-            session.send(msg.error(order.order_id, 201, "Order rejected - reason:quantity below filled"))
+            session.send(
+                msg.error(order.order_id, 201, "Order rejected - reason:quantity below filled")
+            )
             return
         order.quantity = quantity
         order.lmt_price = float(f[19]) if f[19] else None
@@ -296,7 +330,11 @@ class IBGatewaySimulator:
         if order.parent_id:
             parent = self.book.orders.get(order.parent_id)
             family += [parent] if parent else []
-            family += [o for o in self.book.orders.values() if o.parent_id == order.parent_id and o is not order]
+            family += [
+                o
+                for o in self.book.orders.values()
+                if o.parent_id == order.parent_id and o is not order
+            ]
         for member in family:
             working = member.parent_id == 0 or self.book.orders[member.parent_id].status == "Filled"
             member.status = "Submitted" if working else "PreSubmitted"
@@ -314,7 +352,10 @@ class IBGatewaySimulator:
     def _cancel(self, order: SimOrder, reason: str) -> None:
         order.status = "Cancelled"
         for session in self._owners(order):
-            session.send(msg.error(order.order_id, 202, f"Order Canceled - reason:{reason}"), msg.order_status(order))
+            session.send(
+                msg.error(order.order_id, 202, f"Order Canceled - reason:{reason}"),
+                msg.order_status(order),
+            )
 
     def _crosses(self, o: SimOrder, price: float) -> bool:
         buy = o.action == "BUY"

@@ -25,7 +25,12 @@ log = logging.getLogger(__name__)
 class GatewaySession:
     """Speaks for the gateway on one socket; the gateway owns all state."""
 
-    def __init__(self, gateway: IBGatewaySimulator, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
+    def __init__(
+        self,
+        gateway: IBGatewaySimulator,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+    ):
         self.gateway = gateway
         self.reader = reader
         self.writer = writer
@@ -48,7 +53,9 @@ class GatewaySession:
         try:
             low, high = await read_handshake(self.reader)
             if not low <= SERVER_VERSION <= high:
-                raise ProtocolError(f"client speaks v{low}..{high}, simulator speaks {SERVER_VERSION}")
+                raise ProtocolError(
+                    f"client speaks v{low}..{high}, simulator speaks {SERVER_VERSION}"
+                )
             self.send([SERVER_VERSION, self.gateway.connection_time()])
             while True:
                 fields = await read_frame(self.reader)
@@ -78,7 +85,10 @@ class GatewaySession:
         gw = self.gateway
         return {
             71: self._start_api,
-            61: lambda f: self.send(*[msg.position(gw.book.account, p) for p in gw.book.positions.values()], msg.position_end()),
+            61: lambda f: self.send(
+                *[msg.position(gw.book.account, p) for p in gw.book.positions.values()],
+                msg.position_end(),
+            ),
             5: lambda f: self._open_orders(),
             99: lambda f: self.send(msg.completed_orders_end()),
             6: self._account_updates,
@@ -99,14 +109,25 @@ class GatewaySession:
     def _start_api(self, fields: list[str]) -> None:
         client_id = int(fields[2])
         if any(s.client_id == client_id for s in self.gateway.sessions if s is not self):
-            self.send(msg.error(-1, 326, f"Unable to connect as the client id {client_id} is already in use."))
+            self.send(
+                msg.error(
+                    -1, 326, f"Unable to connect as the client id {client_id} is already in use."
+                )
+            )
             self.close()
             return
         self.client_id = client_id
-        self.send(msg.managed_accounts(self.gateway.book.account), msg.next_valid_id(self.gateway.book.next_order_id))
+        self.send(
+            msg.managed_accounts(self.gateway.book.account),
+            msg.next_valid_id(self.gateway.book.next_order_id),
+        )
 
     def _open_orders(self) -> None:
-        mine = [o for o in self.gateway.book.open_orders() if o.client_id == self.client_id or self.client_id == 0]
+        mine = [
+            o
+            for o in self.gateway.book.open_orders()
+            if o.client_id == self.client_id or self.client_id == 0
+        ]
         for order in mine:
             self.send(msg.open_order(order), msg.order_status(order))
         self.send(msg.open_order_end())
@@ -144,15 +165,21 @@ class GatewaySession:
         con_id, symbol, sec_type, currency = int(fields[3] or 0), fields[4], fields[5], fields[12]
         found = self.gateway.contracts.find(con_id, symbol, sec_type, currency)
         if not found:
-            self.send(msg.error(req_id, 200, "No security definition has been found for the request"))
+            self.send(
+                msg.error(req_id, 200, "No security definition has been found for the request")
+            )
             return
-        self.send(*[msg.contract_details(req_id, c) for c in found], msg.contract_details_end(req_id))
+        self.send(
+            *[msg.contract_details(req_id, c) for c in found], msg.contract_details_end(req_id)
+        )
 
     def _market_data_check(self, req_id: int, symbol: str) -> int | None:
         try:
             contract = self.gateway.contracts.by_symbol(symbol)
         except KeyError:
-            self.send(msg.error(req_id, 200, "No security definition has been found for the request"))
+            self.send(
+                msg.error(req_id, 200, "No security definition has been found for the request")
+            )
             return None
         denied = self.gateway.market_data_denied.get(symbol)
         if denied is not None:
