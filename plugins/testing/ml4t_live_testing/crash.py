@@ -59,15 +59,19 @@ class CrashReport:
 
 
 @functools.cache
-def _registration(backend: str) -> Any:
+def _registration(backend: str, plugin_module: str | None = None) -> Any:
+    import importlib
+
     from ml4t_live_core.plugins import Kind, load_plugins
 
-    return load_plugins().registry.get(Kind.STATE_STORE, backend)
+    extra = [(importlib.import_module(plugin_module), plugin_module)] if plugin_module else []
+    return load_plugins(extra=extra).registry.get(Kind.STATE_STORE, backend)
 
 
-def make_store(backend: str, config: Mapping[str, Any]) -> Any:
-    """A store of the registered `backend`, its config validated by the plugin's own schema."""
-    registration = _registration(backend)
+def make_store(backend: str, config: Mapping[str, Any], plugin_module: str | None = None) -> Any:
+    """A store of the registered `backend`, its config validated by the plugin's own schema.
+    `plugin_module` (importable) is registered too, for backends without an entry point."""
+    registration = _registration(backend, plugin_module)
     schema = registration.config
     return registration.factory(schema.model_validate(dict(config)) if schema else None)
 
@@ -75,6 +79,7 @@ def make_store(backend: str, config: Mapping[str, Any]) -> Any:
 def run_crash_test(
     backend: str, config: Mapping[str, Any], *, kills: int = 70, max_delay: float = 0.2,
     seed: int = 0, env: Mapping[str, str] | None = None, startup_timeout: float = 60.0,
+    plugin_module: str | None = None,
 ) -> CrashReport:
     """Kill a writer of `backend` `kills` times at random moments within `max_delay` seconds of
     its start, checking the store after each kill. `env` is added to the zygote's environment
@@ -84,11 +89,12 @@ def run_crash_test(
     progress_dir = Path(tempfile.mkdtemp(prefix="ml4t-crash-"))
     zygote = subprocess.Popen(
         [sys.executable, "-m", "ml4t_live_testing.crash", "--backend", backend,
-         "--config", json.dumps(dict(config)), "--progress", str(progress_dir)],
+         "--config", json.dumps(dict(config)), "--progress", str(progress_dir),
+         *(["--plugin-module", plugin_module] if plugin_module else [])],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1,
         env={**os.environ, **(env or {})},
     )
-    checker = _Checker(backend, config, report)
+    checker = _Checker(backend, config, report, plugin_module)
     try:
         _expect(zygote, "ready", startup_timeout)
         for round_no in range(1, kills + 1):
@@ -147,8 +153,9 @@ class _TornCounter(logging.Handler):
 class _Checker:
     """The parent's view: what was durably done before each kill, and what the store says."""
 
-    def __init__(self, backend: str, config: Mapping[str, Any], report: CrashReport):
+    def __init__(self, backend: str, config: Mapping[str, Any], report: CrashReport, plugin_module: str | None):
         self.backend, self.config, self.report = backend, config, report
+        self.plugin_module = plugin_module
         self.state_version = 0
         self.journal_length = 0
         self.trading_reason: str | None = None
@@ -213,7 +220,7 @@ class _Checker:
     async def _load(self, round_no: int) -> tuple[Any, Any, Any]:
         from ml4t_live_core.errors import StateCorruptError
 
-        store = make_store(self.backend, self.config)
+        store = make_store(self.backend, self.config, self.plugin_module)
         await store.open()
         try:
             return await store.load_state(), list(await store.read_journal()), await store.read_trading_state()
@@ -237,7 +244,7 @@ def _read_progress(path: Path) -> list[tuple[str, int]]:
 
 
 # --- the zygote and its writers (child side) ------------------------------------------------
-async def _write_forever(backend: str, config: Mapping[str, Any], progress: Path) -> None:
+async def _write_forever(backend: str, config: Mapping[str, Any], progress: Path, plugin_module: str | None) -> None:
     from ml4t_live_core.protocols import TradingStateRecord
     from ml4t_live_core.risk import TradingState
     from ml4t_live_core.state import JournalEvent, JournalRecord, RiskState
@@ -247,7 +254,7 @@ async def _write_forever(backend: str, config: Mapping[str, Any], progress: Path
     def mark(kind: str, version: int) -> None:
         os.write(fd, f"{kind} {version}\n".encode())  # the page cache survives SIGKILL
 
-    store = make_store(backend, config)
+    store = make_store(backend, config, plugin_module)
     await store.open()
     state = await store.load_state() or RiskState()
     records = await store.read_journal()
@@ -276,13 +283,13 @@ async def _write_forever(backend: str, config: Mapping[str, Any], progress: Path
             mark("t", version)
 
 
-def _zygote(backend: str, config: Mapping[str, Any], progress_dir: Path) -> None:
+def _zygote(backend: str, config: Mapping[str, Any], progress_dir: Path, plugin_module: str | None) -> None:
     import warnings
 
     # Imports leave allocator/housekeeping threads (polars' jemalloc) idle in this process; the
     # forked writer only runs Python and the backend, never touches them, so fork is safe here.
     warnings.filterwarnings("ignore", message=".*use of fork\\(\\) may lead to deadlocks", category=DeprecationWarning)
-    make_store(backend, config)  # import everything and validate the config before forking
+    make_store(backend, config, plugin_module)  # import everything, validate the config, then fork
     print("ready", flush=True)
     for line in sys.stdin:
         command, _, arg = line.strip().partition(" ")
@@ -290,7 +297,7 @@ def _zygote(backend: str, config: Mapping[str, Any], progress_dir: Path) -> None
             pid = os.fork()
             if pid == 0:  # the writer: runs until SIGKILL
                 try:
-                    asyncio.run(_write_forever(backend, config, progress_dir / f"progress-{arg}.log"))
+                    asyncio.run(_write_forever(backend, config, progress_dir / f"progress-{arg}.log", plugin_module))
                 finally:
                     os._exit(3)
             print(f"pid {pid}", flush=True)
@@ -306,5 +313,6 @@ if __name__ == "__main__":
     parser.add_argument("--backend", required=True)
     parser.add_argument("--config", required=True)
     parser.add_argument("--progress", required=True)
+    parser.add_argument("--plugin-module", default=None)
     args = parser.parse_args()
-    _zygote(args.backend, json.loads(args.config), Path(args.progress))
+    _zygote(args.backend, json.loads(args.config), Path(args.progress), args.plugin_module)
