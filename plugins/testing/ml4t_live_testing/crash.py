@@ -18,6 +18,11 @@ fresh store instance that:
   written or the one in flight.
 
 Any violation raises `CrashCheckError` naming the round and what was seen.
+
+Note: SIGKILL cannot split one small `write()` to a regular file, so torn journal lines come
+from power loss or a full disk rather than from these kills; `torn_records_reported` counts them
+if a backend writes a record in several steps, and backends test their torn-tail handling
+directly (see tests/persistence/test_json_journal_file.py).
 """
 
 from __future__ import annotations
