@@ -14,10 +14,10 @@ from typing import Any
 
 from harness import handoff_floor, percentiles, report
 from ml4t.backtest import Strategy
+from ml4t_live_sim import ReplayFeed
 from scenarios import bars, compose, quiet
 
 from ml4t_live_core.memory_store import MemoryStateStore
-from ml4t_live_sim import ReplayFeed
 
 SIZES = {1: 2_000, 50: 1_000, 500: 300}
 
@@ -39,7 +39,9 @@ class Stamper(Strategy):
     def __init__(self) -> None:
         self.samples: list[int] = []
 
-    def on_data(self, timestamp: Any, data: dict[str, dict], context: dict[str, Any], broker: Any) -> None:
+    def on_data(
+        self, timestamp: Any, data: dict[str, dict], context: dict[str, Any], broker: Any
+    ) -> None:
         self.samples.append(time.perf_counter_ns() - StampedFeed.yielded_ns)
 
 
@@ -62,7 +64,9 @@ def main() -> None:
     targets: dict[str, bool] = {}
     for assets, count in SIZES.items():
         latency = measure(assets, max(50, int(count * args.scale)))
-        results[f"{assets}_assets"] = latency | {"p50_over_handoff_floor": latency["p50_us"] / floor["p50_us"]}
+        results[f"{assets}_assets"] = latency | {
+            "p50_over_handoff_floor": latency["p50_us"] / floor["p50_us"]
+        }
         targets[f"{assets}_assets_p50_within_2x_handoff"] = latency["p50_us"] <= 2 * floor["p50_us"]
         if assets == 500:
             targets["500_assets_p99_within_2ms"] = latency["p99_us"] <= 2_000

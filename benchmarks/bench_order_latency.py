@@ -30,7 +30,9 @@ class Timed(Strategy):
         self.statuses: dict[str, int] = {}
         self.sent = 0
 
-    def on_data(self, timestamp: Any, data: dict[str, dict], context: dict[str, Any], broker: Any) -> None:
+    def on_data(
+        self, timestamp: Any, data: dict[str, dict], context: dict[str, Any], broker: Any
+    ) -> None:
         assets = sorted(data)
         for _ in range(min(self.per_bar, self.remaining)):
             self.sent += 1
@@ -53,11 +55,18 @@ def main() -> None:
         floors = {"handoff_floor": handoff_floor(), "fsync_floor": fsync_floor(state_dir)}
         strategy = Timed(args.orders, args.per_bar)
         data = bars(50, args.orders // args.per_bar + 5)
-        runtime = compose(strategy, data, only=None, overrides={
-            "runtime": {"shadow": True},
-            "state": {"use": "json", "json": {"directory": state_dir}},
-        })
-        assert runtime.store is not None and runtime.store.backend == "json", "the JSON state store is not installed"
+        runtime = compose(
+            strategy,
+            data,
+            only=None,
+            overrides={
+                "runtime": {"shadow": True},
+                "state": {"use": "json", "json": {"directory": state_dir}},
+            },
+        )
+        assert runtime.store is not None and runtime.store.backend == "json", (
+            "the JSON state store is not installed"
+        )
         checks = runtime.plugins.registry.names(Kind.RISK_CHECK)
         asyncio.run(runtime.engine.run(install_signal_handlers=False))
         # The disk is shared and its latency drifts: the floor is the mean of before and after.
@@ -65,15 +74,26 @@ def main() -> None:
         floors["fsync_floor_after"] = after
         floors["fsync_floor"] = floors["fsync_floor"] | {
             "p50_us": (floors["fsync_floor"]["p50_us"] + after["p50_us"]) / 2,
-            "p50_us_before": floors["fsync_floor"]["p50_us"]}
+            "p50_us_before": floors["fsync_floor"]["p50_us"],
+        }
     samples = strategy.samples
-    overall, first, last = percentiles(samples), percentiles(samples[:1000]), percentiles(samples[-1000:])
+    overall, first, last = (
+        percentiles(samples),
+        percentiles(samples[:1000]),
+        percentiles(samples[-1000:]),
+    )
     budget = floors["handoff_floor"]["p50_us"] + floors["fsync_floor"]["p50_us"]
     results = floors | {
-        "risk_checks": checks, "orders": len(samples), "statuses": strategy.statuses,
-        "latency": overall, "first_1000": first, "last_1000": last,
-        "floor_sum_p50_us": budget, "p50_over_floor_sum": overall["p50_us"] / budget,
-        "p99_over_floor_sum": overall["p99_us"] / budget, "last_over_first_p50": last["p50_us"] / first["p50_us"],
+        "risk_checks": checks,
+        "orders": len(samples),
+        "statuses": strategy.statuses,
+        "latency": overall,
+        "first_1000": first,
+        "last_1000": last,
+        "floor_sum_p50_us": budget,
+        "p50_over_floor_sum": overall["p50_us"] / budget,
+        "p99_over_floor_sum": overall["p99_us"] / budget,
+        "last_over_first_p50": last["p50_us"] / first["p50_us"],
     }
     targets = {
         "p50_within_1.3x_floor_sum": overall["p50_us"] <= 1.3 * budget,

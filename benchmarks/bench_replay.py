@@ -13,9 +13,8 @@ import time
 
 from harness import handoff_floor, median_of_runs, report
 from ml4t.backtest import run_backtest
-from scenarios import EveryTenthBar, bars, compose, quiet
-
 from ml4t_live_sim import SimBrokerConfig
+from scenarios import EveryTenthBar, bars, compose, quiet
 
 SIZES = {1: 3_000, 50: 1_000, 500: 200}
 
@@ -50,8 +49,13 @@ def main() -> None:
         live = median_of_runs(lambda d=data, n=n_bars: live_rate(d, n), args.repeats)
         backtest = median_of_runs(lambda d=data, n=n_bars: backtest_rate(d, n), args.repeats)
         ratio = live["median"] / backtest["median"]
-        results[f"{assets}_assets"] = {"bars": n_bars, "live_bars_per_s": live, "backtest_bars_per_s": backtest,
-                                       "live_asset_bars_per_s": live["median"] * assets, "ratio_live_to_backtest": ratio}
+        results[f"{assets}_assets"] = {
+            "bars": n_bars,
+            "live_bars_per_s": live,
+            "backtest_bars_per_s": backtest,
+            "live_asset_bars_per_s": live["median"] * assets,
+            "ratio_live_to_backtest": ratio,
+        }
         targets[f"{assets}_assets_live_at_least_backtest"] = ratio >= 1.0
         if assets == 500:
             targets["500_assets_live_at_least_2x_backtest"] = ratio >= 2.0

@@ -12,10 +12,10 @@ import asyncio
 from typing import Any
 
 from harness import handoff_floor, percentiles, report, time_calls
+from ml4t_live_testing.risk import order_request, risk_context
 from scenarios import quiet, risk_overrides
 
 from ml4t_live_core.plugins import Kind, load_plugins, new_plugin_manager
-from ml4t_live_testing.risk import order_request, risk_context
 
 POSITIONS = 500
 
@@ -54,11 +54,19 @@ def main() -> None:
     context.hooks = bare.hook
     empty = percentiles(time_calls(one, args.orders))  # the hook call with no checks at all
     results = {
-        "handoff_floor": handoff_floor(), "checks": checks, "open_positions": POSITIONS,
-        "per_order": latency, "no_checks_registered": empty,
-        "rejected_in_run": len(rejected), "example_rejection": str(rejected[0]) if rejected else None,
+        "handoff_floor": handoff_floor(),
+        "checks": checks,
+        "open_positions": POSITIONS,
+        "per_order": latency,
+        "no_checks_registered": empty,
+        "rejected_in_run": len(rejected),
+        "example_rejection": str(rejected[0]) if rejected else None,
     }
-    report("risk_checks", results, {"p50_within_50us": latency["p50_us"] <= 50.0, "no_rejections": not rejected})
+    report(
+        "risk_checks",
+        results,
+        {"p50_within_50us": latency["p50_us"] <= 50.0, "no_rejections": not rejected},
+    )
 
 
 if __name__ == "__main__":

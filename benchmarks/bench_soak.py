@@ -30,7 +30,9 @@ class Churn(Strategy):
         self.total_bars, self.bars, self.orders = total_bars, 0, 0
         self.samples: dict[str, dict[str, float]] = {}
 
-    def on_data(self, timestamp: Any, data: dict[str, dict], context: dict[str, Any], broker: Any) -> None:
+    def on_data(
+        self, timestamp: Any, data: dict[str, dict], context: dict[str, Any], broker: Any
+    ) -> None:
         self.bars += 1
         assets = sorted(data)
         for k in range(8):
@@ -38,13 +40,19 @@ class Churn(Strategy):
             broker.submit_order(asset, 1 if k % 2 == 0 else -1)
             self.orders += 1
         if self.bars in (60, self.total_bars):
-            self.samples["first_hour" if self.bars == 60 else "end_of_day"] = sample(self.bars, self.orders)
+            self.samples["first_hour" if self.bars == 60 else "end_of_day"] = sample(
+                self.bars, self.orders
+            )
 
 
 def sample(bars: int, orders: int) -> dict[str, float]:
     gc.collect()
-    return {"bars": bars, "orders": orders, "traced_mb": tracemalloc.get_traced_memory()[0] / 2**20,
-            "rss_mb": psutil.Process().memory_info().rss / 2**20}
+    return {
+        "bars": bars,
+        "orders": orders,
+        "traced_mb": tracemalloc.get_traced_memory()[0] / 2**20,
+        "rss_mb": psutil.Process().memory_info().rss / 2**20,
+    }
 
 
 def main() -> None:
@@ -56,8 +64,12 @@ def main() -> None:
     data = bars(args.assets, args.bars)
     strategy = Churn(args.bars)
     with tempfile.TemporaryDirectory(prefix="ml4t-bench-soak-") as state_dir:
-        runtime = compose(strategy, data, only=None,
-                          overrides={"state": {"use": "json", "json": {"directory": state_dir}}})
+        runtime = compose(
+            strategy,
+            data,
+            only=None,
+            overrides={"state": {"use": "json", "json": {"directory": state_dir}}},
+        )
         tracemalloc.start()
         start = time.perf_counter()
         stats = asyncio.run(runtime.engine.run(install_signal_handlers=False))
@@ -66,10 +78,17 @@ def main() -> None:
     first, end = strategy.samples["first_hour"], strategy.samples["end_of_day"]
     growth = end["traced_mb"] / first["traced_mb"]
     results = {
-        "assets": args.assets, "bars": stats.bars, "orders": strategy.orders, "fills": stats.fills,
-        "seconds": elapsed, "first_hour": first, "end_of_day": end,
-        "traced_growth_ratio": growth, "rss_growth_ratio": end["rss_mb"] / first["rss_mb"],
-        "traced_bytes_per_order_after_first_hour": (end["traced_mb"] - first["traced_mb"]) * 2**20
+        "assets": args.assets,
+        "bars": stats.bars,
+        "orders": strategy.orders,
+        "fills": stats.fills,
+        "seconds": elapsed,
+        "first_hour": first,
+        "end_of_day": end,
+        "traced_growth_ratio": growth,
+        "rss_growth_ratio": end["rss_mb"] / first["rss_mb"],
+        "traced_bytes_per_order_after_first_hour": (end["traced_mb"] - first["traced_mb"])
+        * 2**20
         / max(1, end["orders"] - first["orders"]),
     }
     report("soak", results, {"memory_within_10pct_of_first_hour": growth <= 1.10})

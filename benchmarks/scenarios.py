@@ -9,11 +9,11 @@ from typing import Any
 
 import polars as pl
 from ml4t.backtest import Strategy
+from ml4t_live_sim import ReplayFeed, SyntheticConfig
+from ml4t_live_sim.feeds import synthetic_bars
 
 from ml4t_live_core.compose import Runtime, build
 from ml4t_live_core.plugins import LOAD_ENV_VAR, Kind, Plugins, load_plugins
-from ml4t_live_sim import ReplayFeed, SyntheticConfig
-from ml4t_live_sim.feeds import synthetic_bars
 
 #: Limits far above what the benchmarks send, so every check runs its full logic and passes.
 GENEROUS: dict[str, dict[str, Any]] = {
@@ -31,7 +31,9 @@ GENEROUS: dict[str, dict[str, Any]] = {
 
 
 def bars(assets: int, count: int, *, seed: int = 7, interval_seconds: int = 60) -> pl.DataFrame:
-    return synthetic_bars(SyntheticConfig(assets=assets, bars=count, seed=seed, interval_seconds=interval_seconds))
+    return synthetic_bars(
+        SyntheticConfig(assets=assets, bars=count, seed=seed, interval_seconds=interval_seconds)
+    )
 
 
 def quiet() -> None:
@@ -87,7 +89,9 @@ class EveryTenthBar(Strategy):
     def __init__(self) -> None:
         self.bars = 0
 
-    def on_data(self, timestamp: Any, data: dict[str, dict], context: dict[str, Any], broker: Any) -> None:
+    def on_data(
+        self, timestamp: Any, data: dict[str, dict], context: dict[str, Any], broker: Any
+    ) -> None:
         self.bars += 1
         if self.bars % 10 == 0:
             asset = next(iter(data))

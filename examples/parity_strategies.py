@@ -22,7 +22,9 @@ class RoundTrip(ExampleRoundTrip):
     def __init__(self) -> None:
         super().__init__(asset="", quantity=100)
 
-    def on_data(self, timestamp: datetime, data: dict[str, dict], context: dict[str, Any], broker: Any) -> None:
+    def on_data(
+        self, timestamp: datetime, data: dict[str, dict], context: dict[str, Any], broker: Any
+    ) -> None:
         if not self.asset:
             self.asset = min(data)
         super().on_data(timestamp, data, context, broker)
@@ -37,7 +39,9 @@ class WeightRebalancer(Strategy):
         self.executor = TargetWeightExecutor(RebalanceConfig(min_trade_value=50.0))
         self.bars = 0
 
-    def on_data(self, timestamp: datetime, data: dict[str, dict], context: dict[str, Any], broker: Any) -> None:
+    def on_data(
+        self, timestamp: datetime, data: dict[str, dict], context: dict[str, Any], broker: Any
+    ) -> None:
         self.bars += 1
         if self.bars % self.every:
             return
@@ -49,19 +53,28 @@ class LimitCrossover(Strategy):
     """Moving-average crossover per asset, entered with a limit a little under the close and
     protected by a stop; exits with a limit a little over the close. Stale limits are cancelled."""
 
-    def __init__(self, fast: int = 3, slow: int = 8, shares: int = 40, offset: float = 0.0002, stop: float = 0.01) -> None:
+    def __init__(
+        self,
+        fast: int = 3,
+        slow: int = 8,
+        shares: int = 40,
+        offset: float = 0.0002,
+        stop: float = 0.01,
+    ) -> None:
         self.fast, self.slow, self.shares, self.offset, self.stop = fast, slow, shares, offset, stop
         self.closes: dict[str, deque[float]] = defaultdict(lambda: deque(maxlen=slow))
         self.above: dict[str, bool] = {}
 
-    def on_data(self, timestamp: datetime, data: dict[str, dict], context: dict[str, Any], broker: Any) -> None:
+    def on_data(
+        self, timestamp: datetime, data: dict[str, dict], context: dict[str, Any], broker: Any
+    ) -> None:
         for asset in sorted(data):
             close = data[asset]["close"]
             history = self.closes[asset]
             history.append(close)
             if len(history) < self.slow:
                 continue
-            fast = sum(list(history)[-self.fast:]) / self.fast
+            fast = sum(list(history)[-self.fast :]) / self.fast
             slow = sum(history) / self.slow
             above, was_above = fast > slow, self.above.get(asset)
             self.above[asset] = above
@@ -72,13 +85,25 @@ class LimitCrossover(Strategy):
             position = broker.get_position(asset)
             held = position.quantity if position is not None else 0.0
             if above and held <= 0:
-                broker.submit_order(asset, self.shares, order_type=OrderType.LIMIT,
-                                    limit_price=round(close * (1 - self.offset), 4))
-                broker.submit_order(asset, -self.shares, order_type=OrderType.STOP,
-                                    stop_price=round(close * (1 - self.stop), 4))
+                broker.submit_order(
+                    asset,
+                    self.shares,
+                    order_type=OrderType.LIMIT,
+                    limit_price=round(close * (1 - self.offset), 4),
+                )
+                broker.submit_order(
+                    asset,
+                    -self.shares,
+                    order_type=OrderType.STOP,
+                    stop_price=round(close * (1 - self.stop), 4),
+                )
             elif not above and held > 0:
-                broker.submit_order(asset, -held, order_type=OrderType.LIMIT,
-                                    limit_price=round(close * (1 + self.offset), 4))
+                broker.submit_order(
+                    asset,
+                    -held,
+                    order_type=OrderType.LIMIT,
+                    limit_price=round(close * (1 + self.offset), 4),
+                )
 
 
 class TargetPercent(Strategy):
@@ -90,7 +115,9 @@ class TargetPercent(Strategy):
         self.closes: dict[str, deque[float]] = defaultdict(lambda: deque(maxlen=lookback + 1))
         self.bars = 0
 
-    def on_data(self, timestamp: datetime, data: dict[str, dict], context: dict[str, Any], broker: Any) -> None:
+    def on_data(
+        self, timestamp: datetime, data: dict[str, dict], context: dict[str, Any], broker: Any
+    ) -> None:
         self.bars += 1
         for asset, bar in data.items():
             self.closes[asset].append(bar["close"])

@@ -109,7 +109,11 @@ def load_prices(source: str | Path | pl.DataFrame) -> pl.DataFrame:
         if not path.is_file():
             raise ParityError(f"price data {path} does not exist")
         try:
-            df = pl.read_parquet(path) if path.suffix == ".parquet" else pl.read_csv(path, try_parse_dates=True)
+            df = (
+                pl.read_parquet(path)
+                if path.suffix == ".parquet"
+                else pl.read_csv(path, try_parse_dates=True)
+            )
         except Exception as exc:  # polars raises many types for a corrupt file
             raise ParityError(f"price data {path} cannot be read: {exc}") from None
     missing = [c for c in ("timestamp", "asset", *PRICE_COLUMNS) if c not in df.columns]
@@ -118,14 +122,25 @@ def load_prices(source: str | Path | pl.DataFrame) -> pl.DataFrame:
     if df.is_empty():
         raise ParityError("price data has no rows")
     if not isinstance(df.schema["timestamp"], pl.Datetime):
-        raise ParityError(f"price data: timestamp column is {df.schema['timestamp']}, not a datetime")
-    df = df.select("timestamp", pl.col("asset").cast(pl.String), *(pl.col(c).cast(pl.Float64) for c in PRICE_COLUMNS))
+        raise ParityError(
+            f"price data: timestamp column is {df.schema['timestamp']}, not a datetime"
+        )
+    df = df.select(
+        "timestamp",
+        pl.col("asset").cast(pl.String),
+        *(pl.col(c).cast(pl.Float64) for c in PRICE_COLUMNS),
+    )
     if df.schema["timestamp"].time_zone is None:  # type: ignore[union-attr]
         df = df.with_columns(pl.col("timestamp").dt.replace_time_zone("UTC"))
-    bad = df.filter(pl.any_horizontal(~pl.col("open", "high", "low", "close").is_finite()) | (pl.col("close") <= 0))
+    bad = df.filter(
+        pl.any_horizontal(~pl.col("open", "high", "low", "close").is_finite())
+        | (pl.col("close") <= 0)
+    )
     if not bad.is_empty():
         row = bad.row(0, named=True)
-        raise ParityError(f"price data: non-finite or non-positive price at {row['timestamp']} {row['asset']}")
+        raise ParityError(
+            f"price data: non-finite or non-positive price at {row['timestamp']} {row['asset']}"
+        )
     return df.sort("timestamp", "asset")
 
 
@@ -133,7 +148,9 @@ def load_prices(source: str | Path | pl.DataFrame) -> pl.DataFrame:
 class _Observed(Strategy):
     """Runs the user's strategy unchanged and reads the broker's book when it ends."""
 
-    def __init__(self, inner: Strategy, record: RunRecord, before_end: Callable[[], None] | None = None):
+    def __init__(
+        self, inner: Strategy, record: RunRecord, before_end: Callable[[], None] | None = None
+    ):
         self.inner, self.record, self.before_end = inner, record, before_end
 
     def on_start(self, broker: Any) -> None:
@@ -142,56 +159,91 @@ class _Observed(Strategy):
     def on_prepare(self, broker: Any, config: Any = None) -> None:
         self.inner.on_prepare(broker, config)
 
-    def on_data(self, timestamp: datetime, data: dict[str, dict], context: dict[str, Any], broker: Any) -> None:
+    def on_data(
+        self, timestamp: datetime, data: dict[str, dict], context: dict[str, Any], broker: Any
+    ) -> None:
         self.inner.on_data(timestamp, data, context, broker)
 
     def on_end(self, broker: Any) -> None:
         if self.before_end is not None:
             self.before_end()
         self.record.orders = [_order_row(o) for o in broker.get_orders()]
-        self.record.positions = {a: p.quantity for a, p in broker.get_positions().items() if p.quantity}
+        self.record.positions = {
+            a: p.quantity for a, p in broker.get_positions().items() if p.quantity
+        }
         self.record.cash = broker.get_cash()
         self.inner.on_end(broker)
 
 
 def _order_row(order: Order) -> OrderRow:
-    return OrderRow(order.asset, order.side.value, float(order.quantity), float(order.filled_quantity or 0.0),
-                    order.order_type.value,
-                    order.limit_price, order.stop_price, order.status.value)
+    return OrderRow(
+        order.asset,
+        order.side.value,
+        float(order.quantity),
+        float(order.filled_quantity or 0.0),
+        order.order_type.value,
+        order.limit_price,
+        order.stop_price,
+        order.status.value,
+    )
 
 
 def _fill_row(fill: Any) -> FillRow:
     ts = fill.timestamp if fill.timestamp.tzinfo else fill.timestamp.replace(tzinfo=UTC)
-    return FillRow(ts, fill.asset, fill.side.value, float(fill.quantity), float(fill.price), float(fill.commission))
+    return FillRow(
+        ts,
+        fill.asset,
+        fill.side.value,
+        float(fill.quantity),
+        float(fill.price),
+        float(fill.commission),
+    )
 
 
 # --- the two sides ---------------------------------------------------------------------------
 def run_backtest_side(strategy: Strategy, prices: pl.DataFrame, broker: Any) -> RunRecord:
     """`ml4t.backtest.run_backtest` with the broker's own backtest settings."""
     record = RunRecord()
-    result = run_backtest(prices, _Observed(strategy, record), config=broker.backtest_config,
-                          contract_specs=getattr(broker, "backtest_contract_specs", None) or None)
+    result = run_backtest(
+        prices,
+        _Observed(strategy, record),
+        config=broker.backtest_config,
+        contract_specs=getattr(broker, "backtest_contract_specs", None) or None,
+    )
     record.fills = [_fill_row(f) for f in result.fills]
     return record
 
 
-async def run_live_side(strategy: Strategy, prices_path: Path, broker: Any, plugins: Plugins) -> RunRecord:
+async def run_live_side(
+    strategy: Strategy, prices_path: Path, broker: Any, plugins: Plugins
+) -> RunRecord:
     """LiveEngine + the registered replay feed + `broker`, no risk checks, state in memory."""
     record = RunRecord()
     feed_reg = plugins.registry.get(Kind.FEED, "replay")
     feed = feed_reg.factory(feed_reg.config(path=str(prices_path)) if feed_reg.config else None)
     clock = MarketClock()
     runtime = RuntimeConfig(strategy_id="parity", timezone="UTC")
-    safe = SafeBroker(broker, hooks=plugins.hook, runtime=runtime, clock=clock, store=MemoryStateStore(),
-                      shadow_venue=None, prefix="parity")
+    safe = SafeBroker(
+        broker,
+        hooks=plugins.hook,
+        runtime=runtime,
+        clock=clock,
+        store=MemoryStateStore(),
+        shadow_venue=None,
+        prefix="parity",
+    )
     loop = asyncio.get_running_loop()
     flush = getattr(broker, "flush", None)
 
-    def finish_bar() -> None:  # same-bar mode fills the last bar's orders before on_end, as the backtest does
+    def finish_bar() -> (
+        None
+    ):  # same-bar mode fills the last bar's orders before on_end, as the backtest does
         if flush is not None:
             asyncio.run_coroutine_threadsafe(flush(), loop).result(timeout=runtime.order_timeout)
 
-    engine = LiveEngine(_Observed(strategy, record, finish_bar), safe, feed, runtime=runtime, clock=clock)
+    engine = LiveEngine(
+        _Observed(strategy, record, finish_bar), safe, feed, runtime=runtime, clock=clock
+    )
     await engine.run(install_signal_handlers=False)
     record.fills = [_fill_row(f) for f in safe.fills]
     return record
@@ -214,8 +266,10 @@ def run_parity(
     def make_broker() -> Any:
         broker = reg.factory(reg.config(**dict(broker_settings or {})) if reg.config else None)
         if not hasattr(broker, "backtest_config"):
-            raise ParityError(f"broker {reg.name!r} ({reg.plugin}) does not expose backtest_config; "
-                              "parity needs a broker that can say how ml4t-backtest would fill like it")
+            raise ParityError(
+                f"broker {reg.name!r} ({reg.plugin}) does not expose backtest_config; "
+                "parity needs a broker that can say how ml4t-backtest would fill like it"
+            )
         return broker
 
     backtest = run_backtest_side(make_strategy(), prices, make_broker())
@@ -277,6 +331,14 @@ def _show(row: OrderRow | FillRow | None) -> str:
     if row is None:
         return "-"
     if isinstance(row, FillRow):
-        return f"{row.timestamp:%Y-%m-%d %H:%M} {row.side} {row.quantity:g} {row.asset} @ {row.price:.6g} (fee {row.commission:.4g})"
-    prices = "".join(f" {k} {v:.6g}" for k, v in (("limit", row.limit_price), ("stop", row.stop_price)) if v is not None)
-    return f"{row.side} {row.quantity:g} {row.asset} {row.order_type}{prices} -> {row.status} {row.filled:g}"
+        return (
+            f"{row.timestamp:%Y-%m-%d %H:%M} {row.side} {row.quantity:g} {row.asset} "
+            f"@ {row.price:.6g} (fee {row.commission:.4g})"
+        )
+    prices = "".join(
+        f" {k} {v:.6g}"
+        for k, v in (("limit", row.limit_price), ("stop", row.stop_price))
+        if v is not None
+    )
+    head = f"{row.side} {row.quantity:g} {row.asset} {row.order_type}{prices}"
+    return f"{head} -> {row.status} {row.filled:g}"

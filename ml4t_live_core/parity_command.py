@@ -46,33 +46,71 @@ def load_strategy_class(target: str) -> type:
     try:
         cls()
     except TypeError as exc:
-        raise click.BadParameter(f"{class_name}() must be constructible without arguments: {exc}") from None
+        raise click.BadParameter(
+            f"{class_name}() must be constructible without arguments: {exc}"
+        ) from None
     return cls
 
 
 @click.command("parity")
 @click.argument("target")
-@click.option("--data", "data", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="Long OHLCV bars: timestamp, asset, open, high, low, close, volume (.parquet or .csv).")
-@click.option("--fill-timing", type=click.Choice(["next_open", "close"]), default="next_open", show_default=True)
+@click.option(
+    "--data",
+    "data",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Long OHLCV bars: timestamp, asset, open, high, low, close, volume (.parquet or .csv).",
+)
+@click.option(
+    "--fill-timing",
+    type=click.Choice(["next_open", "close"]),
+    default="next_open",
+    show_default=True,
+)
 @click.option("--initial-cash", type=float, default=100_000.0, show_default=True)
 @click.option("--commission-per-share", type=float, default=0.0, show_default=True)
 @click.option("--commission-pct", type=float, default=0.0, show_default=True)
 @click.option("--slippage-bps", type=float, default=0.0, show_default=True)
-@click.option("--price-tolerance", type=float, default=1e-9, show_default=True, help="Relative, for prices and fees.")
+@click.option(
+    "--price-tolerance",
+    type=float,
+    default=1e-9,
+    show_default=True,
+    help="Relative, for prices and fees.",
+)
 @click.option("--quantity-tolerance", type=float, default=1e-9, show_default=True)
 @click.option("--cash-tolerance", type=float, default=1e-6, show_default=True)
-def parity(target: str, data: Path, fill_timing: str, initial_cash: float, commission_per_share: float,
-           commission_pct: float, slippage_bps: float, price_tolerance: float, quantity_tolerance: float,
-           cash_tolerance: float) -> None:
+def parity(
+    target: str,
+    data: Path,
+    fill_timing: str,
+    initial_cash: float,
+    commission_per_share: float,
+    commission_pct: float,
+    slippage_bps: float,
+    price_tolerance: float,
+    quantity_tolerance: float,
+    cash_tolerance: float,
+) -> None:
     """Run TARGET (file.py:Class) through ml4t-backtest and through the live stack on the sim
     broker with the same fill timing, commission and slippage; print every difference."""
-    for name, value in (("price", price_tolerance), ("quantity", quantity_tolerance), ("cash", cash_tolerance)):
+    for name, value in (
+        ("price", price_tolerance),
+        ("quantity", quantity_tolerance),
+        ("cash", cash_tolerance),
+    ):
         if not value >= 0 or value == float("inf"):
-            raise click.BadParameter(f"must be a finite number >= 0, got {value}", param_hint=f"--{name}-tolerance")
+            raise click.BadParameter(
+                f"must be a finite number >= 0, got {value}", param_hint=f"--{name}-tolerance"
+            )
     cls = load_strategy_class(target)
-    settings = {"fill_timing": fill_timing, "initial_cash": initial_cash, "slippage_bps": slippage_bps,
-                "commission_per_share": commission_per_share, "commission_pct": commission_pct}
+    settings = {
+        "fill_timing": fill_timing,
+        "initial_cash": initial_cash,
+        "slippage_bps": slippage_bps,
+        "commission_per_share": commission_per_share,
+        "commission_pct": commission_pct,
+    }
     tolerance = Tolerance(price_tolerance, quantity_tolerance, cash_tolerance)
     try:
         report = run_parity(cls, data, broker_settings=settings, tolerance=tolerance)
@@ -88,13 +126,22 @@ def parity(target: str, data: Path, fill_timing: str, initial_cash: float, commi
 def print_report(report: ParityReport, out: Console) -> None:
     """The summary line, then one row per difference, backtest beside live."""
     b, lv, tol = report.backtest, report.live, report.tolerance
-    out.print(f"orders: backtest {len(b.orders)}, live {len(lv.orders)}   fills: backtest {len(b.fills)}, "
-              f"live {len(lv.fills)}   positions: backtest {len(b.positions)}, live {len(lv.positions)}")
-    out.print(f"tolerance: price/fees {tol.price_rel:g} relative, quantity {tol.quantity:g}, cash {tol.cash:g}")
+    out.print(
+        f"orders: backtest {len(b.orders)}, live {len(lv.orders)}   "
+        f"fills: backtest {len(b.fills)}, live {len(lv.fills)}   "
+        f"positions: backtest {len(b.positions)}, live {len(lv.positions)}"
+    )
+    out.print(
+        f"tolerance: price/fees {tol.price_rel:g} relative, "
+        f"quantity {tol.quantity:g}, cash {tol.cash:g}"
+    )
     if report.ok:
         out.print("[bold green]PARITY[/]: orders, fills and final positions agree")
         if not b.orders:
-            out.print("[yellow]note[/]: the strategy placed no orders on this data, so agreement says little")
+            out.print(
+                "[yellow]note[/]: the strategy placed no orders on this data, "
+                "so agreement says little"
+            )
         return
     table = Table(title=f"{len(report.differences)} differences")
     for column in ("kind", "which", "backtest", "live"):

@@ -9,10 +9,10 @@ from types import ModuleType
 
 import polars as pl
 import pytest
-
-from ml4t_live_core.plugins import LOAD_ENV_VAR, Plugins, load_plugins
 from ml4t_live_sim.config import SyntheticConfig
 from ml4t_live_sim.feeds import synthetic_bars
+
+from ml4t_live_core.plugins import LOAD_ENV_VAR, Plugins, load_plugins
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "parity_strategies.py"
 
@@ -34,7 +34,9 @@ def minute_bars() -> pl.DataFrame:
 
 @pytest.fixture(scope="session")
 def daily_bars() -> pl.DataFrame:
-    return synthetic_bars(SyntheticConfig(assets=3, bars=90, seed=9, interval_seconds=86_400, volatility=0.02))
+    return synthetic_bars(
+        SyntheticConfig(assets=3, bars=90, seed=9, interval_seconds=86_400, volatility=0.02)
+    )
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from ml4t.backtest.example_data import load_example_prices
 
 from ml4t_live_core.cli import main
 from ml4t_live_core.plugins import LOAD_ENV_VAR
+
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "parity_strategies.py"
 
 LIVE_ONLY = '''
@@ -41,14 +42,25 @@ def prices(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 
 
 def test_agreement_exits_zero(prices):
-    result = cli(f"{EXAMPLES}:RoundTrip", "--data", str(prices), "--fill-timing", "close",
-                 "--commission-pct", "0.001", "--slippage-bps", "5")
+    result = cli(
+        f"{EXAMPLES}:RoundTrip",
+        "--data",
+        str(prices),
+        "--fill-timing",
+        "close",
+        "--commission-pct",
+        "0.001",
+        "--slippage-bps",
+        "5",
+    )
     assert result.exit_code == 0, result.output
     assert "PARITY" in result.output and "fills: backtest 2, live 2" in result.output
 
 
 def test_a_run_without_orders_agrees_but_says_so(prices):
-    result = cli(f"{EXAMPLES}:TargetPercent", "--data", str(prices))  # 9 bars: never past its look-back
+    result = cli(
+        f"{EXAMPLES}:TargetPercent", "--data", str(prices)
+    )  # 9 bars: never past its look-back
     assert result.exit_code == 0, result.output
     assert "placed no orders" in result.output
 
@@ -63,13 +75,22 @@ def test_disagreement_exits_one_with_a_side_by_side_table(prices, tmp_path):
     assert "position" in result.output and "AAPL" in result.output
 
 
-@pytest.mark.parametrize("args, message", [
-    (["{examples}:Nope", "--data", "{prices}"], "has no class 'Nope'"),
-    (["{examples}", "--data", "{prices}"], "expected path/to/file.py:ClassName"),
-    (["{examples}:RoundTrip", "--data", "{missing}"], "does not exist"),
-    (["{examples}:RoundTrip", "--data", "{prices}", "--price-tolerance", "-1"], "must be a finite number >= 0"),
-    (["{examples}:RoundTrip", "--data", "{prices}", "--slippage-bps", "-3"], "invalid sim broker setting"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["{examples}:Nope", "--data", "{prices}"], "has no class 'Nope'"),
+        (["{examples}", "--data", "{prices}"], "expected path/to/file.py:ClassName"),
+        (["{examples}:RoundTrip", "--data", "{missing}"], "does not exist"),
+        (
+            ["{examples}:RoundTrip", "--data", "{prices}", "--price-tolerance", "-1"],
+            "must be a finite number >= 0",
+        ),
+        (
+            ["{examples}:RoundTrip", "--data", "{prices}", "--slippage-bps", "-3"],
+            "invalid sim broker setting",
+        ),
+    ],
+)
 def test_bad_input_names_the_problem(prices, tmp_path, args, message):
     values = {"examples": EXAMPLES, "prices": prices, "missing": tmp_path / "missing.parquet"}
     result = cli(*(a.format(**values) for a in args))

@@ -20,7 +20,9 @@ def filled_types(report) -> Counter:  # type: ignore[no-untyped-def]
 
 
 def assert_parity(report) -> None:  # type: ignore[no-untyped-def]
-    table = "\n".join(f"{d.kind} {d.key}: backtest {d.backtest} | live {d.live}" for d in report.differences)
+    table = "\n".join(
+        f"{d.kind} {d.key}: backtest {d.backtest} | live {d.live}" for d in report.differences
+    )
     assert report.ok, f"backtest and live disagree:\n{table}"
     assert report.backtest.fills == report.live.fills
 
@@ -28,8 +30,12 @@ def assert_parity(report) -> None:  # type: ignore[no-untyped-def]
 def test_bundled_example_round_trip_on_the_bundled_data(sim_only):
     prices = load_example_prices("equity")
     for timing in TIMINGS:
-        report = run_parity(lambda: ExampleRoundTrip("AAPL", 100), prices,
-                            broker_settings={"fill_timing": timing, **COSTS}, plugins=sim_only)
+        report = run_parity(
+            lambda: ExampleRoundTrip("AAPL", 100),
+            prices,
+            broker_settings={"fill_timing": timing, **COSTS},
+            plugins=sim_only,
+        )
         assert_parity(report)
         assert [f.side for f in report.live.fills] == ["buy", "sell"]
         assert report.live.fills[0].commission == pytest.approx(0.5)
@@ -38,8 +44,12 @@ def test_bundled_example_round_trip_on_the_bundled_data(sim_only):
 @pytest.mark.parametrize("timing", TIMINGS)
 @pytest.mark.parametrize("bars", BARS)
 def test_round_trip(examples, sim_only, request, bars, timing):
-    report = run_parity(examples.RoundTrip, request.getfixturevalue(bars),
-                        broker_settings={"fill_timing": timing, **COSTS}, plugins=sim_only)
+    report = run_parity(
+        examples.RoundTrip,
+        request.getfixturevalue(bars),
+        broker_settings={"fill_timing": timing, **COSTS},
+        plugins=sim_only,
+    )
     assert_parity(report)
     assert len(report.live.fills) == 2
 
@@ -47,8 +57,12 @@ def test_round_trip(examples, sim_only, request, bars, timing):
 @pytest.mark.parametrize("timing", TIMINGS)
 @pytest.mark.parametrize("bars", BARS)
 def test_target_weight_executor_rebalancer(examples, sim_only, request, bars, timing):
-    report = run_parity(examples.WeightRebalancer, request.getfixturevalue(bars),
-                        broker_settings={"fill_timing": timing, **COSTS}, plugins=sim_only)
+    report = run_parity(
+        examples.WeightRebalancer,
+        request.getfixturevalue(bars),
+        broker_settings={"fill_timing": timing, **COSTS},
+        plugins=sim_only,
+    )
     assert_parity(report)
     sides = Counter(f.side for f in report.live.fills)
     assert sides["buy"] >= 5 and sides["sell"] >= 5
@@ -57,8 +71,12 @@ def test_target_weight_executor_rebalancer(examples, sim_only, request, bars, ti
 @pytest.mark.parametrize("timing", TIMINGS)
 @pytest.mark.parametrize("bars", BARS)
 def test_moving_average_crossover_with_limits_and_stops(examples, sim_only, request, bars, timing):
-    report = run_parity(examples.LimitCrossover, request.getfixturevalue(bars),
-                        broker_settings={"fill_timing": timing, "commission_per_share": 0.005}, plugins=sim_only)
+    report = run_parity(
+        examples.LimitCrossover,
+        request.getfixturevalue(bars),
+        broker_settings={"fill_timing": timing, "commission_per_share": 0.005},
+        plugins=sim_only,
+    )
     assert_parity(report)
     filled = filled_types(report)
     assert filled["limit"] >= 3 and filled["stop"] >= 1, filled
@@ -66,8 +84,12 @@ def test_moving_average_crossover_with_limits_and_stops(examples, sim_only, requ
 
 @pytest.mark.parametrize("timing", TIMINGS)
 def test_limits_under_slippage_and_cancellations_agree_too(examples, sim_only, minute_bars, timing):
-    report = run_parity(examples.LimitCrossover, minute_bars,
-                        broker_settings={"fill_timing": timing, **COSTS}, plugins=sim_only)
+    report = run_parity(
+        examples.LimitCrossover,
+        minute_bars,
+        broker_settings={"fill_timing": timing, **COSTS},
+        plugins=sim_only,
+    )
     assert_parity(report)
     assert sum(o.status == "cancelled" for o in report.live.orders) >= 5
 
@@ -75,9 +97,12 @@ def test_limits_under_slippage_and_cancellations_agree_too(examples, sim_only, m
 @pytest.mark.parametrize("timing", TIMINGS)
 @pytest.mark.parametrize("bars", BARS)
 def test_order_target_percent(examples, sim_only, request, bars, timing):
-    report = run_parity(examples.TargetPercent, request.getfixturevalue(bars),
-                        broker_settings={"fill_timing": timing, "commission_pct": 0.001, "slippage_bps": 3.0},
-                        plugins=sim_only)
+    report = run_parity(
+        examples.TargetPercent,
+        request.getfixturevalue(bars),
+        broker_settings={"fill_timing": timing, "commission_pct": 0.001, "slippage_bps": 3.0},
+        plugins=sim_only,
+    )
     assert_parity(report)
     assert len(report.live.fills) >= 10
     # whole shares, as ml4t-backtest rounds them by default
@@ -86,8 +111,15 @@ def test_order_target_percent(examples, sim_only, request, bars, timing):
 
 def test_next_open_and_close_timings_really_differ(examples, sim_only, minute_bars):
     """Guards against a sim that ignores fill_timing (parity would then hold trivially)."""
-    at_open = run_parity(examples.RoundTrip, minute_bars, broker_settings={"fill_timing": "next_open"}, plugins=sim_only)
-    at_close = run_parity(examples.RoundTrip, minute_bars, broker_settings={"fill_timing": "close"}, plugins=sim_only)
+    at_open = run_parity(
+        examples.RoundTrip,
+        minute_bars,
+        broker_settings={"fill_timing": "next_open"},
+        plugins=sim_only,
+    )
+    at_close = run_parity(
+        examples.RoundTrip, minute_bars, broker_settings={"fill_timing": "close"}, plugins=sim_only
+    )
     first_bar = minute_bars.filter(minute_bars["asset"] == "A000").row(0, named=True)
     second_bar = minute_bars.filter(minute_bars["asset"] == "A000").row(1, named=True)
     assert at_close.live.fills[0].price == pytest.approx(first_bar["close"])

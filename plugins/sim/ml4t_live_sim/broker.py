@@ -15,7 +15,7 @@ import math
 from datetime import datetime
 from typing import Any
 
-from ml4t.backtest import Broker, Order, OrderSide, OrderStatus, OrderType
+from ml4t.backtest import Broker, Order, OrderSide, OrderStatus
 from ml4t.backtest.config import ExecutionMode
 
 from ml4t_live_core.protocols import AccountEvent, FillEvent, OrderStatusEvent
@@ -52,12 +52,18 @@ class SimBroker(SimulatedVenue):
 
     def __init__(self, config: SimBrokerConfig | None = None):
         config = config or SimBrokerConfig()
-        super().__init__(initial_cash=config.initial_cash, multipliers=config.multipliers,
-                         allow_short=config.allow_short, name="sim")
+        super().__init__(
+            initial_cash=config.initial_cash,
+            multipliers=config.multipliers,
+            allow_short=config.allow_short,
+            name="sim",
+        )
         self.config = config
         self.backtest_config = config.backtest_config()
         self.backtest_contract_specs = config.contract_specs()
-        self.engine = Broker.from_config(self.backtest_config, contract_specs=self.backtest_contract_specs or None)
+        self.engine = Broker.from_config(
+            self.backtest_config, contract_specs=self.backtest_contract_specs or None
+        )
         self._same_bar = self.engine.execution_mode is ExecutionMode.SAME_BAR
         #: inner (backtest) order id <-> client order id, for orders the backtest broker holds.
         self._client_of: dict[str, str] = {}
@@ -76,18 +82,27 @@ class SimBroker(SimulatedVenue):
         signed = order.quantity if order.side is OrderSide.BUY else -order.quantity
         try:
             inner = self.engine.submit_order(
-                order.asset, signed, order.side, order.order_type,
-                order.limit_price, order.stop_price, order.trail_amount,
+                order.asset,
+                signed,
+                order.side,
+                order.order_type,
+                order.limit_price,
+                order.stop_price,
+                order.trail_amount,
             )
         except ValueError as exc:  # the backtest broker refused the arguments outright
             return self._rejected(order, f"sim broker refused the order: {exc}")
         if inner is None:
-            return self._rejected(order, self.engine.last_rejection_reason or "sim broker refused the order")
+            return self._rejected(
+                order, self.engine.last_rejection_reason or "sim broker refused the order"
+            )
         self._track(order, inner)
         self._harvest(self.engine._current_time or self.clock.now())
         return copy.copy(order)
 
-    async def submit_bracket(self, entry: Order, take_profit: Order, stop_loss: Order) -> tuple[Order, Order, Order]:
+    async def submit_bracket(
+        self, entry: Order, take_profit: Order, stop_loss: Order
+    ) -> tuple[Order, Order, Order]:
         """A bracket as real brokers run it: children rest only once the entry has filled, then
         cancel each other (OCO). This deliberately differs from ml4t-backtest 0.2, whose
         `submit_bracket` rests the children at once (a flat account could be shorted by them)."""
@@ -156,7 +171,9 @@ class SimBroker(SimulatedVenue):
             self._end_bar()
         opens = highs = lows = volumes = quotes = None
         first = next(iter(data.values()), None)
-        if first is not None and first.keys() == _OHLCV:  # plain OHLCV bars (every replay): by column
+        if (
+            first is not None and first.keys() == _OHLCV
+        ):  # plain OHLCV bars (every replay): by column
             try:
                 closes = {a: bar["close"] for a, bar in data.items() if math.isfinite(bar["close"])}
                 opens = {a: data[a]["open"] for a in closes}
@@ -170,8 +187,19 @@ class SimBroker(SimulatedVenue):
             opens, highs, lows, closes, volumes, quotes = _columns_slow(data)
         prices = closes
         engine._update_time(
-            timestamp, prices, opens, highs, lows, closes, volumes, quotes["vwap"], quotes["bid"],
-            quotes["ask"], quotes["mid"], quotes["bid_size"], quotes["ask_size"],
+            timestamp,
+            prices,
+            opens,
+            highs,
+            lows,
+            closes,
+            volumes,
+            quotes["vwap"],
+            quotes["bid"],
+            quotes["ask"],
+            quotes["mid"],
+            quotes["bid_size"],
+            quotes["ask_size"],
             {},  # per-asset signals: stored by the backtest broker, never read by its matching
         )
         exits = engine._process_pending_exits()
@@ -208,10 +236,20 @@ class SimBroker(SimulatedVenue):
         """A filled bracket entry activates its children (the backtest broker then runs the OCO)."""
         for child in self._waiting.pop(order.order_id, []):
             signed = child.quantity if child.side is OrderSide.BUY else -child.quantity
-            inner = self.engine.submit_order(child.asset, signed, child.side, child.order_type,
-                                             child.limit_price, child.stop_price, child.trail_amount)
+            inner = self.engine.submit_order(
+                child.asset,
+                signed,
+                child.side,
+                child.order_type,
+                child.limit_price,
+                child.stop_price,
+                child.trail_amount,
+            )
             if inner is None:
-                self._rejected(child, self.engine.last_rejection_reason or "sim broker refused the bracket child")
+                self._rejected(
+                    child,
+                    self.engine.last_rejection_reason or "sim broker refused the bracket child",
+                )
             else:
                 inner.parent_id = order.order_id  # the backtest broker cancels siblings on a fill
                 self._track(child, inner)
@@ -233,7 +271,7 @@ class SimBroker(SimulatedVenue):
     def _harvest(self, when: datetime) -> None:
         """Turn what the backtest broker did since the last look into broker events."""
         fills = self.engine.fills
-        new = fills[self._fills_seen:]
+        new = fills[self._fills_seen :]
         self._fills_seen = len(fills)
         for fill in new:
             client_id = self._client_of.get(fill.order_id)
@@ -241,8 +279,11 @@ class SimBroker(SimulatedVenue):
                 continue
             order = self._live[client_id]
             inner = self._inner_orders.get(client_id)
-            fill = dataclasses.replace(fill, order_id=client_id,
-                                       multiplier=fill.multiplier or self.get_multiplier(fill.asset))
+            fill = dataclasses.replace(
+                fill,
+                order_id=client_id,
+                multiplier=fill.multiplier or self.get_multiplier(fill.asset),
+            )
             self.portfolio.apply_fill(fill, fill.multiplier or 1.0)
             order.filled_quantity = (order.filled_quantity or 0.0) + fill.quantity
             order.filled_price, order.filled_at = fill.price, fill.timestamp
@@ -253,7 +294,11 @@ class SimBroker(SimulatedVenue):
                 self._forget(client_id)
                 self._after_complete(order)
             self._fill_seq += 1
-            self._emit(FillEvent(fill, order_complete=complete, execution_id=f"{self.name}-x{self._fill_seq}"))
+            self._emit(
+                FillEvent(
+                    fill, order_complete=complete, execution_id=f"{self.name}-x{self._fill_seq}"
+                )
+            )
         if new:
             self._emit(AccountEvent(self._snapshot()))
         for client_id, order in list(self._live.items()):
@@ -269,5 +314,11 @@ class SimBroker(SimulatedVenue):
                 self._emit(OrderStatusEvent(client_id, OrderStatus.REJECTED, when, reason))
             elif inner.status is OrderStatus.CANCELLED:
                 order.status = OrderStatus.CANCELLED
-                self._emit(OrderStatusEvent(client_id, OrderStatus.CANCELLED, when,
-                                            getattr(inner, "cancellation_reason", None) or "cancelled"))
+                self._emit(
+                    OrderStatusEvent(
+                        client_id,
+                        OrderStatus.CANCELLED,
+                        when,
+                        getattr(inner, "cancellation_reason", None) or "cancelled",
+                    )
+                )

@@ -6,7 +6,13 @@ from datetime import datetime
 from typing import Literal
 
 from ml4t.backtest import AssetClass, BacktestConfig, ContractSpec
-from ml4t.backtest.config import CommissionType, ExecutionMode, ExecutionPrice, ShareType, SlippageType
+from ml4t.backtest.config import (
+    CommissionType,
+    ExecutionMode,
+    ExecutionPrice,
+    ShareType,
+    SlippageType,
+)
 from pydantic import Field, field_validator
 
 from ml4t_live_core.config import PluginConfig
@@ -30,7 +36,8 @@ class SimBrokerConfig(PluginConfig):
 
     def backtest_config(self) -> BacktestConfig:
         """The ml4t-backtest settings that make `run_backtest` fill like this broker (parity)."""
-        per_share, pct, minimum = self.commission_per_share, self.commission_pct, self.min_commission
+        per_share, pct = self.commission_per_share, self.commission_pct
+        minimum = self.min_commission
         if not (per_share or pct or minimum):
             commission = CommissionType.NONE
         elif per_share and not pct:
@@ -58,7 +65,10 @@ class SimBrokerConfig(PluginConfig):
 
     def contract_specs(self) -> dict[str, ContractSpec]:
         """Per-asset multipliers in the form ml4t-backtest takes them (futures contracts)."""
-        return {a: ContractSpec(symbol=a, asset_class=AssetClass.FUTURE, multiplier=m) for a, m in self.multipliers.items()}
+        return {
+            a: ContractSpec(symbol=a, asset_class=AssetClass.FUTURE, multiplier=m)
+            for a, m in self.multipliers.items()
+        }
 
     @field_validator("multipliers")
     @classmethod

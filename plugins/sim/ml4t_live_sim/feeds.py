@@ -72,7 +72,10 @@ def frame_to_events(df: pl.DataFrame) -> list[BarEvent]:
     for count, ts in zip(runs["len"].to_list(), runs["value"].to_list(), strict=True):
         end = start + count
         events.append((ts, {
-            assets[i]: {"open": opens[i], "high": highs[i], "low": lows[i], "close": closes[i], "volume": volumes[i]}
+            assets[i]: {
+                "open": opens[i], "high": highs[i], "low": lows[i], "close": closes[i],
+                "volume": volumes[i],
+            }
             for i in range(start, end)
         }, {}))
         start = end

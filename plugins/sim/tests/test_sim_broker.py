@@ -6,11 +6,17 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from ml4t.backtest import Order, OrderSide, OrderStatus, OrderType
-from ml4t.backtest.config import CommissionType, ExecutionMode, ExecutionPrice, ShareType, SlippageType
+from ml4t.backtest.config import (
+    CommissionType,
+    ExecutionMode,
+    ExecutionPrice,
+    ShareType,
+    SlippageType,
+)
+from ml4t_live_sim import SimBroker, SimBrokerConfig
 from pydantic import ValidationError
 
 from ml4t_live_core.protocols import FillEvent, OrderStatusEvent
-from ml4t_live_sim import SimBroker, SimBrokerConfig
 
 T0 = datetime(2024, 1, 2, 14, 30, tzinfo=UTC)
 
@@ -37,41 +43,69 @@ async def make(**settings) -> tuple[SimBroker, Recorder]:  # type: ignore[no-unt
     return broker, Recorder(broker)
 
 
-def order(oid: str, qty: float, side: OrderSide = OrderSide.BUY, kind: OrderType = OrderType.MARKET, **prices) -> Order:  # type: ignore[no-untyped-def]
+def order(
+    oid: str,
+    qty: float,
+    side: OrderSide = OrderSide.BUY,
+    kind: OrderType = OrderType.MARKET,
+    **prices,
+) -> Order:  # type: ignore[no-untyped-def]
     return Order("XYZ", side, qty, kind, order_id=oid, **prices)
 
 
 # --- configuration --------------------------------------------------------------------------
 def test_fill_timing_maps_to_the_backtest_execution_mode_and_price():
-    nxt, close = SimBrokerConfig().backtest_config(), SimBrokerConfig(fill_timing="close").backtest_config()
-    assert (nxt.execution_mode, nxt.execution_price) == (ExecutionMode.NEXT_BAR, ExecutionPrice.OPEN)
-    assert (close.execution_mode, close.execution_price) == (ExecutionMode.SAME_BAR, ExecutionPrice.CLOSE)
+    nxt, close = (
+        SimBrokerConfig().backtest_config(),
+        SimBrokerConfig(fill_timing="close").backtest_config(),
+    )
+    assert (nxt.execution_mode, nxt.execution_price) == (
+        ExecutionMode.NEXT_BAR,
+        ExecutionPrice.OPEN,
+    )
+    assert (close.execution_mode, close.execution_price) == (
+        ExecutionMode.SAME_BAR,
+        ExecutionPrice.CLOSE,
+    )
 
 
-@pytest.mark.parametrize("settings, expected", [
-    ({}, CommissionType.NONE),
-    ({"commission_per_share": 0.01}, CommissionType.PER_SHARE),
-    ({"commission_per_share": 0.01, "min_commission": 1.0}, CommissionType.PER_SHARE),
-    ({"commission_pct": 0.001}, CommissionType.PERCENTAGE),
-    ({"commission_pct": 0.001, "min_commission": 1.0}, CommissionType.PER_ORDER),
-    ({"commission_pct": 0.001, "commission_per_share": 0.01}, CommissionType.PER_ORDER),
-])
+@pytest.mark.parametrize(
+    "settings, expected",
+    [
+        ({}, CommissionType.NONE),
+        ({"commission_per_share": 0.01}, CommissionType.PER_SHARE),
+        ({"commission_per_share": 0.01, "min_commission": 1.0}, CommissionType.PER_SHARE),
+        ({"commission_pct": 0.001}, CommissionType.PERCENTAGE),
+        ({"commission_pct": 0.001, "min_commission": 1.0}, CommissionType.PER_ORDER),
+        ({"commission_pct": 0.001, "commission_per_share": 0.01}, CommissionType.PER_ORDER),
+    ],
+)
 def test_commission_settings_map_to_a_backtest_model(settings, expected):
     assert SimBrokerConfig(**settings).backtest_config().commission_type is expected
 
 
 def test_costs_shorting_shares_and_multipliers_reach_the_backtest_config():
-    cfg = SimBrokerConfig(slippage_bps=5, allow_short=False, share_type="fractional", multipliers={"ES": 50.0})
+    cfg = SimBrokerConfig(
+        slippage_bps=5, allow_short=False, share_type="fractional", multipliers={"ES": 50.0}
+    )
     bt = cfg.backtest_config()
     assert bt.slippage_type is SlippageType.PERCENTAGE and bt.slippage_rate == pytest.approx(0.0005)
     assert bt.allow_short_selling is False and bt.share_type is ShareType.FRACTIONAL
     assert cfg.contract_specs()["ES"].multiplier == 50.0
 
 
-@pytest.mark.parametrize("settings", [
-    {"commission_per_share": -0.01}, {"initial_cash": float("nan")}, {"initial_cash": 0},
-    {"slippage_bps": float("inf")}, {"fill_timing": "open"}, {"multipliers": {"ES": 0}}, {"comission_pct": 0.1},
-])
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"commission_per_share": -0.01},
+        {"initial_cash": float("nan")},
+        {"initial_cash": 0},
+        {"slippage_bps": float("inf")},
+        {"fill_timing": "open"},
+        {"multipliers": {"ES": 0}},
+        {"comission_pct": 0.1},
+    ],
+)
 def test_bad_settings_are_refused(settings):
     with pytest.raises(ValidationError):
         SimBrokerConfig(**settings)
@@ -122,7 +156,9 @@ async def test_stop_fills_at_the_stop_or_at_a_gapped_open():
     assert prices == {"up": 101.5, "gap": 101.0}
     await broker.submit_order(order("down", 5, OrderSide.SELL, OrderType.STOP, stop_price=99.0))
     await broker.on_bar(T0 + timedelta(minutes=2), {"XYZ": bar(97, 98, 96, 97.5)})
-    assert [f.price for f in seen.fills() if f.order_id == "down"] == [97.0]  # gapped below the stop
+    assert [f.price for f in seen.fills() if f.order_id == "down"] == [
+        97.0
+    ]  # gapped below the stop
 
 
 async def test_insufficient_cash_is_a_rejection_event_with_the_reason():
@@ -183,7 +219,9 @@ async def test_history_does_not_accumulate_in_the_backtest_broker():
     for i in range(400):
         ts = T0 + timedelta(minutes=i)
         await broker.on_bar(ts, {"XYZ": bar(100, 101, 99, 100)})
-        await broker.submit_order(order(f"c{i}", 1, OrderSide.BUY if i % 2 == 0 else OrderSide.SELL))
+        await broker.submit_order(
+            order(f"c{i}", 1, OrderSide.BUY if i % 2 == 0 else OrderSide.SELL)
+        )
     await broker.on_bar(T0 + timedelta(minutes=400), {"XYZ": bar(100, 101, 99, 100)})
     assert len(seen.fills()) == 400
     assert len(broker.engine.orders) <= 64 + 2 and len(broker.engine.fills) == 0
