@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from ml4t.backtest import OrderSide
+from ml4t.backtest import OrderSide, OrderStatus
 from ml4t_live_testing.risk import order_request, risk_context
 from pydantic import ValidationError
 
+from ml4t_live_core.hookspecs import hookimpl
+from ml4t_live_core.plugins import new_plugin_manager
+from ml4t_live_core.risk import Rejection
 from ml4t_live_risk_duplicate.check import DuplicateCheck, DuplicateConfig
 
 
@@ -78,3 +81,29 @@ def test_default_window_is_short_and_on():
 def test_bad_window_is_a_config_error(value):
     with pytest.raises(ValidationError, match="window_seconds"):
         DuplicateConfig.model_validate({"window_seconds": value})
+
+
+class _RejectsFirstOrder:
+    """Another check that objects to the first order only (an in-process test plugin)."""
+
+    def __init__(self) -> None:
+        self.seen = 0
+
+    @hookimpl
+    def ml4t_live_check_order(self, order, context):
+        self.seen += 1
+        return Rejection("other", "first order refused") if self.seen == 1 else None
+
+
+async def test_through_safebroker_only_an_order_that_was_sent_arms_the_window(context):
+    pm = new_plugin_manager()
+    pm.register(DuplicateCheck(DuplicateConfig(window_seconds=5)), name="duplicate")
+    pm.register(_RejectsFirstOrder(), name="other")
+    context.hooks = pm.hook
+    await context.venue.connect()
+    first = await context.submit_order("AAPL", 100)
+    assert first.status is OrderStatus.REJECTED and "other" in first.rejection_reason
+    second = await context.submit_order("AAPL", 100)  # not a duplicate: the first never went out
+    assert second.status is not OrderStatus.REJECTED, second.rejection_reason
+    third = await context.submit_order("AAPL", 100)
+    assert third.status is OrderStatus.REJECTED and "duplicate" in third.rejection_reason
