@@ -63,8 +63,15 @@ COMPARISON_ONLY = {"json-fsync-on-loop"}
 
 
 def _record(seq: int) -> JournalRecord:
-    return JournalRecord(datetime.now(UTC), JournalEvent.SUBMITTED, client_order_id=f"bench.acct-{seq:08d}",
-                         asset="A000", side="buy", quantity=10.0, order_type="market")
+    return JournalRecord(
+        datetime.now(UTC),
+        JournalEvent.SUBMITTED,
+        client_order_id=f"bench.acct-{seq:08d}",
+        asset="A000",
+        side="buy",
+        quantity=10.0,
+        order_type="market",
+    )
 
 
 async def _measure(store: Any, n: int, floor_dir: Path) -> dict[str, Any]:
@@ -113,15 +120,21 @@ async def _measure(store: Any, n: int, floor_dir: Path) -> dict[str, Any]:
     await beat
     await recorder.close()
     await store.close()
-    return {"order_decision": percentiles(decision), "journal_append": percentiles(append),
-            "trading_state_read": percentiles(poll), "floor_fsync_append_interleaved": percentiles(floor),
-            "loop_heartbeat_lateness": percentiles(lags)}
+    return {
+        "order_decision": percentiles(decision),
+        "journal_append": percentiles(append),
+        "trading_state_read": percentiles(poll),
+        "floor_fsync_append_interleaved": percentiles(floor),
+        "loop_heartbeat_lateness": percentiles(lags),
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=1000)
-    parser.add_argument("--dir", type=Path, default=None, help="where state lives (default: a temp dir)")
+    parser.add_argument(
+        "--dir", type=Path, default=None, help="where state lives (default: a temp dir)"
+    )
     args = parser.parse_args()
     base = args.dir or Path(tempfile.mkdtemp(prefix="ml4t-bench-persistence-"))
     results: dict[str, Any] = {"floor_fsync_append": fsync_floor(base, n=args.n)}
@@ -131,7 +144,10 @@ def main() -> None:
         directory.mkdir(parents=True, exist_ok=True)
         store = asyncio.run(factory(directory))
         figures = asyncio.run(_measure(store, args.n, directory))
-        ratio = figures["order_decision"]["p50_us"] / figures["floor_fsync_append_interleaved"]["p50_us"]
+        ratio = (
+            figures["order_decision"]["p50_us"]
+            / figures["floor_fsync_append_interleaved"]["p50_us"]
+        )
         results[name] = {**figures, "p50_ratio_to_floor": round(ratio, 2)}
         if name not in COMPARISON_ONLY:
             targets[f"{name}: order decision p50 <= 1.5x fsync floor"] = ratio <= 1.5

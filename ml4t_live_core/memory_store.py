@@ -46,7 +46,8 @@ class MemoryStateStore:
         self, *, since: datetime | None = None, asset: str | None = None
     ) -> Sequence[JournalRecord]:
         return [
-            r for r in self.journal
+            r
+            for r in self.journal
             if (since is None or r.timestamp >= since) and (asset is None or r.asset == asset)
         ]
 
@@ -60,5 +61,7 @@ class MemoryStateStore:
         loaded = await self.load_state()
         now = datetime.now(UTC)
         self.state = state_after_reset(loaded.next_client_order_seq - 1 if loaded else None, now)
-        self.trading_state = TradingStateRecord(self.state.trading_state, self.state.trading_state_reason, now)
+        self.trading_state = TradingStateRecord(
+            self.state.trading_state, self.state.trading_state_reason, now
+        )
         return []

@@ -20,8 +20,12 @@ from ml4t_live_core.state import JournalEvent, JournalRecord
 
 log = logging.getLogger("ml4t_live.reconcile")
 
-_OPENING = {JournalEvent.SUBMITTED, JournalEvent.ACKNOWLEDGED, JournalEvent.MODIFIED,
-            JournalEvent.PARTIALLY_FILLED}
+_OPENING = {
+    JournalEvent.SUBMITTED,
+    JournalEvent.ACKNOWLEDGED,
+    JournalEvent.MODIFIED,
+    JournalEvent.PARTIALLY_FILLED,
+}
 _TERMINAL = {JournalEvent.FILLED, JournalEvent.CANCELLED, JournalEvent.REJECTED}
 _FILLS = {JournalEvent.FILLED, JournalEvent.PARTIALLY_FILLED}
 
@@ -57,9 +61,13 @@ class ReconciliationReport:
             return "journal and broker agree"
         parts = []
         if self.unknown_at_broker:
-            parts.append(f"open at the broker but not in the journal: {', '.join(self.unknown_at_broker)}")
+            parts.append(
+                f"open at the broker but not in the journal: {', '.join(self.unknown_at_broker)}"
+            )
         if self.missing_at_broker:
-            parts.append(f"open in the journal but not at the broker: {', '.join(self.missing_at_broker)}")
+            parts.append(
+                f"open in the journal but not at the broker: {', '.join(self.missing_at_broker)}"
+            )
         for m in self.position_mismatches:
             parts.append(f"position {m.asset}: journal {m.journal:g}, broker {m.broker:g}")
         return "; ".join(parts)
@@ -78,14 +86,20 @@ def journal_open_orders(records: Iterable[JournalRecord]) -> dict[str, JournalRe
     return open_orders
 
 
-def journal_positions(records: Iterable[JournalRecord], *, shadow: bool = False) -> dict[str, float] | None:
+def journal_positions(
+    records: Iterable[JournalRecord], *, shadow: bool = False
+) -> dict[str, float] | None:
     """Net quantity per asset implied by the journal's fills at the broker (or, with `shadow`,
     in the virtual portfolio); None without such fills."""
     positions: dict[str, float] = {}
     seen = False
     for record in records:
-        if (record.event not in _FILLS or record.shadow is not shadow or record.filled_quantity is None
-                or record.asset is None):
+        if (
+            record.event not in _FILLS
+            or record.shadow is not shadow
+            or record.filled_quantity is None
+            or record.asset is None
+        ):
             continue
         seen = True
         sign = -1.0 if (record.side or "").lower() == "sell" else 1.0
@@ -94,10 +108,13 @@ def journal_positions(records: Iterable[JournalRecord], *, shadow: bool = False)
 
 
 def compare(
-    records: Sequence[JournalRecord], broker_orders: Sequence[Order], broker_positions: dict[str, float],
-    *, adopt: bool = True,
+    records: Sequence[JournalRecord],
+    broker_orders: Sequence[Order],
+    broker_positions: dict[str, float],
+    *,
+    adopt: bool = True,
 ) -> ReconciliationReport:
-    """The pure comparison (no I/O): journal records against the broker's open orders and positions."""
+    """The pure comparison (no I/O): journal records vs the broker's open orders and positions."""
     in_journal = {r.client_order_id for r in records if r.client_order_id and not r.shadow}
     open_in_journal = journal_open_orders(records)
     open_at_broker = {o.order_id: o for o in broker_orders}
@@ -110,14 +127,18 @@ def compare(
                 mismatches.append(PositionMismatch(asset, mine, theirs))
     return ReconciliationReport(
         unknown_at_broker=tuple(sorted(oid for oid in open_at_broker if oid not in in_journal)),
-        missing_at_broker=tuple(sorted(oid for oid in open_in_journal if oid not in open_at_broker)),
+        missing_at_broker=tuple(
+            sorted(oid for oid in open_in_journal if oid not in open_at_broker)
+        ),
         position_mismatches=tuple(mismatches),
         adopted=tuple(broker_orders) if adopt else (),
         positions_checked=implied is not None,
     )
 
 
-async def reconcile(store: StateStore, broker: BrokerAdapter, *, shadow: bool) -> ReconciliationReport:
+async def reconcile(
+    store: StateStore, broker: BrokerAdapter, *, shadow: bool
+) -> ReconciliationReport:
     """Read the journal and the broker's open orders and positions; log and return the differences.
 
     In shadow mode the real broker's orders are reported but not adopted: the strategy's orders

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-import re
 import math
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime
@@ -84,7 +84,9 @@ class RiskState:
 
 
 def migrate_state_dict(
-    data: Any, migrations: Mapping[int, StateMigration] = MIGRATIONS, current: int = STATE_SCHEMA_VERSION
+    data: Any,
+    migrations: Mapping[int, StateMigration] = MIGRATIONS,
+    current: int = STATE_SCHEMA_VERSION,
 ) -> dict[str, Any]:
     """Bring a stored state dict up to `current` through `migrations`; refuse what cannot be."""
     if not isinstance(data, dict):
@@ -94,7 +96,8 @@ def migrate_state_dict(
         raise StateSchemaError(f"schema_version {version!r} is not an integer")
     if version > current:
         raise StateSchemaError(
-            f"schema_version {version} is newer than this runtime reads ({current}); upgrade ml4t-live"
+            f"schema_version {version} is newer than this runtime reads ({current}); "
+            "upgrade ml4t-live"
         )
     while version < current:
         step = migrations.get(version)
@@ -102,7 +105,9 @@ def migrate_state_dict(
             raise StateSchemaError(f"schema_version {version} has no migration to {version + 1}")
         data = step(dict(data))
         if data.get("schema_version") != version + 1:
-            raise StateSchemaError(f"migration from schema_version {version} did not produce {version + 1}")
+            raise StateSchemaError(
+                f"migration from schema_version {version} did not produce {version + 1}"
+            )
         version += 1
     return data
 
@@ -250,13 +255,19 @@ def _int(value: Any) -> int:
     return value
 
 
-RESET_REASON = "state was reset with `ml4t-live state reset`; resume on purpose with `ml4t-live resume --confirm`"
+RESET_REASON = (
+    "state was reset with `ml4t-live state reset`; "
+    "resume on purpose with `ml4t-live resume --confirm`"
+)
 
 
 def state_after_reset(max_seq: int | None, now: datetime) -> RiskState:
     """The state a reset leaves: HALTED until a person resumes, ids never reused."""
-    state = RiskState(trading_state=TradingState.HALTED, trading_state_reason=RESET_REASON,
-                      trading_state_since=now)
+    state = RiskState(
+        trading_state=TradingState.HALTED,
+        trading_state_reason=RESET_REASON,
+        trading_state_since=now,
+    )
     state_after_journal(state, max_seq)
     return state
 

@@ -22,8 +22,12 @@ from ml4t_live_core.state import JournalEvent, JournalRecord
 console = Console()
 T = TypeVar("T")
 
-config_option = click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
-                             help="Config file naming the state backend (default: the installed default).")
+config_option = click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Config file naming the state backend (default: the installed default).",
+)
 
 
 def with_store(config_path: Path | None, action: Callable[[StateStore], Awaitable[T]]) -> T:
@@ -33,7 +37,9 @@ def with_store(config_path: Path | None, action: Callable[[StateStore], Awaitabl
     except (ConfigError, PluginError) as exc:
         raise click.ClickException(str(exc)) from None
     if cfg.state is None:
-        raise click.ClickException("no state backend is configured or installed; nothing is persisted")
+        raise click.ClickException(
+            "no state backend is configured or installed; nothing is persisted"
+        )
     store: StateStore = plugins.registry.get(Kind.STATE_STORE, cfg.state).factory(cfg.state_config)
 
     async def run() -> T:
@@ -76,8 +82,12 @@ def show(config_path: Path | None) -> None:
     else:
         for name, value in state.to_dict().items():
             table.add_row(name, "" if value is None else str(value))
-    table.add_row("persisted trading state",
-                  "none" if trading is None else f"{trading.state.value} since {trading.since}: {trading.reason}")
+    table.add_row(
+        "persisted trading state",
+        "none"
+        if trading is None
+        else f"{trading.state.value} since {trading.since}: {trading.reason}",
+    )
     table.add_row("journal records", str(records))
     console.print(table)
 
@@ -88,20 +98,34 @@ def show(config_path: Path | None) -> None:
 def reset(confirm: bool, config_path: Path | None) -> None:
     """Start the risk state over (old bytes are kept aside; trading stays HALTED until resumed)."""
     if not confirm:
-        raise click.UsageError("reset discards the risk state (kept aside, not deleted); "
-                               "repeat with --confirm if you mean it")
+        raise click.UsageError(
+            "reset discards the risk state (kept aside, not deleted); "
+            "repeat with --confirm if you mean it"
+        )
 
     async def do_reset(store: StateStore) -> tuple[list[str], str]:
         kept = await store.reset()
         state = await store.load_state()
         assert state is not None
-        await store.append_journal(JournalRecord(
-            datetime.now(UTC), JournalEvent.TRADING_STATE, reasons=(state.trading_state_reason,),
-            detail={"state": state.trading_state.value, "by": "cli", "reset": True, "kept": kept}))
+        await store.append_journal(
+            JournalRecord(
+                datetime.now(UTC),
+                JournalEvent.TRADING_STATE,
+                reasons=(state.trading_state_reason,),
+                detail={
+                    "state": state.trading_state.value,
+                    "by": "cli",
+                    "reset": True,
+                    "kept": kept,
+                },
+            )
+        )
         return kept, f"{store.backend} state at {store.location}"
 
     kept, where = with_store(config_path, do_reset)
-    console.print(f"{where} was reset. Trading is [bold]HALTED[/] until `ml4t-live resume --confirm`.")
+    console.print(
+        f"{where} was reset. Trading is [bold]HALTED[/] until `ml4t-live resume --confirm`."
+    )
     for path in kept:
         console.print(f"  old bytes kept in {path}")
 
@@ -117,24 +141,45 @@ def journal_command(since: str | None, asset: str | None, config_path: Path | No
         try:
             since_dt = datetime.fromisoformat(since)
         except ValueError:
-            raise click.BadParameter(f"{since!r} is not an ISO date/time", param_hint="--since") from None
+            raise click.BadParameter(
+                f"{since!r} is not an ISO date/time", param_hint="--since"
+            ) from None
         if since_dt.tzinfo is None:
             since_dt = since_dt.replace(tzinfo=UTC)
     wanted = asset.strip().upper() if asset else None
 
     async def read(store: StateStore) -> tuple[Any, str]:
-        return await store.read_journal(since=since_dt, asset=wanted), f"{store.backend} journal at {store.location}"
+        return await store.read_journal(
+            since=since_dt, asset=wanted
+        ), f"{store.backend} journal at {store.location}"
 
     records, where = with_store(config_path, read)
     table = Table(title=f"{where} ({len(records)} records)")
-    for column in ("time", "event", "client order id", "asset", "side", "qty", "type", "price", "reasons / detail"):
+    for column in (
+        "time",
+        "event",
+        "client order id",
+        "asset",
+        "side",
+        "qty",
+        "type",
+        "price",
+        "reasons / detail",
+    ):
         table.add_column(column, overflow="fold")
     for r in records:
         price = r.fill_price if r.fill_price is not None else (r.limit_price or r.stop_price)
         qty = r.filled_quantity if r.filled_quantity is not None else r.quantity
         notes = "; ".join(r.reasons) or ", ".join(f"{k}={v}" for k, v in r.detail.items())
-        table.add_row(r.timestamp.isoformat(), r.event.value + (" (shadow)" if r.shadow else ""),
-                      r.client_order_id or "", r.asset or "", r.side or "",
-                      "" if qty is None else f"{qty:g}", r.order_type or "",
-                      "" if price is None else f"{price:g}", notes)
+        table.add_row(
+            r.timestamp.isoformat(),
+            r.event.value + (" (shadow)" if r.shadow else ""),
+            r.client_order_id or "",
+            r.asset or "",
+            r.side or "",
+            "" if qty is None else f"{qty:g}",
+            r.order_type or "",
+            "" if price is None else f"{price:g}",
+            notes,
+        )
     console.print(table)

@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from ml4t_live_state_json import JsonStateConfig, JsonStateStore
 from ml4t_live_state_sqlite import SqliteStateConfig, SqliteStateStore
 

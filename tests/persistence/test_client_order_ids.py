@@ -6,9 +6,9 @@ import asyncio
 from pathlib import Path
 
 from ml4t.backtest import Order, OrderStatus, OrderType, Strategy
+from ml4t_live_sim import SimBroker
 
 from ml4t_live_core.state import JournalEvent, RiskState, encode_state
-from ml4t_live_sim import SimBroker
 
 from .conftest import durable_store
 
@@ -22,9 +22,13 @@ class BuyEachBar(Strategy):
             self.orders.append(broker.submit_order("A000", 1))
 
 
-async def test_ids_are_never_reused_when_the_state_lags_the_journal(make_runtime, backend: str, state_dir: Path) -> None:
+async def test_ids_are_never_reused_when_the_state_lags_the_journal(
+    make_runtime, backend: str, state_dir: Path
+) -> None:
     first = BuyEachBar()
-    await make_runtime(first, store=durable_store(backend, state_dir)).engine.run(install_signal_handlers=False)
+    await make_runtime(first, store=durable_store(backend, state_dir)).engine.run(
+        install_signal_handlers=False
+    )
     ids_before = {o.order_id for o in first.orders}
     # A crash before the state was saved: the state says seq 1, the journal holds 1..4.
     store = durable_store(backend, state_dir)
@@ -33,11 +37,15 @@ async def test_ids_are_never_reused_when_the_state_lags_the_journal(make_runtime
     await store.close()
 
     second = BuyEachBar()
-    await make_runtime(second, store=durable_store(backend, state_dir)).engine.run(install_signal_handlers=False)
+    await make_runtime(second, store=durable_store(backend, state_dir)).engine.run(
+        install_signal_handlers=False
+    )
     ids_after = {o.order_id for o in second.orders}
     assert ids_before.isdisjoint(ids_after)
     store = durable_store(backend, state_dir)
-    submitted = [r.client_order_id for r in await store.read_journal() if r.event is JournalEvent.SUBMITTED]
+    submitted = [
+        r.client_order_id for r in await store.read_journal() if r.event is JournalEvent.SUBMITTED
+    ]
     await store.close()
     assert len(submitted) == len(set(submitted)) == 8
 
@@ -58,10 +66,16 @@ class SlowToAcknowledge(SimBroker):
         return result
 
 
-async def test_a_timed_out_order_keeps_its_id_through_a_restart(make_runtime, state_dir: Path) -> None:
+async def test_a_timed_out_order_keeps_its_id_through_a_restart(
+    make_runtime, state_dir: Path
+) -> None:
     broker = SlowToAcknowledge()
-    runtime = make_runtime(BuyEachBar(n=0), broker=broker, store=durable_store("json", state_dir),
-                           overrides={"runtime": {"strategy_id": "test", "order_timeout": 0.05}})
+    runtime = make_runtime(
+        BuyEachBar(n=0),
+        broker=broker,
+        store=durable_store("json", state_dir),
+        overrides={"runtime": {"strategy_id": "test", "order_timeout": 0.05}},
+    )
     await runtime.safe.start()
     order = await runtime.safe.submit_order("A000", 1, order_type=OrderType.LIMIT, limit_price=1.0)
     assert order.status is OrderStatus.PENDING  # unknown outcome: not rejected, not resent
@@ -78,7 +92,9 @@ async def test_a_timed_out_order_keeps_its_id_through_a_restart(make_runtime, st
     await restarted.safe.stop()
 
 
-async def test_a_state_file_from_a_newer_runtime_is_not_overwritten_on_start(make_runtime, state_dir: Path) -> None:
+async def test_a_state_file_from_a_newer_runtime_is_not_overwritten_on_start(
+    make_runtime, state_dir: Path
+) -> None:
     state_dir.mkdir()
     raw = encode_state(RiskState()).replace(b'"schema_version": 1', b'"schema_version": 2')
     (state_dir / "state.json").write_bytes(raw)

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 from ml4t.backtest import Strategy
+from ml4t_live_sim import SimBroker
 
 from ml4t_live_core.errors import StateCorruptError
 from ml4t_live_core.state import STATE_SCHEMA_VERSION, RiskState
-from ml4t_live_sim import SimBroker
 
 from .conftest import durable_store
 
@@ -54,7 +54,9 @@ async def _assert_refuses(make_runtime, store, location: str, backend: str) -> N
 
 
 @pytest.mark.parametrize("damage", sorted(JSON_DAMAGE))
-async def test_json_corrupt_state_refuses_to_trade_and_keeps_the_bytes(make_runtime, state_dir: Path, damage: str) -> None:
+async def test_json_corrupt_state_refuses_to_trade_and_keeps_the_bytes(
+    make_runtime, state_dir: Path, damage: str
+) -> None:
     state_dir.mkdir()
     path = state_dir / "state.json"
     path.write_bytes(JSON_DAMAGE[damage])
@@ -66,8 +68,11 @@ async def test_json_corrupt_state_refuses_to_trade_and_keeps_the_bytes(make_runt
 async def test_json_corrupt_journal_line_refuses_to_trade(make_runtime, state_dir: Path) -> None:
     state_dir.mkdir()
     journal = state_dir / "journal.jsonl"
-    good = b'{"timestamp":"2024-01-02T14:30:00+00:00","event":"submitted","client_order_id":"a-00000001"}\n'
-    raw = good + b'{"timestamp": oops}\n' + good.replace(b"01\"", b"02\"")
+    good = (
+        b'{"timestamp":"2024-01-02T14:30:00+00:00","event":"submitted",'
+        b'"client_order_id":"a-00000001"}\n'
+    )
+    raw = good + b'{"timestamp": oops}\n' + good.replace(b'01"', b'02"')
     journal.write_bytes(raw)
     await _assert_refuses(make_runtime, durable_store("json", state_dir), str(journal), "json")
     assert journal.read_bytes() == raw
@@ -90,12 +95,18 @@ async def test_sqlite_damaged_database_file_refuses_to_trade(make_runtime, state
     assert path.read_bytes() == bytes(raw)
 
 
-@pytest.mark.parametrize("body", [
-    _state_bytes(schema_version=STATE_SCHEMA_VERSION + 5).decode(),
-    '{"schema_version": 1, "orders_total": -',
-    json.dumps({**RiskState().to_dict(), "surprise": 1}),
-], ids=["newer-schema", "truncated-row", "unknown-field"])
-async def test_sqlite_wrong_schema_row_refuses_to_trade(make_runtime, state_dir: Path, body: str) -> None:
+@pytest.mark.parametrize(
+    "body",
+    [
+        _state_bytes(schema_version=STATE_SCHEMA_VERSION + 5).decode(),
+        '{"schema_version": 1, "orders_total": -',
+        json.dumps({**RiskState().to_dict(), "surprise": 1}),
+    ],
+    ids=["newer-schema", "truncated-row", "unknown-field"],
+)
+async def test_sqlite_wrong_schema_row_refuses_to_trade(
+    make_runtime, state_dir: Path, body: str
+) -> None:
     path = await _sqlite_with_state(state_dir)
     with sqlite3.connect(path) as conn:
         conn.execute("UPDATE risk_state SET body = ? WHERE id = 1", (body,))

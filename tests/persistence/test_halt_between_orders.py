@@ -43,31 +43,46 @@ def _assert_second_order_stopped(strategy: HaltBetweenTwoOrders, runtime) -> Non
     assert runtime.safe.trading_state is TradingState.HALTED
 
 
-async def test_halt_from_another_store_instance_stops_the_next_order(make_runtime, backend: str, state_dir: Path) -> None:
+async def test_halt_from_another_store_instance_stops_the_next_order(
+    make_runtime, backend: str, state_dir: Path
+) -> None:
     def halt() -> None:  # a second store on the same location, as another process would hold
         async def write() -> None:
             other = durable_store(backend, state_dir)
             await other.open()
-            await other.write_trading_state(TradingStateRecord(TradingState.HALTED, "other process", datetime.now(UTC)))
+            await other.write_trading_state(
+                TradingStateRecord(TradingState.HALTED, "other process", datetime.now(UTC))
+            )
             await other.close()
 
         asyncio.run(write())
 
     strategy = HaltBetweenTwoOrders(halt)
-    runtime = make_runtime(strategy, store=durable_store(backend, state_dir), only="sim,kill-switch")
+    runtime = make_runtime(
+        strategy, store=durable_store(backend, state_dir), only="sim,kill-switch"
+    )
     await runtime.engine.run(install_signal_handlers=False)
     _assert_second_order_stopped(strategy, runtime)
 
 
-async def test_sqlite_halt_by_a_second_process_stops_the_next_order(make_runtime, tmp_path: Path) -> None:
+async def test_sqlite_halt_by_a_second_process_stops_the_next_order(
+    make_runtime, tmp_path: Path
+) -> None:
     db = tmp_path / "shared.db"
     config = tmp_path / "live.toml"
     config.write_text(f'[state]\nuse = "sqlite"\n[state.sqlite]\npath = "{db}"\n')
 
     def halt() -> None:  # a real second process: the CLI, sharing the database file
-        env = {k: v for k, v in os.environ.items() if k != LOAD_ENV_VAR}  # it loads what is installed
-        done = subprocess.run([CLI, "halt", "--reason", "risk desk", "--config", str(config)],
-                              capture_output=True, text=True, timeout=120, env=env)
+        env = {
+            k: v for k, v in os.environ.items() if k != LOAD_ENV_VAR
+        }  # it loads what is installed
+        done = subprocess.run(
+            [CLI, "halt", "--reason", "risk desk", "--config", str(config)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=env,
+        )
         assert done.returncode == 0, done.stderr
 
     strategy = HaltBetweenTwoOrders(halt)

@@ -18,11 +18,19 @@ T0 = datetime(2024, 1, 2, 14, 30, tzinfo=UTC)
 
 
 def record(seq: int) -> JournalRecord:
-    return JournalRecord(T0, JournalEvent.SUBMITTED, client_order_id=f"s.a-{seq:08d}", asset="AAPL",
-                         side="buy", quantity=5.0)
+    return JournalRecord(
+        T0,
+        JournalEvent.SUBMITTED,
+        client_order_id=f"s.a-{seq:08d}",
+        asset="AAPL",
+        side="buy",
+        quantity=5.0,
+    )
 
 
-async def test_torn_last_record_is_reported_then_set_aside(state_dir: Path, caplog: pytest.LogCaptureFixture) -> None:
+async def test_torn_last_record_is_reported_then_set_aside(
+    state_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     store = durable_store("json", state_dir)
     await store.open()
     await store.append_journal(record(1))
@@ -43,7 +51,10 @@ async def test_torn_last_record_is_reported_then_set_aside(state_dir: Path, capl
     sides = list(state_dir.glob("journal.jsonl.torn-at-*"))
     assert len(sides) == 1 and sides[0].read_bytes() == torn  # kept, not dropped
     assert str(sides[0]) in caplog.text and f"offset {len(whole)}" in caplog.text
-    assert [r.client_order_id for r in await store.read_journal()] == ["s.a-00000001", "s.a-00000002"]
+    assert [r.client_order_id for r in await store.read_journal()] == [
+        "s.a-00000001",
+        "s.a-00000002",
+    ]
     await store.close()
 
 
@@ -77,7 +88,9 @@ async def test_files_are_private_and_the_directory_is_configurable(state_dir: Pa
     await store.close()
 
 
-async def test_relative_directory_resolves_against_the_working_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_relative_directory_resolves_against_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from ml4t_live_state_json import JsonStateStore
 
     monkeypatch.chdir(tmp_path)

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from ml4t_live_core.state import STATE_SCHEMA_VERSION, RiskState, StateSchemaError, migrate_state_dict
+from ml4t_live_core.state import (
+    STATE_SCHEMA_VERSION,
+    RiskState,
+    StateSchemaError,
+    migrate_state_dict,
+)
 
 
 def test_a_migration_table_upgrades_older_states_step_by_step() -> None:
@@ -18,7 +23,10 @@ def test_a_migration_table_upgrades_older_states_step_by_step() -> None:
 
     old = {"schema_version": 1, "order_count": 7}
     assert migrate_state_dict(old, {1: v1_to_v2, 2: v2_to_v3}, current=3) == {
-        "schema_version": 3, "orders_total": 7, "extra": {"migrated": True}}
+        "schema_version": 3,
+        "orders_total": 7,
+        "extra": {"migrated": True},
+    }
 
 
 def test_a_version_with_no_migration_path_is_refused() -> None:

@@ -32,12 +32,16 @@ def wide_console(monkeypatch: pytest.MonkeyPatch) -> None:
 def config(backend: str, state_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv(LOAD_ENV_VAR, f"sim,state-{backend}")
     path = tmp_path / "live.toml"
-    body = f'directory = "{state_dir}"' if backend == "json" else f'path = "{state_dir / "state.db"}"'
+    body = (
+        f'directory = "{state_dir}"' if backend == "json" else f'path = "{state_dir / "state.db"}"'
+    )
     path.write_text(f'[state]\nuse = "{backend}"\n[state.{backend}]\n{body}\n')
     return path
 
 
-def seed(backend: str, state_dir: Path, state: RiskState | None, records: list[JournalRecord]) -> None:
+def seed(
+    backend: str, state_dir: Path, state: RiskState | None, records: list[JournalRecord]
+) -> None:
     async def write() -> None:
         store = durable_store(backend, state_dir)
         await store.open()
@@ -76,18 +80,32 @@ def corrupt(backend: str, state_dir: Path) -> tuple[Path, bytes]:
 
 
 def order(seq: int, asset: str, minutes: int) -> JournalRecord:
-    return JournalRecord(T0 + timedelta(minutes=minutes), JournalEvent.SUBMITTED, client_order_id=f"s.a-{seq:08d}",
-                         asset=asset, side="buy", quantity=float(seq), order_type="market")
+    return JournalRecord(
+        T0 + timedelta(minutes=minutes),
+        JournalEvent.SUBMITTED,
+        client_order_id=f"s.a-{seq:08d}",
+        asset=asset,
+        side="buy",
+        quantity=float(seq),
+        order_type="market",
+    )
 
 
 def test_show_prints_the_state(backend: str, state_dir: Path, config: Path) -> None:
-    seed(backend, state_dir, RiskState(orders_total=12, next_client_order_seq=13), [order(12, "AAPL", 0)])
+    seed(
+        backend,
+        state_dir,
+        RiskState(orders_total=12, next_client_order_seq=13),
+        [order(12, "AAPL", 0)],
+    )
     result = CliRunner().invoke(main, ["state", "show", "--config", str(config)])
     assert result.exit_code == 0, result.output
     assert "orders_total" in result.output and "12" in result.output and backend in result.output
 
 
-def test_show_of_a_corrupt_state_explains_and_exits_non_zero(backend: str, state_dir: Path, config: Path) -> None:
+def test_show_of_a_corrupt_state_explains_and_exits_non_zero(
+    backend: str, state_dir: Path, config: Path
+) -> None:
     seed(backend, state_dir, RiskState(), [])
     path, raw = corrupt(backend, state_dir)
     result = CliRunner().invoke(main, ["state", "show", "--config", str(config)])
@@ -106,7 +124,9 @@ def test_reset_refuses_without_confirm(backend: str, state_dir: Path, config: Pa
     assert stored_state(backend, state_dir) == raw
 
 
-def test_reset_with_confirm_keeps_the_old_bytes_and_halts(backend: str, state_dir: Path, config: Path) -> None:
+def test_reset_with_confirm_keeps_the_old_bytes_and_halts(
+    backend: str, state_dir: Path, config: Path
+) -> None:
     seed(backend, state_dir, RiskState(), [order(7, "AAPL", 0)])
     corrupt(backend, state_dir)
     result = CliRunner().invoke(main, ["state", "reset", "--confirm", "--config", str(config)])
@@ -121,16 +141,30 @@ def test_reset_with_confirm_keeps_the_old_bytes_and_halts(backend: str, state_di
 
 
 def test_journal_filters_by_since_and_asset(backend: str, state_dir: Path, config: Path) -> None:
-    seed(backend, state_dir, None, [order(1, "AAPL", 0), order(2, "MSFT", 10), order(3, "AAPL", 20)])
+    seed(
+        backend, state_dir, None, [order(1, "AAPL", 0), order(2, "MSFT", 10), order(3, "AAPL", 20)]
+    )
     runner = CliRunner()
     everything = runner.invoke(main, ["journal", "--config", str(config)])
     assert everything.exit_code == 0 and "(3 records)" in everything.output
     aapl = runner.invoke(main, ["journal", "--asset", "aapl", "--config", str(config)])
     assert "(2 records)" in aapl.output and "s.a-00000002" not in aapl.output
-    late = runner.invoke(main, ["journal", "--since", "2024-01-02T14:35:00", "--config", str(config)])
+    late = runner.invoke(
+        main, ["journal", "--since", "2024-01-02T14:35:00", "--config", str(config)]
+    )
     assert "(2 records)" in late.output and "s.a-00000001" not in late.output
-    both = runner.invoke(main, ["journal", "--since", "2024-01-02T14:35:00+00:00", "--asset", "AAPL",
-                                "--config", str(config)])
+    both = runner.invoke(
+        main,
+        [
+            "journal",
+            "--since",
+            "2024-01-02T14:35:00+00:00",
+            "--asset",
+            "AAPL",
+            "--config",
+            str(config),
+        ],
+    )
     assert "(1 records)" in both.output and "s.a-00000003" in both.output
     bad = runner.invoke(main, ["journal", "--since", "yesterday", "--config", str(config)])
     assert bad.exit_code == 2 and "ISO" in bad.output

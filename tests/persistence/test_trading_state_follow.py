@@ -24,10 +24,14 @@ async def test_an_old_active_flag_does_not_undo_a_local_halt(make_runtime) -> No
     store.trading_state = TradingStateRecord(TradingState.ACTIVE, "manual resume", T0)
     runtime = make_runtime(Idle(), store=store)
     await runtime.safe.start()
-    runtime.safe._persistence_failed(OSError(28, "No space left on device"))  # halts, writes no flag
+    runtime.safe._persistence_failed(
+        OSError(28, "No space left on device")
+    )  # halts, writes no flag
     await runtime.safe._follow_persisted_trading_state()
     assert runtime.safe.trading_state is TradingState.HALTED
-    store.trading_state = TradingStateRecord(TradingState.ACTIVE, "manual resume", T0 + timedelta(hours=1))
+    store.trading_state = TradingStateRecord(
+        TradingState.ACTIVE, "manual resume", T0 + timedelta(hours=1)
+    )
     await runtime.safe._follow_persisted_trading_state()  # a person resumed on purpose: follow it
     assert runtime.safe.trading_state is TradingState.ACTIVE
     await runtime.safe.stop()
@@ -36,8 +40,11 @@ async def test_an_old_active_flag_does_not_undo_a_local_halt(make_runtime) -> No
 async def test_a_saved_halt_newer_than_the_flag_survives_restart(make_runtime) -> None:
     store = MemoryStateStore()
     store.trading_state = TradingStateRecord(TradingState.ACTIVE, "manual resume", T0)
-    store.state = RiskState(trading_state=TradingState.HALTED, trading_state_reason="drawdown 10%",
-                            trading_state_since=T0 + timedelta(minutes=5))
+    store.state = RiskState(
+        trading_state=TradingState.HALTED,
+        trading_state_reason="drawdown 10%",
+        trading_state_since=T0 + timedelta(minutes=5),
+    )
     runtime = make_runtime(Idle(), store=store)
     await runtime.safe.start()
     assert runtime.safe.trading_state is TradingState.HALTED
@@ -48,7 +55,9 @@ async def test_a_saved_halt_newer_than_the_flag_survives_restart(make_runtime) -
 async def test_a_flag_newer_than_the_saved_state_wins_at_start(make_runtime) -> None:
     store = MemoryStateStore()
     store.state = RiskState(trading_state=TradingState.ACTIVE, trading_state_since=T0)
-    store.trading_state = TradingStateRecord(TradingState.HALTED, "manual halt: desk", T0 + timedelta(minutes=1))
+    store.trading_state = TradingStateRecord(
+        TradingState.HALTED, "manual halt: desk", T0 + timedelta(minutes=1)
+    )
     runtime = make_runtime(Idle(), store=store)
     await runtime.safe.start()
     assert runtime.safe.trading_state is TradingState.HALTED

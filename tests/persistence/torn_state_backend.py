@@ -6,9 +6,10 @@ from __future__ import annotations
 import os
 import time
 
+from ml4t_live_state_json import JsonStateConfig, JsonStateStore
+
 from ml4t_live_core.hookspecs import hookimpl
 from ml4t_live_core.state import RiskState, encode_state
-from ml4t_live_state_json import JsonStateConfig, JsonStateStore
 
 
 class InPlaceJsonStore(JsonStateStore):
@@ -20,7 +21,7 @@ class InPlaceJsonStore(JsonStateStore):
             fh.write(data[: len(data) // 2])
             fh.flush()
             time.sleep(0.002)  # widen the window a kill can land in (child process only)
-            fh.write(data[len(data) // 2:])
+            fh.write(data[len(data) // 2 :])
             os.fsync(fh.fileno())
 
 

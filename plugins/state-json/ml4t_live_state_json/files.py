@@ -36,7 +36,7 @@ def atomic_write(path: Path, data: bytes) -> None:
     try:
         view = memoryview(data)
         while view:
-            view = view[os.write(fd, view):]
+            view = view[os.write(fd, view) :]
         os.fsync(fd)
     finally:
         os.close(fd)
@@ -96,6 +96,12 @@ def set_torn_tail_aside(fd: int, path: Path) -> Path | None:
     side = keep_aside(path, torn, f"torn-at-{start}")
     os.ftruncate(fd, start)
     os.fsync(fd)
-    log.warning("journal %s: torn last record (%d bytes at offset %d, a crash mid-append; never "
-                "acknowledged, so never sent) moved to %s", path, len(torn), start, side)
+    log.warning(
+        "journal %s: torn last record (%d bytes at offset %d, a crash mid-append; never "
+        "acknowledged, so never sent) moved to %s",
+        path,
+        len(torn),
+        start,
+        side,
+    )
     return side

@@ -34,7 +34,6 @@ from ml4t_live_core.state import (
     state_after_journal,
     state_after_reset,
 )
-
 from ml4t_live_state_json.files import (
     DIR_MODE,
     FILE_MODE,
@@ -87,7 +86,9 @@ class JsonStateStore:
 
     def _open_files(self) -> None:
         self.directory.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
-        self._journal_fd = os.open(self.journal_path, os.O_RDWR | os.O_APPEND | os.O_CREAT, FILE_MODE)
+        self._journal_fd = os.open(
+            self.journal_path, os.O_RDWR | os.O_APPEND | os.O_CREAT, FILE_MODE
+        )
         for path in (self.journal_path, self.state_path, self.trading_path):
             if path.exists() and path.stat().st_mode & 0o777 != FILE_MODE:
                 os.chmod(path, FILE_MODE)
@@ -145,7 +146,7 @@ class JsonStateStore:
             set_torn_tail_aside(fd, self.journal_path)
             view = memoryview(line)
             while view:
-                view = view[os.write(fd, view):]
+                view = view[os.write(fd, view) :]
             # fdatasync: the data and the new file size (what a reader needs to find the record)
             # reach the disk; only timestamps are left to the next journal commit. POSIX durable
             # for an append, and about half the cost of fsync on this machine's ext4.
@@ -155,23 +156,32 @@ class JsonStateStore:
         self, *, since: datetime | None = None, asset: str | None = None
     ) -> Sequence[JournalRecord]:
         records = await self._run(self._read_records)
-        return [r for r in records
-                if (since is None or r.timestamp >= since) and (asset is None or r.asset == asset)]
+        return [
+            r
+            for r in records
+            if (since is None or r.timestamp >= since) and (asset is None or r.asset == asset)
+        ]
 
     def _read_records(self) -> list[JournalRecord]:
         raw = read_optional(self.journal_path) or b""
         end = raw.rfind(b"\n") + 1
         if end < len(raw):
-            log.warning("journal %s: torn last record (%d bytes at offset %d, a crash mid-append; "
-                        "never acknowledged, so never sent); it is set aside at the next append",
-                        self.journal_path, len(raw) - end, end)
+            log.warning(
+                "journal %s: torn last record (%d bytes at offset %d, a crash mid-append; "
+                "never acknowledged, so never sent); it is set aside at the next append",
+                self.journal_path,
+                len(raw) - end,
+                end,
+            )
         records = []
         offset = 0
         for number, line in enumerate(raw[:end].split(b"\n")[:-1], start=1):
             try:
                 records.append(decode_record(line))
             except StateSchemaError as exc:
-                raise self._corrupt(self.journal_path, f"journal line {number} (offset {offset}): {exc}") from None
+                raise self._corrupt(
+                    self.journal_path, f"journal line {number} (offset {offset}): {exc}"
+                ) from None
             offset += len(line) + 1
         return records
 
@@ -224,10 +234,17 @@ class JsonStateStore:
             side = keep_aside(self.journal_path, raw, "reset")
             kept.append(str(side))
             self._replace_journal()
-            log.warning("journal %s was corrupt (%s); its bytes are kept in %s", self.journal_path, exc.problem, side)
+            log.warning(
+                "journal %s was corrupt (%s); its bytes are kept in %s",
+                self.journal_path,
+                exc.problem,
+                side,
+            )
         state = state_after_reset(max(seqs, default=None), datetime.now(UTC))
         atomic_write(self.state_path, encode_state(state))
-        record = TradingStateRecord(state.trading_state, state.trading_state_reason, state.trading_state_since)
+        record = TradingStateRecord(
+            state.trading_state, state.trading_state_reason, state.trading_state_since
+        )
         atomic_write(self.trading_path, json.dumps(record.to_dict()).encode())
         return kept
 
@@ -235,4 +252,6 @@ class JsonStateStore:
         atomic_write(self.journal_path, b"")
         if self._journal_fd is not None:
             os.close(self._journal_fd)
-            self._journal_fd = os.open(self.journal_path, os.O_RDWR | os.O_APPEND | os.O_CREAT, FILE_MODE)
+            self._journal_fd = os.open(
+                self.journal_path, os.O_RDWR | os.O_APPEND | os.O_CREAT, FILE_MODE
+            )

@@ -17,7 +17,9 @@ FILE_MODE = 0o600
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS risk_state (id INTEGER PRIMARY KEY CHECK (id = 1), body TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS trading_state (id INTEGER PRIMARY KEY CHECK (id = 1), body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS trading_state (
+    id INTEGER PRIMARY KEY CHECK (id = 1), body TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS journal (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     ts REAL NOT NULL,
@@ -41,7 +43,9 @@ def connect(path: Path, busy_timeout: float, *, create: bool) -> sqlite3.Connect
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         if not path.exists():
             os.close(os.open(path, os.O_WRONLY | os.O_CREAT, FILE_MODE))
-    conn = sqlite3.connect(path, timeout=busy_timeout, isolation_level=None, check_same_thread=False)
+    conn = sqlite3.connect(
+        path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
+    )
     try:
         conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
         mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
@@ -68,7 +72,9 @@ def connect(path: Path, busy_timeout: float, *, create: bool) -> sqlite3.Connect
 def _create(conn: sqlite3.Connection) -> None:
     for statement in filter(str.strip, SCHEMA.split(";")):
         conn.execute(statement)
-    conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('layout', ?)", (str(LAYOUT_VERSION),))
+    conn.execute(
+        "INSERT OR IGNORE INTO meta (key, value) VALUES ('layout', ?)", (str(LAYOUT_VERSION),)
+    )
 
 
 def _check_layout(conn: sqlite3.Connection) -> None:

@@ -36,7 +36,6 @@ from ml4t_live_core.state import (
     state_after_journal,
     state_after_reset,
 )
-
 from ml4t_live_state_sqlite.database import connect, transaction
 
 log = logging.getLogger("ml4t_live.state.sqlite")
@@ -97,7 +96,9 @@ class SqliteStateStore:
         if self._executor is None:
             await self.open()
         assert self._executor is not None
-        return await asyncio.get_running_loop().run_in_executor(self._executor, self._guard, fn, *args)
+        return await asyncio.get_running_loop().run_in_executor(
+            self._executor, self._guard, fn, *args
+        )
 
     def _guard(self, fn: Callable[..., T], *args: Any) -> T:
         """Map a damaged database to `StateCorruptError`; lock waits and I/O errors pass through."""
@@ -140,7 +141,9 @@ class SqliteStateStore:
 
     async def save_state(self, state: RiskState) -> None:
         body = encode_state(state).decode()
-        await self._run(self._execute, "INSERT OR REPLACE INTO risk_state (id, body) VALUES (1, ?)", (body,))
+        await self._run(
+            self._execute, "INSERT OR REPLACE INTO risk_state (id, body) VALUES (1, ?)", (body,)
+        )
 
     def _execute(self, sql: str, params: tuple[Any, ...]) -> None:
         with transaction(self._db()) as conn:
@@ -148,9 +151,15 @@ class SqliteStateStore:
 
     # --- journal ---------------------------------------------------------------------------
     async def append_journal(self, record: JournalRecord) -> None:
-        params = (record.timestamp.timestamp(), record.asset, journal_seq(record.client_order_id),
-                  encode_record(record).decode())
-        await self._run(self._execute, "INSERT INTO journal (ts, asset, seq, body) VALUES (?, ?, ?, ?)", params)
+        params = (
+            record.timestamp.timestamp(),
+            record.asset,
+            journal_seq(record.client_order_id),
+            encode_record(record).decode(),
+        )
+        await self._run(
+            self._execute, "INSERT INTO journal (ts, asset, seq, body) VALUES (?, ?, ?, ?)", params
+        )
 
     async def read_journal(
         self, *, since: datetime | None = None, asset: str | None = None
@@ -184,7 +193,9 @@ class SqliteStateStore:
             version = self._reader.execute("PRAGMA data_version").fetchone()[0]
             if version != self._trading_version:
                 row = self._reader.execute("SELECT body FROM trading_state WHERE id = 1").fetchone()
-                self._trading_cached = None if row is None else TradingStateRecord.from_dict(json.loads(row[0]))
+                self._trading_cached = (
+                    None if row is None else TradingStateRecord.from_dict(json.loads(row[0]))
+                )
                 self._trading_version = version
         except sqlite3.OperationalError:
             raise
@@ -194,12 +205,16 @@ class SqliteStateStore:
 
     async def write_trading_state(self, record: TradingStateRecord) -> None:
         body = json.dumps(record.to_dict())
-        await self._run(self._execute, "INSERT OR REPLACE INTO trading_state (id, body) VALUES (1, ?)", (body,))
+        await self._run(
+            self._execute, "INSERT OR REPLACE INTO trading_state (id, body) VALUES (1, ?)", (body,)
+        )
 
     # --- reset -----------------------------------------------------------------------------
     async def reset(self) -> list[str]:
         if self._executor is None:
-            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ml4t-sqlite-store")
+            self._executor = ThreadPoolExecutor(
+                max_workers=1, thread_name_prefix="ml4t-sqlite-store"
+            )
         return await asyncio.get_running_loop().run_in_executor(self._executor, self._reset)
 
     def _reset(self) -> list[str]:
@@ -212,14 +227,23 @@ class SqliteStateStore:
             self._read_journal(None, None)  # a journal we cannot read is set aside whole
             sound = True
         except (sqlite3.DatabaseError, StateSchemaError, StateCorruptError) as exc:
-            log.warning("sqlite state %s is damaged (%s); setting the whole database aside", self.path, exc)
+            log.warning(
+                "sqlite state %s is damaged (%s); setting the whole database aside", self.path, exc
+            )
             sound = False
         kept = []
         if sound:
             row = self._db().execute("SELECT body FROM risk_state WHERE id = 1").fetchone()
-            max_seq = max(filter(None, [
-                self._db().execute("SELECT MAX(seq) FROM journal").fetchone()[0],
-                salvage_max_seq(row[0].encode()) if row else None]), default=None)
+            max_seq = max(
+                filter(
+                    None,
+                    [
+                        self._db().execute("SELECT MAX(seq) FROM journal").fetchone()[0],
+                        salvage_max_seq(row[0].encode()) if row else None,
+                    ],
+                ),
+                default=None,
+            )
             side = Path(f"{self.path}.reset-{stamp}")
             self._db().execute("VACUUM INTO ?", (str(side),))  # a consistent copy of everything
             os.chmod(side, 0o600)
@@ -233,8 +257,16 @@ class SqliteStateStore:
                 kept.append(str(side))
             Path(f"{self.path}-shm").unlink(missing_ok=True)  # derived index, rebuilt from the WAL
         state = state_after_reset(max_seq, datetime.now(UTC))
-        record = TradingStateRecord(state.trading_state, state.trading_state_reason, state.trading_state_since)
+        record = TradingStateRecord(
+            state.trading_state, state.trading_state_reason, state.trading_state_since
+        )
         with transaction(self._db()) as conn:
-            conn.execute("INSERT OR REPLACE INTO risk_state (id, body) VALUES (1, ?)", (encode_state(state).decode(),))
-            conn.execute("INSERT OR REPLACE INTO trading_state (id, body) VALUES (1, ?)", (json.dumps(record.to_dict()),))
+            conn.execute(
+                "INSERT OR REPLACE INTO risk_state (id, body) VALUES (1, ?)",
+                (encode_state(state).decode(),),
+            )
+            conn.execute(
+                "INSERT OR REPLACE INTO trading_state (id, body) VALUES (1, ?)",
+                (json.dumps(record.to_dict()),),
+            )
         return kept

@@ -15,7 +15,10 @@ class TestSqliteStateStore(StateStoreContract):
 
     def write_raw_state(self, store: Any, raw: bytes) -> None:
         with sqlite3.connect(store.path) as conn:
-            conn.execute("INSERT OR REPLACE INTO risk_state (id, body) VALUES (1, ?)", (raw.decode("latin-1"),))
+            conn.execute(
+                "INSERT OR REPLACE INTO risk_state (id, body) VALUES (1, ?)",
+                (raw.decode("latin-1"),),
+            )
 
     def read_raw_state(self, store: Any) -> bytes | None:
         with sqlite3.connect(store.path) as conn:

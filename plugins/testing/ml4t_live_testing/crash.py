@@ -82,8 +82,14 @@ def make_store(backend: str, config: Mapping[str, Any], plugin_module: str | Non
 
 
 def run_crash_test(
-    backend: str, config: Mapping[str, Any], *, kills: int = 70, max_delay: float = 0.2,
-    seed: int = 0, env: Mapping[str, str] | None = None, startup_timeout: float = 60.0,
+    backend: str,
+    config: Mapping[str, Any],
+    *,
+    kills: int = 70,
+    max_delay: float = 0.2,
+    seed: int = 0,
+    env: Mapping[str, str] | None = None,
+    startup_timeout: float = 60.0,
     plugin_module: str | None = None,
 ) -> CrashReport:
     """Kill a writer of `backend` `kills` times at random moments within `max_delay` seconds of
@@ -93,10 +99,22 @@ def run_crash_test(
     report = CrashReport(backend)
     progress_dir = Path(tempfile.mkdtemp(prefix="ml4t-crash-"))
     zygote = subprocess.Popen(
-        [sys.executable, "-m", "ml4t_live_testing.crash", "--backend", backend,
-         "--config", json.dumps(dict(config)), "--progress", str(progress_dir),
-         *(["--plugin-module", plugin_module] if plugin_module else [])],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1,
+        [
+            sys.executable,
+            "-m",
+            "ml4t_live_testing.crash",
+            "--backend",
+            backend,
+            "--config",
+            json.dumps(dict(config)),
+            "--progress",
+            str(progress_dir),
+            *(["--plugin-module", plugin_module] if plugin_module else []),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        bufsize=1,
         env={**os.environ, **(env or {})},
     )
     checker = _Checker(backend, config, report, plugin_module)
@@ -141,7 +159,9 @@ def _expect(zygote: subprocess.Popen[str], word: str, timeout: float) -> str:
     line = zygote.stdout.readline().strip()  # type: ignore[union-attr]
     head, _, rest = line.partition(" ")
     if head != word:
-        raise CrashCheckError(f"zygote said {line!r}, expected {word!r} (exit code {zygote.poll()})")
+        raise CrashCheckError(
+            f"zygote said {line!r}, expected {word!r} (exit code {zygote.poll()})"
+        )
     return rest
 
 
@@ -158,7 +178,13 @@ class _TornCounter(logging.Handler):
 class _Checker:
     """The parent's view: what was durably done before each kill, and what the store says."""
 
-    def __init__(self, backend: str, config: Mapping[str, Any], report: CrashReport, plugin_module: str | None):
+    def __init__(
+        self,
+        backend: str,
+        config: Mapping[str, Any],
+        report: CrashReport,
+        plugin_module: str | None,
+    ):
         self.backend, self.config, self.report = backend, config, report
         self.plugin_module = plugin_module
         self.state_version = 0
@@ -177,14 +203,16 @@ class _Checker:
         self.report.torn_records_reported += counter.count
 
         def fail(problem: str) -> CrashCheckError:
-            return CrashCheckError(f"{self.backend} crash round {round_no}: {problem} (steps: {steps[-6:]})")
+            return CrashCheckError(
+                f"{self.backend} crash round {round_no}: {problem} (steps: {steps[-6:]})"
+            )
 
         # state: the last completed save, or the one in flight when the kill landed
         saved = [v for k, v in steps if k == "s"]
         started = [v for k, v in steps if k == "S"]
         old = saved[-1] if saved else self.state_version
         inflight = started[-1] if started and (not saved or started[-1] > saved[-1]) else None
-        version = (state.extra.get(VERSION_KEY, 0) if state is not None else 0)
+        version = state.extra.get(VERSION_KEY, 0) if state is not None else 0
         if version == old:
             self.report.outcomes["old"] += 1
         elif inflight is not None and version == inflight:
@@ -208,7 +236,10 @@ class _Checker:
         self.journal_length = len(versions)
         seqs = [int(r.client_order_id.rpartition("-")[2]) for r in records if r.client_order_id]
         if seqs and (state is None or state.next_client_order_seq <= max(seqs)):
-            raise fail(f"next_client_order_seq {state and state.next_client_order_seq} does not exceed {max(seqs)}")
+            raise fail(
+                f"next_client_order_seq {state and state.next_client_order_seq} "
+                f"does not exceed {max(seqs)}"
+            )
         self.report.versions_written = max(self.report.versions_written, len(versions))
 
         # trading state: the last completed write, or the one in flight
@@ -228,9 +259,15 @@ class _Checker:
         store = make_store(self.backend, self.config, self.plugin_module)
         await store.open()
         try:
-            return await store.load_state(), list(await store.read_journal()), await store.read_trading_state()
+            return (
+                await store.load_state(),
+                list(await store.read_journal()),
+                await store.read_trading_state(),
+            )
         except StateCorruptError as exc:
-            raise CrashCheckError(f"{self.backend} crash round {round_no}: store unusable after a kill: {exc}") from exc
+            raise CrashCheckError(
+                f"{self.backend} crash round {round_no}: store unusable after a kill: {exc}"
+            ) from exc
         finally:
             await store.close()
 
@@ -249,7 +286,9 @@ def _read_progress(path: Path) -> list[tuple[str, int]]:
 
 
 # --- the zygote and its writers (child side) ------------------------------------------------
-async def _write_forever(backend: str, config: Mapping[str, Any], progress: Path, plugin_module: str | None) -> None:
+async def _write_forever(
+    backend: str, config: Mapping[str, Any], progress: Path, plugin_module: str | None
+) -> None:
     from ml4t_live_core.protocols import TradingStateRecord
     from ml4t_live_core.risk import TradingState
     from ml4t_live_core.state import JournalEvent, JournalRecord, RiskState
@@ -263,15 +302,24 @@ async def _write_forever(backend: str, config: Mapping[str, Any], progress: Path
     await store.open()
     state = await store.load_state() or RiskState()
     records = await store.read_journal()
-    version = max([state.extra.get(VERSION_KEY, 0), *(r.detail.get(VERSION_KEY, 0) for r in records)])
+    version = max(
+        [state.extra.get(VERSION_KEY, 0), *(r.detail.get(VERSION_KEY, 0) for r in records)]
+    )
     rng = random.Random(os.getpid())
     while True:
         version += 1
         seq = state.next_client_order_seq
         now = datetime.now(UTC)
-        record = JournalRecord(now, JournalEvent.SUBMITTED, client_order_id=f"crash-{seq:08d}", asset="CRASH",
-                               side="buy", quantity=1.0, order_type="market",
-                               detail={VERSION_KEY: version, "pad": "x" * rng.randrange(0, 600)})
+        record = JournalRecord(
+            now,
+            JournalEvent.SUBMITTED,
+            client_order_id=f"crash-{seq:08d}",
+            asset="CRASH",
+            side="buy",
+            quantity=1.0,
+            order_type="market",
+            detail={VERSION_KEY: version, "pad": "x" * rng.randrange(0, 600)},
+        )
         mark("A", version)
         await store.append_journal(record)
         mark("a", version)
@@ -288,12 +336,16 @@ async def _write_forever(backend: str, config: Mapping[str, Any], progress: Path
             mark("t", version)
 
 
-def _zygote(backend: str, config: Mapping[str, Any], progress_dir: Path, plugin_module: str | None) -> None:
+def _zygote(
+    backend: str, config: Mapping[str, Any], progress_dir: Path, plugin_module: str | None
+) -> None:
     import warnings
 
     # Imports leave allocator/housekeeping threads (polars' jemalloc) idle in this process; the
     # forked writer only runs Python and the backend, never touches them, so fork is safe here.
-    warnings.filterwarnings("ignore", message=".*use of fork\\(\\) may lead to deadlocks", category=DeprecationWarning)
+    warnings.filterwarnings(
+        "ignore", message=".*use of fork\\(\\) may lead to deadlocks", category=DeprecationWarning
+    )
     make_store(backend, config, plugin_module)  # import everything, validate the config, then fork
     print("ready", flush=True)
     for line in sys.stdin:
@@ -302,7 +354,11 @@ def _zygote(backend: str, config: Mapping[str, Any], progress_dir: Path, plugin_
             pid = os.fork()
             if pid == 0:  # the writer: runs until SIGKILL
                 try:
-                    asyncio.run(_write_forever(backend, config, progress_dir / f"progress-{arg}.log", plugin_module))
+                    asyncio.run(
+                        _write_forever(
+                            backend, config, progress_dir / f"progress-{arg}.log", plugin_module
+                        )
+                    )
                 finally:
                     os._exit(3)
             print(f"pid {pid}", flush=True)

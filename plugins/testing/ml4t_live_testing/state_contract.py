@@ -34,23 +34,42 @@ RESET_COMMAND = "ml4t-live state reset --confirm"
 T0 = datetime(2024, 1, 2, 14, 30, tzinfo=UTC)
 
 
-def order_record(seq: int, *, asset: str = "AAPL", minutes: int = 0, prefix: str = "strat.acct",
-                 event: JournalEvent = JournalEvent.SUBMITTED) -> JournalRecord:
+def order_record(
+    seq: int,
+    *,
+    asset: str = "AAPL",
+    minutes: int = 0,
+    prefix: str = "strat.acct",
+    event: JournalEvent = JournalEvent.SUBMITTED,
+) -> JournalRecord:
     """A journal record for client order `<prefix>-<seq>`, `minutes` after T0."""
     return JournalRecord(
-        timestamp=T0 + timedelta(minutes=minutes), event=event,
-        client_order_id=f"{prefix}-{seq:08d}", asset=asset, side="buy", quantity=10.0,
-        order_type="limit", limit_price=101.25, reasons=("max-order: too big", "collar: far"),
-        shadow=False, detail={"note": "contract", "n": seq},
+        timestamp=T0 + timedelta(minutes=minutes),
+        event=event,
+        client_order_id=f"{prefix}-{seq:08d}",
+        asset=asset,
+        side="buy",
+        quantity=10.0,
+        order_type="limit",
+        limit_price=101.25,
+        reasons=("max-order: too big", "collar: far"),
+        shadow=False,
+        detail={"note": "contract", "n": seq},
     )
 
 
 def sample_state(**changes: Any) -> RiskState:
     base = RiskState(
-        trading_day=T0.date(), start_of_day_equity=100_000.0, high_water_mark=101_500.5,
-        orders_today=3, orders_total=42, trading_state=TradingState.REDUCING,
-        trading_state_reason="daily loss 80% of limit", trading_state_since=T0,
-        next_client_order_seq=43, extra={"k": [1, 2]},
+        trading_day=T0.date(),
+        start_of_day_equity=100_000.0,
+        high_water_mark=101_500.5,
+        orders_today=3,
+        orders_total=42,
+        trading_state=TradingState.REDUCING,
+        trading_state_reason="daily loss 80% of limit",
+        trading_state_since=T0,
+        next_client_order_seq=43,
+        extra={"k": [1, 2]},
     )
     for name, value in changes.items():
         setattr(base, name, value)
@@ -58,7 +77,7 @@ def sample_state(**changes: Any) -> RiskState:
 
 
 class StateStoreContract(ABC):
-    """The behaviour every state backend must have (see `StateStore` in ml4t_live_core.protocols)."""
+    """What every state backend must do (see `StateStore` in ml4t_live_core.protocols)."""
 
     # --- what a backend's test module provides ------------------------------------------------
     @pytest.fixture
@@ -120,14 +139,24 @@ class StateStoreContract(ABC):
         assert loaded is not None and loaded.orders_total == 2
         assert loaded.trading_state is TradingState.HALTED
 
-    @pytest.mark.parametrize("raw", [
-        pytest.param(b"\x00\xffgarbage\x13", id="garbage"),
-        pytest.param(b'{"schema_version": 1, "trading_day": "2024-', id="truncated"),
-        pytest.param(json.dumps({**sample_state().to_dict(), "schema_version": STATE_SCHEMA_VERSION + 7}).encode(),
-                     id="newer-schema"),
-        pytest.param(json.dumps({**sample_state().to_dict(), "orders_total": "many"}).encode(), id="bad-field"),
-        pytest.param(b"[]", id="not-an-object"),
-    ])
+    @pytest.mark.parametrize(
+        "raw",
+        [
+            pytest.param(b"\x00\xffgarbage\x13", id="garbage"),
+            pytest.param(b'{"schema_version": 1, "trading_day": "2024-', id="truncated"),
+            pytest.param(
+                json.dumps(
+                    {**sample_state().to_dict(), "schema_version": STATE_SCHEMA_VERSION + 7}
+                ).encode(),
+                id="newer-schema",
+            ),
+            pytest.param(
+                json.dumps({**sample_state().to_dict(), "orders_total": "many"}).encode(),
+                id="bad-field",
+            ),
+            pytest.param(b"[]", id="not-an-object"),
+        ],
+    )
     async def test_corrupt_state_raises_and_is_not_reset(self, opened: Any, raw: bytes) -> None:
         store = await opened()
         await store.save_state(sample_state())
@@ -145,8 +174,14 @@ class StateStoreContract(ABC):
     async def test_journal_appends_and_reads_back_in_order(self, opened: Any) -> None:
         store = await opened()
         records = [order_record(i, minutes=i) for i in range(1, 6)]
-        records.append(JournalRecord(T0 + timedelta(minutes=9), JournalEvent.TRADING_STATE,
-                                     reasons=("manual halt",), detail={"state": "halted"}))
+        records.append(
+            JournalRecord(
+                T0 + timedelta(minutes=9),
+                JournalEvent.TRADING_STATE,
+                reasons=("manual halt",),
+                detail={"state": "halted"},
+            )
+        )
         for record in records:
             await store.append_journal(record)
         assert list(await (await opened()).read_journal()) == records
@@ -155,7 +190,10 @@ class StateStoreContract(ABC):
         store = await opened()
         records = [order_record(i, minutes=i) for i in range(1, 41)]
         await asyncio.gather(*(store.append_journal(r) for r in records))
-        assert sorted(await (await opened()).read_journal(), key=lambda r: r.client_order_id or "") == records
+        assert (
+            sorted(await (await opened()).read_journal(), key=lambda r: r.client_order_id or "")
+            == records
+        )
 
     async def test_journal_filters_by_since_and_asset(self, opened: Any) -> None:
         store = await opened()
@@ -163,11 +201,18 @@ class StateStoreContract(ABC):
             await store.append_journal(order_record(i, asset=asset, minutes=10 * i))
         since = T0 + timedelta(minutes=30)
         assert [r.client_order_id for r in await store.read_journal(asset="AAPL")] == [
-            "strat.acct-00000001", "strat.acct-00000003", "strat.acct-00000005"]
+            "strat.acct-00000001",
+            "strat.acct-00000003",
+            "strat.acct-00000005",
+        ]
         assert [r.client_order_id for r in await store.read_journal(since=since)] == [
-            "strat.acct-00000003", "strat.acct-00000004", "strat.acct-00000005"]
+            "strat.acct-00000003",
+            "strat.acct-00000004",
+            "strat.acct-00000005",
+        ]
         assert [r.client_order_id for r in await store.read_journal(since=since, asset="MSFT")] == [
-            "strat.acct-00000004"]
+            "strat.acct-00000004"
+        ]
 
     async def test_next_client_order_seq_exceeds_every_journal_id(self, opened: Any) -> None:
         store = await opened()
@@ -194,7 +239,9 @@ class StateStoreContract(ABC):
         assert await runtime.read_trading_state() == resume
 
     # --- reset --------------------------------------------------------------------------------
-    async def test_reset_of_a_corrupt_state_keeps_the_old_bytes_and_halts(self, opened: Any) -> None:
+    async def test_reset_of_a_corrupt_state_keeps_the_old_bytes_and_halts(
+        self, opened: Any
+    ) -> None:
         store = await opened()
         for seq in (1, 2, 3):
             await store.append_journal(order_record(seq))
