@@ -47,8 +47,9 @@ class Tolerance:
 class OrderRow:
     """An order as compared. `quantity` is what was requested and is shown but not compared:
     ml4t-backtest overwrites an order's quantity when it rounds it to whole shares at fill time,
-    so only the executed quantity (`filled`) is comparable."""
+    so only the executed quantity (`filled`) is comparable. `created` is the bar it was placed on."""
 
+    created: datetime | None
     asset: str
     side: str
     quantity: float
@@ -177,6 +178,7 @@ class _Observed(Strategy):
 
 def _order_row(order: Order) -> OrderRow:
     return OrderRow(
+        _utc(order.created_at),
         order.asset,
         order.side.value,
         float(order.quantity),
@@ -188,8 +190,12 @@ def _order_row(order: Order) -> OrderRow:
     )
 
 
+def _utc(ts: datetime | None) -> datetime | None:
+    return ts if ts is None or ts.tzinfo else ts.replace(tzinfo=UTC)
+
+
 def _fill_row(fill: Any) -> FillRow:
-    ts = fill.timestamp if fill.timestamp.tzinfo else fill.timestamp.replace(tzinfo=UTC)
+    ts = _utc(fill.timestamp)
     return FillRow(
         ts,
         fill.asset,
@@ -311,7 +317,8 @@ def _close(a: float | None, b: float | None, rel: float) -> bool:
 
 def _same_order(b: OrderRow, lv: OrderRow, tol: Tolerance) -> bool:
     return (
-        (b.asset, b.side, b.order_type, b.status) == (lv.asset, lv.side, lv.order_type, lv.status)
+        (b.created, b.asset, b.side, b.order_type, b.status)
+        == (lv.created, lv.asset, lv.side, lv.order_type, lv.status)
         and abs(b.filled - lv.filled) <= tol.quantity
         and _close(b.limit_price, lv.limit_price, tol.price_rel)
         and _close(b.stop_price, lv.stop_price, tol.price_rel)
@@ -340,5 +347,6 @@ def _show(row: OrderRow | FillRow | None) -> str:
         for k, v in (("limit", row.limit_price), ("stop", row.stop_price))
         if v is not None
     )
-    head = f"{row.side} {row.quantity:g} {row.asset} {row.order_type}{prices}"
+    when = f"{row.created:%Y-%m-%d %H:%M} " if row.created else ""
+    head = f"{when}{row.side} {row.quantity:g} {row.asset} {row.order_type}{prices}"
     return f"{head} -> {row.status} {row.filled:g}"

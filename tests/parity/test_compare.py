@@ -26,7 +26,7 @@ T0 = datetime(2024, 1, 2, 14, 30, tzinfo=UTC)
 
 def record() -> RunRecord:
     return RunRecord(
-        orders=[OrderRow("A", "buy", 10, 10, "limit", 99.5, None, "filled")],
+        orders=[OrderRow(T0, "A", "buy", 10, 10, "limit", 99.5, None, "filled")],
         fills=[FillRow(T0, "A", "buy", 10, 99.5, 0.05)],
         positions={"A": 10.0},
         cash=99_004.95,
@@ -60,6 +60,12 @@ def test_identical_records_agree():
         ),
         (
             lambda r: r.orders.__setitem__(0, dataclasses.replace(r.orders[0], limit_price=99.4)),
+            "order",
+        ),
+        (
+            lambda r: r.orders.__setitem__(
+                0, dataclasses.replace(r.orders[0], created=T0 + timedelta(minutes=1))
+            ),
             "order",
         ),
         (lambda r: r.orders.clear(), "order"),
