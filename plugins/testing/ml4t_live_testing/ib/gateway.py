@@ -15,9 +15,8 @@ from ml4t_live_core.clock import Clock, ManualClock
 from ml4t_live_testing.ib import messages as msg
 from ml4t_live_testing.ib.book import GatewayBook, SimExecution, SimOrder, SimPosition
 from ml4t_live_testing.ib.contracts import ContractBook
+from ml4t_live_testing.ib.matching import Matcher, validate
 from ml4t_live_testing.ib.session import GatewaySession
-
-ORDER_TYPES = ("MKT", "LMT", "STP", "STP LMT", "TRAIL")
 
 
 @dataclass(slots=True)
@@ -48,7 +47,7 @@ class IBGatewaySimulator:
         self.port = port
         self.sessions: list[GatewaySession] = []
         self.answering = True
-        self.auto_fill_market = False
+        self.matcher = Matcher()
         self.placed: list[PlacedOrder] = []
         self.market_data_denied: dict[str, tuple[int, str]] = {}
         self.history: dict[int, list[tuple[str, float, float, float, float, float]]] = {}
@@ -56,8 +55,15 @@ class IBGatewaySimulator:
         self._reject: tuple[int, str] | None = None
         self._reject_modify: tuple[int, str] | None = None
         self._drop_after_order = False
-        #: best price seen since a trailing stop started working (order id -> price)
-        self.trail_anchor: dict[int, float] = {}
+
+    @property
+    def auto_fill_market(self) -> bool:
+        """Market orders fill at once at the last price (default: they wait for `fill`)."""
+        return self.matcher.auto_fill_market
+
+    @auto_fill_market.setter
+    def auto_fill_market(self, value: bool) -> None:
+        self.matcher.auto_fill_market = value
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -215,8 +221,8 @@ class IBGatewaySimulator:
             for o in self.book.open_orders()
             if o.contract.con_id == con_id and o.status == "Submitted"
         ]:
-            if order.active and self._crosses(order, price):
-                done.append(self.fill(order.order_id, price=self._fill_price(order, price)))
+            if order.active and self.matcher.crosses(order, price):
+                done.append(self.fill(order.order_id, price=self.matcher.fill_price(order, price)))
         return done
 
     # --- order handling (called by sessions) -------------------------------------------
@@ -262,7 +268,7 @@ class IBGatewaySimulator:
             order.status = "Inactive"
             session.send(msg.error(order_id, code, text))
             return
-        problem = self._validate(order)
+        problem = validate(order)
         if problem:
             order.status = "Inactive"
             session.send(msg.error(order_id, 201, f"Order rejected - reason:{problem}"))
@@ -307,19 +313,8 @@ class IBGatewaySimulator:
         order.aux_price = float(f[20]) if f[20] else None
         self._broadcast(order)
         price = self.book.prices.get(order.contract.con_id)
-        if price is not None and order.status == "Submitted" and self._crosses(order, price):
-            self.fill(order.order_id, price=self._fill_price(order, price))
-
-    def _validate(self, order: SimOrder) -> str:
-        if order.order_type not in ORDER_TYPES:
-            return f"order type {order.order_type} is not supported"
-        if order.action not in ("BUY", "SELL") or not order.quantity > 0:
-            return "invalid side or quantity"
-        if order.order_type in ("LMT", "STP LMT") and order.lmt_price is None:
-            return "limit price missing"
-        if order.order_type in ("STP", "STP LMT", "TRAIL") and order.aux_price is None:
-            return "stop price or trailing amount missing"
-        return ""
+        if price is not None and order.status == "Submitted" and self.matcher.crosses(order, price):
+            self.fill(order.order_id, price=self.matcher.fill_price(order, price))
 
     def _activate(self, order: SimOrder) -> None:
         """Transmitted orders work; a transmitted child also transmits its parent and siblings."""
@@ -356,27 +351,6 @@ class IBGatewaySimulator:
                 msg.error(order.order_id, 202, f"Order Canceled - reason:{reason}"),
                 msg.order_status(order),
             )
-
-    def _crosses(self, o: SimOrder, price: float) -> bool:
-        buy = o.action == "BUY"
-        if o.order_type == "MKT":
-            return self.auto_fill_market
-        if o.order_type == "LMT":
-            return price <= o.lmt_price if buy else price >= o.lmt_price
-        if o.order_type == "TRAIL":
-            anchor = self.trail_anchor.get(o.order_id, price)
-            anchor = min(anchor, price) if buy else max(anchor, price)
-            self.trail_anchor[o.order_id] = anchor
-            return price >= anchor + o.aux_price if buy else price <= anchor - o.aux_price
-        triggered = price >= o.aux_price if buy else price <= o.aux_price
-        if o.order_type == "STP LMT":
-            return triggered and (price <= o.lmt_price if buy else price >= o.lmt_price)
-        return triggered
-
-    def _fill_price(self, o: SimOrder, price: float) -> float:
-        if o.order_type in ("LMT", "STP LMT"):
-            return min(price, o.lmt_price) if o.action == "BUY" else max(price, o.lmt_price)
-        return price
 
     # --- sending -----------------------------------------------------------------------
 
