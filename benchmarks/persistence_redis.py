@@ -25,14 +25,15 @@ TARGET_RATIO = 1.5
 
 
 def _record(seq: int) -> JournalRecord:
-    return JournalRecord(datetime.now(UTC), JournalEvent.SUBMITTED, client_order_id=f"bench.acct-{seq:08d}",
-                         asset="A000", side="buy", quantity=10.0, order_type="market")
+    return JournalRecord(
+        datetime.now(UTC), JournalEvent.SUBMITTED, client_order_id=f"bench.acct-{seq:08d}",
+        asset="A000", side="buy", quantity=10.0, order_type="market",
+    )
 
 
 async def _measure(url: str, n: int, rounds: int = 10) -> dict[str, Any]:
-    from redis.asyncio import Redis
-
     from ml4t_live_state_redis import RedisStateConfig, RedisStateStore
+    from redis.asyncio import Redis
 
     bare = Redis.from_url(url)
     store = RedisStateStore(RedisStateConfig.model_validate({"url": url, "account": "bench"}))
@@ -82,7 +83,8 @@ async def _measure(url: str, n: int, rounds: int = 10) -> dict[str, Any]:
     results: dict[str, Any] = {name: percentiles(values) for name, values in samples.items()}
     floor = results["floor_bare_xadd"]["p50_us"]
     results["p50_ratio_to_floor"] = round(results["order_decision"]["p50_us"] / floor, 2)
-    results["p50_ratio_to_floor_direct"] = round(results["order_decision_direct"]["p50_us"] / floor, 2)
+    direct = results["order_decision_direct"]["p50_us"]
+    results["p50_ratio_to_floor_direct"] = round(direct / floor, 2)
     return results
 
 

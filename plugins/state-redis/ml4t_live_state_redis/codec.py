@@ -58,8 +58,8 @@ def journal_fields(record: JournalRecord) -> bytes:
 def decode_journal_entry(fields: dict[bytes, bytes]) -> JournalRecord:
     """One stream entry: exactly {v: 1, record: <json>}, else it is not ours or it is torn."""
     if set(fields) != {b"v", b"record"}:
-        raise StateSchemaError(f"entry has fields {sorted(f.decode(errors='replace') for f in fields)}, "
-                               "expected ['record', 'v']")
+        names = sorted(f.decode(errors="replace") for f in fields)
+        raise StateSchemaError(f"entry has fields {names}, expected ['record', 'v']")
     if fields[b"v"] != JOURNAL_ENTRY_VERSION:
         raise StateSchemaError(f"entry version {fields[b'v']!r} is not {JOURNAL_ENTRY_VERSION!r}")
     return decode_record(fields[b"record"])

@@ -36,7 +36,9 @@ class RedisStateConfig(PluginConfig):
             parts = urlsplit(url.get_secret_value())
             parts.port  # noqa: B018 - raises ValueError on a malformed port
         except ValueError:
-            raise ValueError("is not a valid URL (the value is not shown: it may hold a password)") from None
+            raise ValueError(
+                "is not a valid URL (the value is not shown: it may hold a password)"
+            ) from None
         if parts.scheme not in SCHEMES:
             raise ValueError(f"must start with one of {', '.join(s + '://' for s in SCHEMES)}")
         if parts.scheme != "unix" and not parts.hostname:

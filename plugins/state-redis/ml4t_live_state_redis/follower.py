@@ -12,6 +12,7 @@ read resubscribes and GETs the key again, and fails (never guesses) if Redis is 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -69,7 +70,9 @@ class TradingStateFollower:
             await _close_quietly(pubsub)
             raise
         self._pubsub, self._current, self._stale = pubsub, current, False
-        self._listener = asyncio.get_running_loop().create_task(self._listen(pubsub), name="ml4t-redis-trading-state")
+        self._listener = asyncio.get_running_loop().create_task(
+            self._listen(pubsub), name="ml4t-redis-trading-state"
+        )
 
     async def _listen(self, pubsub: PubSub) -> None:
         try:
@@ -86,7 +89,8 @@ class TradingStateFollower:
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # lost link: the next read resubscribes (or fails closed)
-            log.warning("trading-state subscription lost (%s); the next read re-subscribes", type(exc).__name__)
+            log.warning("trading-state subscription lost (%s); the next read re-subscribes",
+                        type(exc).__name__)
             self._stale = True
 
     async def _get(self) -> TradingStateRecord | None:
@@ -105,7 +109,5 @@ class TradingStateFollower:
 
 
 async def _close_quietly(pubsub: PubSub) -> None:
-    try:
+    with contextlib.suppress(Exception):  # already broken; closing is best effort
         await pubsub.aclose()
-    except Exception:  # already broken; closing is best effort
-        pass

@@ -95,7 +95,8 @@ class RedisStateStore:
         # so that `state show` and `state reset` can reach it.
         self._client = client
         self._follower = TradingStateFollower(
-            client, self.keys.trading_state, self.keys.channel, self._decode_trading_state, self._guard
+            client, self.keys.trading_state, self.keys.channel,
+            self._decode_trading_state, self._guard,
         )
 
     async def close(self) -> None:
@@ -110,20 +111,28 @@ class RedisStateStore:
     async def load_state(self) -> RiskState | None:
         client = self._opened()
         k = self.keys
-        reply = await self._guard("load the state", self._snapshot(keys=[k.state, k.journal, k.max_seq, k.trading_state]))
+        reply = await self._guard(
+            "load the state", self._snapshot(keys=[k.state, k.journal, k.max_seq, k.trading_state])
+        )
         (state_type, state_raw, journal_type, _, seq_type, seq_raw, ts_type, ts_raw) = reply
         for key, found, expected in (
             (k.state, state_type, b"string"), (k.journal, journal_type, b"stream"),
             (k.max_seq, seq_type, b"string"), (k.trading_state, ts_type, b"string"),
         ):
             if found not in (expected, b"none"):
-                raise self._corrupt(f"key {key} holds a {found.decode()}, expected a {expected.decode()}")
+                raise self._corrupt(
+                    f"key {key} holds a {found.decode()}, expected a {expected.decode()}"
+                )
         if ts_type == b"string":
             self._decode_trading_state(ts_raw)  # fail closed now, not at the first bar
-        state = self._parse(k.state, decode_state, state_raw) if state_type == b"string" else None
+        state = None
+        if state_type == b"string":
+            state = self._parse(k.state, decode_state, state_raw)
         if seq_type == b"string":
             max_seq = self._parse(k.max_seq, _parse_seq, seq_raw)
-        elif journal_type == b"stream" and await self._guard("count the journal", client.xlen(k.journal)):
+        elif journal_type == b"stream" and await self._guard(
+            "count the journal", client.xlen(k.journal)
+        ):
             # A journal without its sequence key (written by hand, or the key was removed):
             # derive the sequence from the records rather than risk reusing an id.
             max_seq = _max_seq(await self._read_all())
@@ -133,7 +142,9 @@ class RedisStateStore:
 
     async def save_state(self, state: RiskState) -> None:
         self._opened()
-        await self._guard("save the state", self._save(keys=[self.keys.state], args=[encode_state(state)]))
+        await self._guard(
+            "save the state", self._save(keys=[self.keys.state], args=[encode_state(state)])
+        )
 
     # --- journal ---------------------------------------------------------------------------
     async def append_journal(self, record: JournalRecord) -> None:
@@ -157,9 +168,9 @@ class RedisStateStore:
         records: list[JournalRecord] = []
         start = "-"
         while True:
-            page = await self._guard(
-                "read the journal", client.xrange(self.keys.journal, min=start, max="+", count=_PAGE)
-            )
+            page = await self._guard("read the journal", client.xrange(
+                self.keys.journal, min=start, max="+", count=_PAGE
+            ))
             for entry_id, fields in page:
                 records.append(self._parse(f"{self.keys.journal} entry {entry_id.decode()}",
                                            decode_journal_entry, fields))
@@ -179,7 +190,10 @@ class RedisStateStore:
         assert self._follower is not None
         await self._guard(
             "write the trading state",
-            self._write_ts(keys=[self.keys.trading_state], args=[encode_trading_state(record), self.keys.channel]),
+            self._write_ts(
+                keys=[self.keys.trading_state],
+                args=[encode_trading_state(record), self.keys.channel],
+            ),
         )
         self._follower.wrote(record)
 
@@ -216,7 +230,7 @@ class RedisStateStore:
                 known_seqs.append(await self._salvage_journal_seq())
         elif types[k.journal] != "none":
             move.append(k.journal)
-            # Not a stream: whatever it holds may still name ids (DUMP keeps short strings verbatim).
+            # Not a stream: what it holds may still name ids (DUMP keeps short strings verbatim).
             raw = await self._guard("read the journal key", client.dump(k.journal))
             known_seqs.append(salvage_max_seq(raw or b"") or 0)
         max_seq = max(known_seqs, default=None)
@@ -232,7 +246,8 @@ class RedisStateStore:
         ))
         assert self._follower is not None
         self._follower.wrote(record)
-        log.warning("redis state at %s reset; previous keys kept as %s", self.location, ", ".join(aside) or "nothing")
+        log.warning("redis state at %s reset; previous keys kept as %s",
+                    self.location, ", ".join(aside) or "nothing")
         return aside
 
     async def _salvage_journal_seq(self) -> int:
@@ -269,8 +284,8 @@ class RedisStateStore:
         except (RedisError, OSError, TimeoutError) as exc:
             detail = scrub(str(exc), self._secrets) or "no answer in time"
             raise RedisStateUnavailableError(
-                f"redis state at {self.location}: could not {what} ({type(exc).__name__}: {detail}); "
-                f"nothing was acknowledged"
+                f"redis state at {self.location}: could not {what} "
+                f"({type(exc).__name__}: {detail}); nothing was acknowledged"
             ) from None
 
     def _decode_trading_state(self, raw: bytes) -> TradingStateRecord:
@@ -294,7 +309,8 @@ def _parse_seq(raw: bytes) -> int:
 
 
 def _max_seq(records: Sequence[JournalRecord]) -> int | None:
-    return max((s for s in (journal_seq(r.client_order_id) for r in records) if s is not None), default=None)
+    seqs = (journal_seq(r.client_order_id) for r in records)
+    return max((s for s in seqs if s is not None), default=None)
 
 
 def _secrets_in(url: str) -> tuple[str, ...]:

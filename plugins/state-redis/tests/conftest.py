@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
-
 from ml4t_live_state_redis import RedisStateConfig, RedisStateStore
-from ml4t_live_testing.redis_server import RedisServer
+from ml4t_live_testing.redis_server import RedisServer, find_executable, running_redis_server
 
 
 @pytest.fixture
@@ -25,3 +25,13 @@ async def store(redis_config: Callable[..., RedisStateConfig]) -> AsyncIterator[
     await opened.open()
     yield opened
     await opened.close()
+
+
+@pytest.fixture
+def own_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """A server this test may kill or freeze (the session one is shared)."""
+    if find_executable() is None:
+        pytest.skip("redis-server is not installed")
+    with running_redis_server(tmp_path / "redis") as server:
+        yield server
+

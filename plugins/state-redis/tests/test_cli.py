@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 import redis
 from click.testing import CliRunner
+from ml4t_live_testing.redis_server import RedisServer
 
 from ml4t_live_core.cli import main
 from ml4t_live_core.plugins import LOAD_ENV_VAR
-from ml4t_live_testing.redis_server import RedisServer
 
 STATE = "ml4t-live:desk:state"
 

@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 from hypothesis import given
 from hypothesis import strategies as st
+from ml4t_live_state_redis.codec import decode_journal_entry, journal_fields
 
 from ml4t_live_core.state import JournalEvent, JournalRecord, encode_record
-from ml4t_live_state_redis.codec import decode_journal_entry, journal_fields
 
 finite = st.floats(allow_nan=False, allow_infinity=False) | st.none()
 text = st.text(max_size=20)

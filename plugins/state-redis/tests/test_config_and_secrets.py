@@ -8,13 +8,13 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from ml4t_live_state_redis import RedisStateConfig, RedisStateStore, RedisStateUnavailableError
+from ml4t_live_state_redis.keys import redact_url
+from ml4t_live_testing.redis_server import RedisServer, find_executable, running_redis_server
 
 from ml4t_live_core.compose import load_config
 from ml4t_live_core.errors import ConfigError
 from ml4t_live_core.plugins import LOAD_ENV_VAR, Kind, load_plugins
-from ml4t_live_state_redis import RedisStateConfig, RedisStateStore, RedisStateUnavailableError
-from ml4t_live_state_redis.keys import redact_url
-from ml4t_live_testing.redis_server import RedisServer, find_executable, running_redis_server
 
 PASSWORD = "Sup3r-s3cret/pw"
 QUOTED = quote(PASSWORD, safe="")

@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 import redis
-
 from ml4t_live_state_redis import RedisStateConfig, RedisStateStore
 from ml4t_live_testing.redis_server import RedisServer
 from ml4t_live_testing.state_contract import StateStoreContract

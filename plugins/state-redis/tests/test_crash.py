@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-
-from ml4t_live_core.plugins import LOAD_ENV_VAR
 from ml4t_live_testing.crash import run_crash_test
 from ml4t_live_testing.redis_server import RedisServer
+
+from ml4t_live_core.plugins import LOAD_ENV_VAR
 
 KILLS = 72
 

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 import redis
-
 from ml4t_live_testing.redis_server import (
     EXECUTABLE_ENV_VAR,
     RedisServer,

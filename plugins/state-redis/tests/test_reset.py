@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 import redis
-
-from ml4t_live_core.risk import TradingState
-from ml4t_live_core.state import RiskState
 from ml4t_live_state_redis import RedisStateStore
 from ml4t_live_testing.redis_server import RedisServer
 from ml4t_live_testing.state_contract import order_record
+
+from ml4t_live_core.risk import TradingState
+from ml4t_live_core.state import RiskState
 
 
 @pytest.fixture

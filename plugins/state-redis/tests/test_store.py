@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from ml4t_live_state_redis import RedisStateStore
 
 from ml4t_live_core.protocols import StateStore, TradingStateRecord
 from ml4t_live_core.risk import TradingState
 from ml4t_live_core.state import JournalEvent, JournalRecord, RiskState
-from ml4t_live_state_redis import RedisStateStore
 
 T0 = datetime(2024, 1, 2, 14, 30, tzinfo=UTC)
 

@@ -21,7 +21,9 @@ from urllib.parse import quote
 
 import pytest
 
-__all__ = ["RedisServer", "RedisServerUnavailable", "redis_server", "fresh_redis", "running_redis_server"]
+__all__ = [
+    "RedisServer", "RedisServerUnavailable", "fresh_redis", "redis_server", "running_redis_server",
+]
 
 #: Overrides where the executable is looked up (e.g. a redis-server built from source).
 EXECUTABLE_ENV_VAR = "ML4T_LIVE_REDIS_SERVER"
@@ -61,6 +63,12 @@ class RedisServer:
             replies = 2 if self.password else 1
             return _read_replies(sock, replies)[-1]
 
+    def kill(self) -> None:
+        """SIGKILL the server and reap it: what a test of a lost connection needs."""
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait(timeout=10)
+
     def flush(self) -> None:
         reply = self.command("FLUSHALL")
         if not reply.startswith(b"+OK"):
@@ -93,11 +101,15 @@ def running_redis_server(
     ]
     if password:
         args += ["--requirepass", password]
-    server.process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=directory)
+    server.process = subprocess.Popen(
+        args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=directory
+    )
     try:
         _wait_until_ready(server, startup_timeout)
         # Keep draining the log so a full pipe can never stall the server.
-        threading.Thread(target=_drain, args=(server,), daemon=True, name="redis-server-log").start()
+        threading.Thread(
+            target=_drain, args=(server,), daemon=True, name="redis-server-log"
+        ).start()
         yield server
     finally:
         _stop(server.process)
@@ -113,7 +125,9 @@ def _wait_until_ready(server: RedisServer, timeout: float) -> None:
         while _READY_LINE not in seen:
             remaining = deadline - time.monotonic()
             if remaining <= 0 or not selector.select(remaining):
-                raise RedisServerUnavailable(f"redis-server did not start within {timeout}s: {seen[-2000:]!r}")
+                raise RedisServerUnavailable(
+                    f"redis-server did not start within {timeout}s: {seen[-2000:]!r}"
+                )
             chunk = os.read(server.process.stdout.fileno(), 65536)
             if not chunk:
                 raise RedisServerUnavailable(
