@@ -47,7 +47,8 @@ class Tolerance:
 class OrderRow:
     """An order as compared. `quantity` is what was requested and is shown but not compared:
     ml4t-backtest overwrites an order's quantity when it rounds it to whole shares at fill time,
-    so only the executed quantity (`filled`) is comparable. `created` is the bar it was placed on."""
+    so only the executed quantity (`filled`) is comparable. `created`: the bar it was placed on.
+    """
 
     created: datetime | None
     asset: str
