@@ -124,3 +124,19 @@ def test_next_open_and_close_timings_really_differ(examples, sim_only, minute_ba
     second_bar = minute_bars.filter(minute_bars["asset"] == "A000").row(1, named=True)
     assert at_close.live.fills[0].price == pytest.approx(first_bar["close"])
     assert at_open.live.fills[0].price == pytest.approx(second_bar["open"])
+
+
+def test_contract_multipliers_agree(examples, sim_only, daily_bars):
+    """A futures-style multiplier reaches both sides (cash moves by quantity x price x 50)."""
+    settings = {
+        "multipliers": {"A000": 50.0},
+        "initial_cash": 10_000_000.0,
+        "commission_per_share": 1.0,
+    }
+    report = run_parity(examples.RoundTrip, daily_bars, broker_settings=settings, plugins=sim_only)
+    assert_parity(report)
+    buy, sell = report.live.fills
+    expected = (
+        10_000_000.0 + 100 * 50.0 * (sell.price - buy.price) - buy.commission - sell.commission
+    )
+    assert report.live.cash == pytest.approx(expected)
