@@ -258,12 +258,19 @@ class SafeBroker(AccountBook):
     async def _check_fresh(self, request: OrderRequest) -> list[Rejection]:
         """`_check` after following the persisted trading state, so a halt written by another
         process since the last bar stops this order (the read is cheap: see the backends)."""
+        problem = await self._follow_or_halt()
+        if problem is not None:
+            return [*self._check(request), Rejection("state", f"{problem}; not sent")]
+        return self._check(request)
+
+    async def _follow_or_halt(self) -> str | None:
+        """Follow the persisted trading state; if it cannot be read, halt and say why."""
         try:
             await self._follow_persisted_trading_state()
         except Exception as exc:  # an unreadable halt flag: we cannot know, so we do not trade
             self._persistence_failed(exc)
-            return [*self._check(request), Rejection("state", f"cannot read the persisted trading state ({exc}); not sent")]
-        return self._check(request)
+            return f"cannot read the persisted trading state ({exc})"
+        return None
 
     async def _accept(self, order: Order, request: OrderRequest | None) -> None:
         """Count the order, journal it durably, then track it; only then may a venue see it."""
@@ -431,7 +438,7 @@ class SafeBroker(AccountBook):
                 times[asset] = timestamp
         self.prices = prices
         self._recompute_exposure()
-        await self._follow_persisted_trading_state()
+        await self._follow_or_halt()
         self._roll_day_and_marks(timestamp)
         self.hooks.ml4t_live_on_bar(timestamp=timestamp, data=data, context=self)
         if self._last_mark is None or (timestamp - self._last_mark).total_seconds() >= self.runtime.mark_every_seconds:

@@ -62,3 +62,36 @@ async def test_a_flag_newer_than_the_saved_state_wins_at_start(make_runtime) -> 
     await runtime.safe.start()
     assert runtime.safe.trading_state is TradingState.HALTED
     await runtime.safe.stop()
+
+
+class BuyTwice(Strategy):
+    def __init__(self, corrupt) -> None:  # type: ignore[no-untyped-def]
+        self.corrupt, self.orders = corrupt, []
+
+    def on_data(self, timestamp, data, context, broker):  # type: ignore[no-untyped-def]
+        if len(self.orders) == 0:
+            self.orders.append(broker.submit_order("A000", 1))
+            self.corrupt()
+            self.orders.append(broker.submit_order("A001", 1))
+
+
+async def test_an_unreadable_trading_state_mid_run_halts_and_rejects(make_runtime, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from ml4t.backtest import OrderStatus
+
+    from .conftest import durable_store
+
+    store = durable_store("json", tmp_path)
+
+    def corrupt() -> None:
+        (tmp_path / "trading_state.json").write_bytes(b'{"state": "hal')
+
+    strategy = BuyTwice(corrupt)
+    runtime = make_runtime(strategy, store=store)
+    stats = await runtime.engine.run(install_signal_handlers=False)  # keeps running, does not crash
+    first, second = strategy.orders
+    assert first.status is not OrderStatus.REJECTED
+    assert second.status is OrderStatus.REJECTED
+    assert "cannot read the persisted trading state" in (second.rejection_reason or "")
+    assert "trading_state.json" in (second.rejection_reason or "")
+    assert runtime.safe.trading_state is TradingState.HALTED
+    assert stats.bars > 1
