@@ -89,10 +89,34 @@ def test_disagreement_exits_one_with_a_side_by_side_table(prices, tmp_path):
             ["{examples}:RoundTrip", "--data", "{prices}", "--slippage-bps", "-3"],
             "invalid sim broker setting",
         ),
+        (
+            ["{strategies}:NeedsArgs", "--data", "{prices}"],
+            "must be constructible without arguments",
+        ),
+        (["{examples}:RoundTrip", "--data", "{corrupt}"], "cannot be read"),
+        (["{examples}:RoundTrip", "--data", "{nan}"], "non-finite or non-positive price"),
     ],
 )
 def test_bad_input_names_the_problem(prices, tmp_path, args, message):
-    values = {"examples": EXAMPLES, "prices": prices, "missing": tmp_path / "missing.parquet"}
+    strategies = tmp_path / "needs_args.py"
+    strategies.write_text(
+        "from ml4t.backtest import Strategy\n"
+        "class NeedsArgs(Strategy):\n"
+        "    def __init__(self, asset):\n        self.asset = asset\n"
+        "    def on_data(self, timestamp, data, context, broker):\n        pass\n"
+    )
+    corrupt = tmp_path / "corrupt.parquet"
+    corrupt.write_bytes(b"PAR1 this is not a parquet file")
+    nan = tmp_path / "nan.csv"
+    load_example_prices("equity").with_columns(open=float("nan")).write_csv(nan)
+    values = {
+        "examples": EXAMPLES,
+        "prices": prices,
+        "missing": tmp_path / "missing.parquet",
+        "strategies": strategies,
+        "corrupt": corrupt,
+        "nan": nan,
+    }
     result = cli(*(a.format(**values) for a in args))
     assert result.exit_code not in (0, 1), result.output
     assert message in result.output
