@@ -79,6 +79,7 @@ class SqliteStateStore:
         # The poll connection never writes; it only runs on the loop thread (see below).
         self._reader = connect(self.path, min(self.busy_timeout, 0.5), create=False)
         self._reader.execute("PRAGMA query_only = 1")
+        self._trading_version = None  # data_version values are per connection: start over
 
     async def close(self) -> None:
         executor, self._executor = self._executor, None
