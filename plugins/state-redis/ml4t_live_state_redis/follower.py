@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -27,24 +28,39 @@ log = logging.getLogger("ml4t_live.state.redis")
 Decode = Callable[[bytes], TradingStateRecord]
 #: Runs one network await with the store's timeout and error mapping (see store.py).
 Guard = Callable[[str, Awaitable[Any]], Awaitable[Any]]
-#: How long one listener read waits for a message before it simply waits again.
-_LISTEN_SECONDS = 1.0
+#: After this long without a message the listener PINGs the server over the subscription.
+PING_AFTER = 1.0
 
 
 class TradingStateFollower:
-    def __init__(self, client: Redis, key: str, channel: str, decode: Decode, guard: Guard):
+    """The trading state as the last message (or GET) said; see the module docstring.
+
+    A subscription can die silently (a half-open TCP connection across hosts), so the listener
+    PINGs when idle and the copy is only trusted while the server was heard from within
+    `silence_limit` seconds of `monotonic()`; past that, the next read re-subscribes and GETs.
+    """
+
+    def __init__(self, client: Redis, key: str, channel: str, decode: Decode, guard: Guard, *,
+                 silence_limit: float, monotonic: Callable[[], float] = time.monotonic):
         self._client = client
         self._key, self._channel = key, channel
         self._decode = decode
         self._guard = guard
+        self._silence_limit = silence_limit
+        self._monotonic = monotonic
         self._pubsub: PubSub | None = None
         self._listener: asyncio.Task[None] | None = None
         self._current: TradingStateRecord | None = None
         #: Set by the listener when it stops trusting its copy (lost link, stray payload).
         self._stale = True
+        self._heard = 0.0
 
     async def current(self) -> TradingStateRecord | None:
         """The latest trading state: started on first use, re-read after a lost link."""
+        if not self._stale and self._monotonic() - self._heard > self._silence_limit:
+            log.warning("no word from redis on %s for %.1fs; re-subscribing and re-reading %s",
+                        self._channel, self._monotonic() - self._heard, self._key)
+            self._stale = True
         if self._stale:
             await self._restart()
         else:
@@ -70,15 +86,23 @@ class TradingStateFollower:
             await _close_quietly(pubsub)
             raise
         self._pubsub, self._current, self._stale = pubsub, current, False
+        self._heard = self._monotonic()
         self._listener = asyncio.get_running_loop().create_task(
             self._listen(pubsub), name="ml4t-redis-trading-state"
         )
 
     async def _listen(self, pubsub: PubSub) -> None:
         try:
+            pinged = self._monotonic()
             while True:
-                message = await pubsub.get_message(timeout=_LISTEN_SECONDS)
+                message = await pubsub.get_message(timeout=PING_AFTER)
+                now = self._monotonic()
+                if message is not None:
+                    self._heard = now  # a message, a pong, a subscribe confirmation: it is alive
                 if message is None or message.get("type") != "message":
+                    if now - max(self._heard, pinged) >= PING_AFTER:
+                        await pubsub.ping()  # answered by a "pong" message on this connection
+                        pinged = now
                     continue
                 try:
                     self._current = self._decode(message["data"])

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Sequence
+import time
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -41,7 +42,7 @@ from ml4t_live_state_redis.codec import (
 )
 from ml4t_live_state_redis.config import RedisStateConfig
 from ml4t_live_state_redis.errors import RedisStateUnavailableError
-from ml4t_live_state_redis.follower import TradingStateFollower
+from ml4t_live_state_redis.follower import PING_AFTER, TradingStateFollower
 from ml4t_live_state_redis.keys import RedisKeys, redact_url, scrub
 
 log = logging.getLogger("ml4t_live.state.redis")
@@ -54,8 +55,13 @@ _SERVER_FAULTS = ("WRONGTYPE", "CORRUPT")
 class RedisStateStore:
     backend = "redis"
 
-    def __init__(self, config: RedisStateConfig | None = None):
+    def __init__(
+        self, config: RedisStateConfig | None = None, *,
+        monotonic: Callable[[], float] = time.monotonic,
+    ):
+        """`monotonic`: the clock the trading-state follower judges silence by (tests inject it)."""
         self.config = config or RedisStateConfig()
+        self._monotonic = monotonic
         url = self.config.url.get_secret_value()
         self._url = url
         self._secrets = _secrets_in(url)
@@ -79,6 +85,7 @@ class RedisStateStore:
         # A timed-out command is cancelled, and redis-py then drops that connection.
         client = Redis.from_url(
             self._url, socket_timeout=None, socket_connect_timeout=self.config.connect_timeout,
+            socket_keepalive=True,
             retry=Retry(NoBackoff(), 0), client_name="ml4t-live",
         )
         try:
@@ -97,6 +104,7 @@ class RedisStateStore:
         self._follower = TradingStateFollower(
             client, self.keys.trading_state, self.keys.channel,
             self._decode_trading_state, self._guard,
+            silence_limit=3 * PING_AFTER + self._deadline, monotonic=self._monotonic,
         )
 
     async def close(self) -> None:

@@ -84,3 +84,35 @@ async def test_recorder_fails_the_order_write_and_reports_it(own_server: RedisSe
     finally:
         await recorder.close()
         await store.close()
+
+
+class Monotonic:
+    """A hand-driven monotonic clock for the follower's silence limit."""
+
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_a_silent_subscription_is_not_trusted(own_server: RedisServer) -> None:
+    clock = Monotonic()
+    store = RedisStateStore(RedisStateConfig.model_validate(
+        {"url": own_server.url, "timeout": 0.3, "connect_timeout": 0.3}), monotonic=clock)
+    await store.open()
+    assert own_server.process is not None
+    try:
+        assert await store.read_trading_state() is None
+        clock.now += 1.0  # within the limit: the local copy answers, no round trip
+        assert await store.read_trading_state() is None
+        # A frozen server (or a half-open link) says nothing: past the limit the follower
+        # re-subscribes and re-reads, and that fails instead of serving a stale copy.
+        os.kill(own_server.process.pid, signal.SIGSTOP)
+        clock.now += 60.0
+        with pytest.raises(RedisStateUnavailableError, match="could not subscribe"):
+            await store.read_trading_state()
+    finally:
+        os.kill(own_server.process.pid, signal.SIGCONT)
+        await store.close()
+
