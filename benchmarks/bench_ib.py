@@ -8,7 +8,8 @@ Figures:
 - fill_to_event: the simulator executes the order until the `FillEvent` reaches the handler.
 Throttle: ib_async's 45 msg/s client pacing is switched off for the burst (see below).
 Floors, same run: `ib_async.reqCurrentTimeAsync` (one bare request/response to the same
-simulator: what any IB round trip costs here) and the strategy-thread handoff.
+simulator: what any IB round trip costs here), `ib_async_place_to_submitted` (ib_async's own
+placeOrder until Submitted, without the adapter: the order path's floor) and the handoff.
 The simulator runs in the same process and event loop, so its work is inside every figure.
 """
 
@@ -19,6 +20,7 @@ import asyncio
 import logging
 import time
 
+import ib_async
 from harness import handoff_floor, percentiles, report
 from ml4t.backtest import Order, OrderSide, OrderType
 from ml4t_live_ib.broker import IBBroker
@@ -47,11 +49,22 @@ async def measure(n: int) -> dict[str, dict[str, float]]:
     await broker.connect()
     try:
         await broker.contracts.qualify("AAPL")
-        floor, acks, fill_latency = [], [], []
+        floor, raw, acks, fill_latency = [], [], [], []
         for _ in range(n):
             start = time.perf_counter_ns()
             await broker.ib.reqCurrentTimeAsync()
             floor.append(time.perf_counter_ns() - start)
+        contract = await broker.contracts.qualify("AAPL")
+        for i in range(n):  # ib_async alone: placeOrder until Submitted (no adapter around it)
+            start = time.perf_counter_ns()
+            trade = broker.ib.placeOrder(
+                contract, ib_async.LimitOrder("BUY", 10, 100.0, orderRef=f"raw-{i}")
+            )
+            while trade.orderStatus.status != "Submitted":
+                await trade.statusEvent
+            raw.append(time.perf_counter_ns() - start)
+            gateway.fill(f"raw-{i}", price=100.0)
+        await broker.ib.reqCurrentTimeAsync()
         for i in range(n):
             order = Order(
                 asset="AAPL",
@@ -71,6 +84,7 @@ async def measure(n: int) -> dict[str, dict[str, float]]:
             fill_latency.append(fills[-1] - start)
         return {
             "ib_round_trip_floor": percentiles(floor),
+            "ib_async_place_to_submitted": percentiles(raw),
             "submit_to_ack": percentiles(acks),
             "fill_to_event": percentiles(fill_latency),
         }
@@ -88,6 +102,10 @@ def main() -> None:
     results["handoff_floor"] = handoff_floor()
     ratio = results["submit_to_ack"]["p50_us"] / results["ib_round_trip_floor"]["p50_us"]
     results["submit_to_ack_over_floor_p50"] = round(ratio, 2)
+    # the adapter's order path against ib_async's own (same socket, same simulator, same run)
+    results["submit_to_ack_over_ib_async_p50"] = round(
+        results["submit_to_ack"]["p50_us"] / results["ib_async_place_to_submitted"]["p50_us"], 2
+    )
     results["fill_to_event_over_floor_p50"] = round(
         results["fill_to_event"]["p50_us"] / results["ib_round_trip_floor"]["p50_us"], 2
     )
