@@ -187,3 +187,33 @@ async def test_repeated_submitted_status_is_one_acknowledgement(ib_gateway, ib_b
         if isinstance(e, OrderStatusEvent) and e.status is OrderStatus.PENDING
     ]
     assert [e.client_order_id for e in acks] == ["ack-1"]
+
+
+async def test_forex_and_crypto_qualify_and_trade_through_the_mapping(ib_gateway):
+    from ml4t.backtest import Order, OrderSide, OrderStatus
+
+    config = fast_config(
+        ib_gateway.port,
+        contracts={
+            "EUR.USD": {"sec_type": "CASH", "symbol": "EUR", "currency": "USD"},
+            "BTC": {"sec_type": "CRYPTO"},
+        },
+    )
+    broker = IBBroker(config)
+    await broker.connect()
+    try:
+        fx = await broker.contracts.qualify("EUR.USD")
+        btc = await broker.contracts.qualify("BTC")
+        assert (fx.conId, fx.secType, btc.conId, btc.secType) == (
+            12087792,
+            "CASH",
+            479624278,
+            "CRYPTO",
+        )
+        order = Order(asset="EUR.USD", side=OrderSide.BUY, quantity=20_000, order_id="fx-1")
+        assert (await broker.submit_order(order)).status is OrderStatus.PENDING
+        ib_gateway.fill("fx-1", price=1.0850)
+        await broker.ib.reqCurrentTimeAsync()
+        assert (await broker.get_positions())["EUR.USD"].quantity == 20_000.0
+    finally:
+        await broker.disconnect()
