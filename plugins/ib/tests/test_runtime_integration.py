@@ -150,3 +150,30 @@ async def test_process_restart_journal_and_ib_agree(ib_gateway, monkeypatch):
         assert len(ib_gateway.placed) == 2  # nothing was sent again
     finally:
         await second.stop()
+
+
+async def test_bracket_through_safebroker_is_native_at_ib(ib_gateway, monkeypatch):
+    store = MemoryStateStore()
+    broker = IBBroker(fast_config(ib_gateway.port))
+    safe = runtime_for(BuyOnceThenLook(), broker, store, monkeypatch).safe
+    await safe.start()
+    try:
+        bar = {"AAPL": {"open": 100.0, "high": 100.0, "low": 100.0, "close": 100.0, "volume": 1.0}}
+        await safe.on_bar(T0, bar)
+        entry, tp, sl = await safe.submit_bracket("AAPL", 10, take_profit=110.0, stop_loss=90.0)
+        parent = ib_gateway.order(entry.order_id)
+        children = [ib_gateway.order(tp.order_id), ib_gateway.order(sl.order_id)]
+        assert [(c.order_type, c.parent_id) for c in children] == [
+            ("LMT", parent.order_id),
+            ("STP", parent.order_id),
+        ]
+        ib_gateway.fill(entry.order_id, price=100.0)
+        ib_gateway.set_price("AAPL", 89.0)  # the stop-loss fills, IB cancels the take-profit
+        await wait_until(lambda: safe._orders[sl.order_id].status is OrderStatus.FILLED)
+        await wait_until(lambda: safe._orders[tp.order_id].status is OrderStatus.CANCELLED)
+        assert "AAPL" not in safe.ledger.holdings
+        events = [(r.client_order_id, r.event) for r in store.journal if r.client_order_id]
+        assert (sl.order_id, JournalEvent.FILLED) in events
+        assert (tp.order_id, JournalEvent.CANCELLED) in events
+    finally:
+        await safe.stop()
