@@ -209,3 +209,16 @@ async def test_tick_permission_error_fails_start(ib_gateway):
     with pytest.raises(MarketDataError, match="AAPL: IB 10089"):
         await feed.start()
     await feed.stop()
+
+
+async def test_feed_that_cannot_reconnect_fails_loudly(ib_gateway):
+    from ml4t_live_core.errors import BrokerUnavailableError
+
+    feed = IBDataFeed(feed_config(ib_gateway.port, ["AAPL"], reconnect_attempts=0))
+    await feed.start()
+    try:
+        await ib_gateway.stop()  # the gateway is gone for good
+        with pytest.raises(BrokerUnavailableError, match="IB feed lost its connection"):
+            await asyncio.wait_for(anext(aiter(feed)), 3)
+    finally:
+        await feed.stop()
