@@ -36,7 +36,7 @@ from ml4t_live_ib.connection import (
 )
 from ml4t_live_ib.contracts import ContractCache, UnknownContractError
 from ml4t_live_ib.orders import ACKNOWLEDGED, WORKING, UnsupportedOrderError, to_ib_order
-from ml4t_live_ib.tracking import OrderTracker
+from ml4t_live_ib.tracking import DONE_AT_IB, OrderTracker
 
 log = logging.getLogger(__name__)
 ACCOUNT_TAGS = (
@@ -121,7 +121,11 @@ class IBBroker:
         try:
             if refresh:  # same socket (1101/1102): ask IB again for orders and executions
                 await asyncio.wait_for(
-                    asyncio.gather(self.ib.reqOpenOrdersAsync(), self.ib.reqExecutionsAsync()),
+                    asyncio.gather(
+                        self.ib.reqOpenOrdersAsync(),
+                        self.ib.reqCompletedOrdersAsync(False),
+                        self.ib.reqExecutionsAsync(),
+                    ),
                     self.config.request_timeout,
                 )
             await self._reconcile(initial=False)
@@ -144,7 +148,8 @@ class IBBroker:
         """Bring the tracker in line with IB (open orders by orderRef, unseen executions)."""
         # one round trip: the commission reports that follow the executions have arrived
         await asyncio.wait_for(self.ib.reqCurrentTimeAsync(), self.config.request_timeout)
-        self.tracker.reconcile(self.ib.openTrades(), self.ib.fills(), initial=initial)
+        done = [t for t in self.ib.trades() if t.orderStatus.status in DONE_AT_IB]
+        self.tracker.reconcile(self.ib.openTrades(), self.ib.fills(), done, initial=initial)
         snapshot = self._snapshot()
         if snapshot is not None:
             self._emit(AccountEvent(snapshot))

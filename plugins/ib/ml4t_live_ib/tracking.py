@@ -194,6 +194,7 @@ class OrderTracker:
         self,
         open_trades: Iterable[ib_async.Trade],
         fills: Iterable[ib_async.Fill],
+        done_trades: Iterable[ib_async.Trade] = (),
         *,
         initial: bool,
     ) -> None:
@@ -201,7 +202,8 @@ class OrderTracker:
 
         On the first connect the account's earlier executions are history (positions already
         hold them) and are only marked seen; after a reconnect the unseen ones are fills. An
-        order of ours that IB neither works nor filled is reported, never resent.
+        order of ours that IB neither works nor filled is reported, never resent: cancelled if
+        IB's completed orders say so, rejected if IB has no record of it at all.
         """
         fills = sorted(fills, key=lambda f: f.execution.time)
         if initial:
@@ -221,12 +223,23 @@ class OrderTracker:
                 self._acknowledged.add(ref)
         for fill in fills:
             self.on_execution(fill)
+        done = {t.order.orderRef: t for t in done_trades if t.order.orderRef}
         for ref, order in list(self._orders.items()):
             if ref in open_refs or ref in self._final or order.status is not OrderStatus.PENDING:
                 continue
-            self.finish(
-                ref, OrderStatus.CANCELLED, "not working at IB after reconnect (not resent)"
-            )
+            completed = done.get(ref)
+            if completed is None:
+                self.finish(
+                    ref,
+                    OrderStatus.REJECTED,
+                    "IB has no record of this order (never received); not resent",
+                )
+            elif completed.orderStatus.status == "Inactive":
+                self.finish(
+                    ref, OrderStatus.REJECTED, "IB reports the order Inactive (while disconnected)"
+                )
+            else:
+                self.finish(ref, OrderStatus.CANCELLED, "cancelled at IB while disconnected")
 
 
 def _last_error_code(trade: ib_async.Trade) -> int:

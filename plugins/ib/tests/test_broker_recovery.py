@@ -240,3 +240,32 @@ async def test_unanswered_reconciliation_keeps_trading_paused(ib_gateway):
         assert not broker.is_connected
     finally:
         await broker.disconnect()
+
+
+async def test_order_lost_before_ib_recorded_it_is_rejected_not_resent(ib_gateway, ib_broker):
+    from ml4t_live_core.protocols import OrderStatusEvent
+
+    ib_gateway.lose_next_order()
+    result = await ib_broker.submit_order(limit("l-1"))
+    assert result.status is OrderStatus.PENDING  # unknown at this point
+    await wait_until(reconnected(ib_broker))
+    [event] = [e for e in events_of(ib_broker, OrderStatusEvent) if e.client_order_id == "l-1"]
+    assert event.status is OrderStatus.REJECTED and "no record" in event.reason
+    assert ib_gateway.book.find_ref("l-1") == []  # and nothing was sent again
+    assert await ib_broker.get_open_orders() == []
+
+
+async def test_order_cancelled_at_ib_while_disconnected_is_cancelled(ib_gateway, ib_broker):
+    from ml4t_live_core.protocols import OrderStatusEvent
+
+    await ib_broker.submit_order(limit("l-2"))
+    await ib_gateway.stop()
+    ib_gateway.cancel("l-2", "end of day")
+    await ib_gateway.start()
+    await wait_until(reconnected(ib_broker))
+    [event] = [
+        e
+        for e in events_of(ib_broker, OrderStatusEvent)
+        if e.client_order_id == "l-2" and e.status is not OrderStatus.PENDING
+    ]
+    assert event.status is OrderStatus.CANCELLED and "while disconnected" in event.reason

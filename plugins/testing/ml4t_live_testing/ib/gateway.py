@@ -55,6 +55,7 @@ class IBGatewaySimulator:
         self._reject: tuple[int, str] | None = None
         self._reject_modify: tuple[int, str] | None = None
         self._drop_after_order = False
+        self._lose_next = False
 
     @property
     def auto_fill_market(self) -> bool:
@@ -122,6 +123,10 @@ class IBGatewaySimulator:
     ) -> None:
         """The next modification is refused; the order keeps working unchanged (as at IB)."""
         self._reject_modify = (code, text)
+
+    def lose_next_order(self) -> None:
+        """Cut the connection as the next new order arrives, before the gateway records it."""
+        self._lose_next = True
 
     def drop_after_next_order(self) -> None:
         """Accept the next new order, then cut the connection before any status is sent."""
@@ -233,6 +238,10 @@ class IBGatewaySimulator:
         self.placed.append(PlacedOrder(order_id, order_ref, existing is not None))
         if existing is not None:
             self._modify(session, existing, f)
+            return
+        if self._lose_next:
+            self._lose_next = False
+            self.drop_connections()
             return
         contract = self.contracts.find(int(f[2] or 0), f[3], f[4], f[11])
         if order_id < self.book.next_order_id:

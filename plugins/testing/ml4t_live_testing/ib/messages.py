@@ -246,6 +246,76 @@ def order_status(o: SimOrder) -> Fields:
     ]
 
 
+def completed_order(o: SimOrder) -> Fields:
+    """A done order (reqCompletedOrders); ib_async keys it by permId, orderRef identifies it."""
+    return [
+        101,
+        *o.contract.wire(),
+        o.action,
+        o.quantity,
+        o.order_type,
+        _num(o.lmt_price),
+        _num(o.aux_price),
+        o.tif,
+        "",
+        o.account,
+        "O",
+        0,
+        o.order_ref,
+        o.perm_id,
+        0,
+        0,
+        0,
+        "",
+        "",
+        "",
+        "",  # goodAfterTime, faGroup, faMethod, faPercentage
+        *[""] * 23,  # modelCode .. deltaNeutralAuxPrice (no delta-neutral order type)
+        0,
+        "",
+        "",
+        "",
+        "",  # continuousUpdate .. comboLegsDescrip
+        0,
+        0,
+        0,  # combo legs, order combo legs, smart combo params
+        "",
+        "",
+        "",
+        "",  # scale sizes, scalePriceIncrement, hedgeType
+        "",
+        "",
+        0,
+        0,  # clearingAccount, clearingIntent, notHeld, delta-neutral contract
+        "",  # algoStrategy
+        0,
+        o.status,
+        0,
+        0,  # solicited, status, randomizeSize, randomizePrice
+        0,  # conditions
+        "",
+        "",
+        "",
+        0,
+        0,
+        "",
+        o.filled,
+        "",
+        0,
+        "",
+        0,
+        0,
+        "",  # trailStopPrice .. parentPermId
+        "",
+        o.status,  # completedTime, completedStatus
+        "",
+        "",
+        "",
+        "",
+        "",  # minTradeQty .. midOffsetAtHalf
+    ]
+
+
 def completed_orders_end() -> Fields:
     return [102]
 

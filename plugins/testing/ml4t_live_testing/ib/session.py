@@ -90,7 +90,7 @@ class GatewaySession:
                 msg.position_end(),
             ),
             5: lambda f: self._open_orders(),
-            99: lambda f: self.send(msg.completed_orders_end()),
+            99: lambda f: self._completed_orders(),
             6: self._account_updates,
             76: self._account_updates_multi,
             7: self._executions,
@@ -131,6 +131,10 @@ class GatewaySession:
         for order in mine:
             self.send(msg.open_order(order), msg.order_status(order))
         self.send(msg.open_order_end())
+
+    def _completed_orders(self) -> None:
+        done = [o for o in self.gateway.book.orders.values() if not o.active]
+        self.send(*[msg.completed_order(o) for o in done], msg.completed_orders_end())
 
     def _account_updates(self, fields: list[str]) -> None:
         self.account_updates = fields[2] == "1"
