@@ -79,6 +79,7 @@ class IBBroker:
         self.ib.orderStatusEvent += self.tracker.on_order_status
         # a fill is reported once its commission is known (IB sends the report right after)
         self.ib.commissionReportEvent += lambda trade, fill, report: self.tracker.on_execution(fill)
+        self.ib.execDetailsEvent += self._on_exec_details
         self.ib.errorEvent += self._on_error
         self.ib.disconnectedEvent += self._on_disconnected
         self.ib.accountValueEvent += self._on_account_value
@@ -360,6 +361,21 @@ class IBBroker:
         return await self.submit_order(order)
 
     # --- IB events -------------------------------------------------------------------------
+
+    def _on_exec_details(self, trade: ib_async.Trade, fill: ib_async.Fill) -> None:
+        """Normally the commission report follows at once and reports the fill; if it does not,
+        the fill is reported without commission after `commission_timeout`."""
+
+        def fallback() -> None:
+            if not self.tracker.seen(fill.execution.execId):
+                log.warning(
+                    "execution %s: no commission report within %.1fs; fill reported without it",
+                    fill.execution.execId,
+                    self.config.commission_timeout,
+                )
+                self.tracker.on_execution(fill)
+
+        asyncio.get_running_loop().call_later(self.config.commission_timeout, fallback)
 
     def _on_error(self, req_id: int, code: int, text: str, contract: object) -> None:
         if code == CONNECTIVITY_LOST:

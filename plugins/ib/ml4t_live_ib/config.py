@@ -58,6 +58,9 @@ class IBConfig(PluginConfig):
     request_timeout: float = Field(5.0, gt=0, allow_inf_nan=False)
     #: how long submit_order waits for IB's acknowledgement or rejection before returning PENDING
     ack_timeout: float = Field(2.0, gt=0, allow_inf_nan=False)
+    #: an execution whose commission report has not followed within this time is reported
+    #: without commission rather than held back (the position change matters more)
+    commission_timeout: float = Field(2.0, gt=0, allow_inf_nan=False)
     reconnect_attempts: int = Field(10, ge=0)
     reconnect_initial_delay: float = Field(1.0, gt=0, allow_inf_nan=False)
     reconnect_max_delay: float = Field(60.0, gt=0, allow_inf_nan=False)

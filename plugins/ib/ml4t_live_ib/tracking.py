@@ -156,6 +156,9 @@ class OrderTracker:
         else:
             log.warning("order %s: %s (order still working at IB)", ref, reason)
 
+    def seen(self, exec_id: str) -> bool:
+        return exec_id in self._seen_executions
+
     def on_execution(self, fill: ib_async.Fill) -> None:
         ref = fill.execution.orderRef
         if ref not in self._orders:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 from ml4t.backtest import Order, OrderSide, OrderStatus, OrderType
+from ml4t_live_ib.broker import IBBroker
 
 from ml4t_live_core.protocols import FillEvent, OrderStatusEvent
 
-from .conftest import events_of, settle
+from .conftest import events_of, fast_config, settle, wait_until
 
 
 def make(
@@ -304,7 +305,6 @@ async def test_inactive_status_is_a_rejection(ib_gateway, ib_broker):
 
 
 def test_broker_and_feed_satisfy_the_core_protocols():
-    from ml4t_live_ib.broker import IBBroker
     from ml4t_live_ib.config import IBFeedConfig
     from ml4t_live_ib.feed import IBDataFeed
 
@@ -315,3 +315,19 @@ def test_broker_and_feed_satisfy_the_core_protocols():
     assert isinstance(feed, DataFeed) and feed.realtime
     assert callable(getattr(feed, "history", None))  # the WarmupFeed extension
     assert callable(getattr(IBBroker, "submit_bracket", None))
+
+
+async def test_fill_without_commission_report_is_still_reported(ib_gateway):
+    broker = IBBroker(fast_config(ib_gateway.port, commission_timeout=0.05))
+    seen = []
+    broker.subscribe(seen.append)
+    await broker.connect()
+    try:
+        ib_gateway.withhold_commissions = True
+        await broker.submit_order(make("c-13", qty=5))
+        ib_gateway.fill("c-13", price=100.0)
+        await wait_until(lambda: any(isinstance(e, FillEvent) for e in seen), timeout=2)
+        [fill] = [e for e in seen if isinstance(e, FillEvent)]
+        assert (fill.fill.quantity, fill.fill.commission, fill.order_complete) == (5.0, 0.0, True)
+    finally:
+        await broker.disconnect()

@@ -56,6 +56,8 @@ class IBGatewaySimulator:
         self._reject_modify: tuple[int, str] | None = None
         self._drop_after_order = False
         self._lose_next = False
+        #: executions are reported without their commission report (IB sometimes sends it late)
+        self.withhold_commissions = False
 
     @property
     def auto_fill_market(self) -> bool:
@@ -373,11 +375,9 @@ class IBGatewaySimulator:
     def _report_fill(self, execution: SimExecution) -> None:
         order, book = execution.order, self.book
         for session in self._owners(order):
-            session.send(
-                msg.exec_details(-1, execution, book.account),
-                msg.order_status(order),
-                msg.commission_report(execution, book.currency),
-            )
+            session.send(msg.exec_details(-1, execution, book.account), msg.order_status(order))
+            if not self.withhold_commissions:
+                session.send(msg.commission_report(execution, book.currency))
         for session in self.sessions:
             if session.account_updates:
                 session.send_account()
