@@ -246,7 +246,5 @@ class OrderTracker:
 
 
 def _last_error_code(trade: ib_async.Trade) -> int:
-    for entry in reversed(trade.log):
-        if entry.errorCode:
-            return entry.errorCode
-    return 0
+    """The error code of the event that produced the latest status (0 for a plain status)."""
+    return trade.log[-1].errorCode if trade.log else 0

@@ -331,3 +331,18 @@ async def test_fill_without_commission_report_is_still_reported(ib_gateway):
         assert (fill.fill.quantity, fill.fill.commission, fill.order_complete) == (5.0, 0.0, True)
     finally:
         await broker.disconnect()
+
+
+async def test_cancel_after_an_earlier_warning_is_still_reported(ib_gateway, ib_broker):
+    await ib_broker.submit_order(make("c-14", order_type=OrderType.LIMIT, limit_price=50.0))
+    order_id = ib_gateway.order("c-14").order_id
+    ib_gateway.emit_error(
+        399, "Order message error: will not be placed until market opens", order_id
+    )
+    await settle(ib_broker)
+    ib_gateway.cancel("c-14", with_error=False)  # IB cancels with a bare status, no 202
+    await settle(ib_broker)
+    final = [
+        e for e in events_of(ib_broker, OrderStatusEvent) if e.status is not OrderStatus.PENDING
+    ]
+    assert [(e.client_order_id, e.status) for e in final] == [("c-14", OrderStatus.CANCELLED)]

@@ -205,12 +205,17 @@ class IBGatewaySimulator:
             self._on_filled(order)
         return execution
 
-    def cancel(self, ref_or_id: str | int, reason: str = "") -> None:
-        """IB cancels a working order on its own (end of day, margin, exchange)."""
+    def cancel(self, ref_or_id: str | int, reason: str = "", *, with_error: bool = True) -> None:
+        """IB cancels a working order on its own (end of day, margin, exchange); without
+        `with_error` only the Cancelled status is sent, no error 202."""
         order = self.order(ref_or_id)
         if not order.active:
             raise ValueError(f"order {order.order_id} is {order.status}, not cancellable")
-        self._cancel(order, reason)
+        if with_error:
+            self._cancel(order, reason)
+        else:
+            order.status = "Cancelled"
+            self._broadcast(order)
 
     def deactivate(self, ref_or_id: str | int) -> None:
         """IB turns a working order Inactive without an error message (e.g. a halted contract)."""
