@@ -71,6 +71,7 @@ class IBBroker:
         self._active = False
         self._closes = 0
         self._tasks: set[asyncio.Task] = set()
+        self._timers: set[asyncio.TimerHandle] = set()
         self._wire_events()
 
     # --- connection ----------------------------------------------------------------------
@@ -98,6 +99,9 @@ class IBBroker:
 
     async def disconnect(self) -> None:
         self._active = False
+        for timer in self._timers:  # stopping: nothing may reach the runtime after this
+            timer.cancel()
+        self._timers.clear()
         await self.conn.close()
 
     @property
@@ -367,6 +371,7 @@ class IBBroker:
         the fill is reported without commission after `commission_timeout`."""
 
         def fallback() -> None:
+            self._timers.discard(handle)
             if not self.tracker.seen(fill.execution.execId):
                 log.warning(
                     "execution %s: no commission report within %.1fs; fill reported without it",
@@ -375,7 +380,8 @@ class IBBroker:
                 )
                 self.tracker.on_execution(fill)
 
-        asyncio.get_running_loop().call_later(self.config.commission_timeout, fallback)
+        handle = asyncio.get_running_loop().call_later(self.config.commission_timeout, fallback)
+        self._timers.add(handle)
 
     def _on_error(self, req_id: int, code: int, text: str, contract: object) -> None:
         if code == CONNECTIVITY_LOST:
