@@ -135,7 +135,7 @@ class IBDataFeed:
     def _drop_tickers(self) -> None:
         for ticker in self._tickers.values():
             ticker.updateEvent -= self._on_ticker
-            if self.ib.isConnected():
+            if self.ib.isConnected() and ticker.contract is not None:
                 self.ib.cancelTickByTickData(ticker.contract, "Last")
         self._tickers.clear()
 

@@ -73,8 +73,10 @@ def from_ib_trade(trade: ib_async.Trade, asset: str, created: datetime) -> Order
     order_type = _FROM_IB_TYPES.get(o.orderType, OrderType.MARKET)
     unset = ib_async.util.UNSET_DOUBLE
 
-    def price(value: float) -> float | None:
-        return None if value in (unset, 0.0) or value is None else float(value)
+    def price(value: object) -> float | None:
+        if value is None or value in (unset, 0.0):
+            return None
+        return float(value)  # type: ignore[arg-type]  # float or Decimal from ib_async
 
     return Order(
         asset=asset,
