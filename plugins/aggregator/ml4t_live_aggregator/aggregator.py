@@ -8,7 +8,6 @@ Each returns the completed bars as feed events `(label, {asset: ohlcv}, context)
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -273,8 +272,3 @@ class BarAggregator:
         }
         label = bucket.lo if self.config.label == "start" else bucket.hi
         return label, data, context
-
-    def add_pieces(self, items: Iterable[Piece]) -> list[BarEvent]:
-        for piece in items:
-            self.add_piece(piece)
-        return self.due()

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -30,17 +29,6 @@ _INF = math.inf
 
 class InvalidTickError(ValueError):
     """A tick or source bar that must not reach a bar; the message names asset and timestamp."""
-
-
-def pieces(timestamp: datetime, data: dict[str, Any]) -> Iterator[Piece | InvalidTickError]:
-    """Every tick or source bar in one feed event, or an error for each invalid one (in order)."""
-    for asset, payload in data.items():
-        items = payload if isinstance(payload, list) else (payload,)
-        for item in items:
-            try:
-                yield parse(timestamp, asset, item)
-            except InvalidTickError as exc:
-                yield exc
 
 
 def check_timestamp(ts: Any, asset: str) -> datetime:
