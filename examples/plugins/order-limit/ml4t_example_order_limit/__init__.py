@@ -1,0 +1,1 @@
+"""Example risk check: at most `max_orders` orders per asset per trading day."""

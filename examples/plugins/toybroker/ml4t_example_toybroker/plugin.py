@@ -1,0 +1,11 @@
+"""Entry point of ml4t-live-example-toybroker: registers the `toybroker` broker."""
+
+from ml4t_live_core.hookspecs import hookimpl
+
+from ml4t_example_toybroker.broker import ToyBroker
+from ml4t_example_toybroker.config import ToyBrokerConfig
+
+
+@hookimpl
+def ml4t_live_register_brokers(register):
+    register("toybroker", ToyBroker, config=ToyBrokerConfig)
