@@ -280,3 +280,7 @@ main.add_command(journal_command)
 from ml4t_live_core.status import status_command  # noqa: E402
 
 main.add_command(status_command)
+
+from ml4t_live_core.scaffold import new_plugin_command  # noqa: E402
+
+main.add_command(new_plugin_command)

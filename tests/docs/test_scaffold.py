@@ -1,0 +1,71 @@
+"""`ml4t-live new-plugin` writes distributions whose generated tests (the conformance kit for a
+broker) pass as written, and refuses bad names and existing folders."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from ml4t_live_core.cli import main
+from ml4t_live_core.scaffold import scaffold
+
+
+@pytest.mark.parametrize(("kind", "name", "expected_tests"), [
+    ("broker", "acme-broker", 10),  # the whole BrokerConformance suite
+    ("risk-check", "max-qty", 3),
+])
+def test_the_scaffold_passes_its_own_tests(tmp_path: Path, kind: str, name: str, expected_tests: int):
+    result = CliRunner().invoke(main, ["new-plugin", kind, name, "--dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    target = tmp_path / f"ml4t-live-{name}"
+    project = tomllib.loads((target / "pyproject.toml").read_text())["project"]
+    package = f"ml4t_live_{name.replace('-', '_')}"
+    assert project["entry-points"]["ml4t_live"] == {name: f"{package}.plugin"}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ML4T_LIVE")} | {"PYTHONPATH": str(target)}
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", "-p", "no:cacheprovider",
+                          "-rs", "tests"], cwd=target, env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
+    passed = int(run.stdout.split(" passed")[0].split()[-1])
+    assert passed + run.stdout.count("SKIPPED") >= expected_tests, run.stdout[-1500:]
+
+
+def test_the_registration_module_registers_the_named_component(tmp_path: Path):
+    target = scaffold("risk-check", "max-qty", tmp_path)
+    sys.path.insert(0, str(target))
+    try:
+        from ml4t_live_max_qty import plugin  # type: ignore[import-not-found]
+
+        from ml4t_live_core.plugins import Kind, load_plugins
+        registry = load_plugins(entry_points=False, extra=[(plugin, "max-qty")]).registry
+        assert registry.names(Kind.RISK_CHECK) == ["max-qty"]
+    finally:
+        sys.path.remove(str(target))
+        for module in [m for m in sys.modules if m.startswith("ml4t_live_max_qty")]:
+            del sys.modules[module]
+
+
+@pytest.mark.parametrize("bad", ["Acme", "acme_broker", "1acme", "acme--x", "-acme", "ac me", ""])
+def test_a_bad_name_is_refused(tmp_path: Path, bad: str):
+    with pytest.raises(ValueError, match="must be lower-case"):
+        scaffold("broker", bad, tmp_path)
+    assert not any(tmp_path.iterdir())
+
+
+def test_an_existing_folder_is_never_overwritten(tmp_path: Path):
+    scaffold("broker", "acme", tmp_path)
+    marker = tmp_path / "ml4t-live-acme" / "pyproject.toml"
+    marker.write_text("mine")
+    result = CliRunner().invoke(main, ["new-plugin", "broker", "acme", "--dir", str(tmp_path)])
+    assert result.exit_code != 0 and "already exists" in result.output
+    assert marker.read_text() == "mine"
+
+
+def test_an_unknown_kind_is_refused(tmp_path: Path):
+    result = CliRunner().invoke(main, ["new-plugin", "feed", "x", "--dir", str(tmp_path)])
+    assert result.exit_code != 0 and "feed" in result.output
