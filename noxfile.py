@@ -53,8 +53,8 @@ def types(session: nox.Session) -> None:
 
 @nox.session(python=False)
 def docs(session: nox.Session) -> None:
-    session.run("uv", "run", "--with", "mkdocs-material", "--with", "mkdocstrings[python]",
-                "mkdocs", "build", "--strict")
+    """Build the site (reference pages generated from the code) with warnings as errors."""
+    session.run("uv", "run", "--group", "docs", "mkdocs", "build", "--strict", *session.posargs)
 
 
 @nox.session(python=False)
