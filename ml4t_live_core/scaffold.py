@@ -20,14 +20,21 @@ def scaffold(kind: str, name: str, directory: Path) -> Path:
     if kind not in TEMPLATES:
         raise ValueError(f"unknown plugin kind {kind!r} (known: {', '.join(KINDS)})")
     if not _NAME.match(name):
-        raise ValueError(f"plugin name {name!r} must be lower-case letters/digits separated by "
-                         "single hyphens, starting with a letter (e.g. 'my-broker')")
+        raise ValueError(
+            f"plugin name {name!r} must be lower-case letters/digits separated by "
+            "single hyphens, starting with a letter (e.g. 'my-broker')"
+        )
     dist = f"ml4t-live-{name}"
     target = directory / dist
     if target.exists():
         raise FileExistsError(f"{target} already exists; not overwriting it")
-    values = {"dist": dist, "package": dist.replace("-", "_"), "name": name, "kind": kind,
-              "cls": "".join(part.capitalize() for part in name.split("-"))}
+    values = {
+        "dist": dist,
+        "package": dist.replace("-", "_"),
+        "name": name,
+        "kind": kind,
+        "cls": "".join(part.capitalize() for part in name.split("-")),
+    }
     for relative, text in TEMPLATES[kind].items():
         path = target / Template(relative).substitute(values)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -38,10 +45,16 @@ def scaffold(kind: str, name: str, directory: Path) -> Path:
 @click.command("new-plugin")
 @click.argument("kind", type=click.Choice(KINDS))
 @click.argument("name")
-@click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
-              show_default=True, help="Where to create the ml4t-live-NAME folder.")
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="Where to create the ml4t-live-NAME folder.",
+)
 def new_plugin_command(kind: str, name: str, directory: Path) -> None:
-    """Scaffold a plugin distribution: KIND broker|risk-check, NAME like my-broker."""
+    """Scaffold a plugin distribution: KIND broker|risk-check|state-store, NAME like my-broker."""
     try:
         target = scaffold(kind, name, directory)
     except (ValueError, FileExistsError) as exc:

@@ -5,7 +5,7 @@ Placeholders: $dist (ml4t-live-foo), $package (ml4t_live_foo), $name (foo), $cls
 
 from __future__ import annotations
 
-PYPROJECT = '''[project]
+PYPROJECT = """[project]
 name = "$dist"
 version = "0.1.0"
 description = "ml4t-live plugin: $name ($kind)."
@@ -27,7 +27,8 @@ packages = ["$package"]
 
 [tool.pytest.ini_options]
 asyncio_mode = "auto"
-'''
+asyncio_default_fixture_loop_scope = "function"
+"""
 
 INIT = '''"""ml4t-live plugin $name ($kind)."""
 '''
@@ -181,24 +182,42 @@ def test_off_unless_set():
     assert check.ml4t_live_check_order(order=order_request(context, "AAPL", 1e6), context=context) is None
 '''
 
-README = '''# $dist
+README = """# $dist
 
 An ml4t-live $kind plugin, scaffolded by `ml4t-live new-plugin`.
 
     uv pip install -e ".[test]"
     pytest
     ml4t-live plugins        # lists "$name"
-'''
+"""
 
 TEMPLATES: dict[str, dict[str, str]] = {
     "broker": {
-        "pyproject.toml": PYPROJECT, "README.md": README, "$package/__init__.py": INIT,
-        "$package/plugin.py": BROKER_PLUGIN, "$package/config.py": BROKER_CONFIG,
-        "$package/broker.py": BROKER, "tests/test_conformance.py": BROKER_TEST,
+        "pyproject.toml": PYPROJECT,
+        "README.md": README,
+        "$package/__init__.py": INIT,
+        "$package/plugin.py": BROKER_PLUGIN,
+        "$package/config.py": BROKER_CONFIG,
+        "$package/broker.py": BROKER,
+        "tests/test_conformance.py": BROKER_TEST,
     },
     "risk-check": {
-        "pyproject.toml": PYPROJECT, "README.md": README, "$package/__init__.py": INIT,
-        "$package/plugin.py": CHECK_PLUGIN, "$package/check.py": CHECK,
+        "pyproject.toml": PYPROJECT,
+        "README.md": README,
+        "$package/__init__.py": INIT,
+        "$package/plugin.py": CHECK_PLUGIN,
+        "$package/check.py": CHECK,
         "tests/test_check.py": CHECK_TEST,
     },
+}
+
+from ml4t_live_core.scaffold_store_template import STORE, STORE_PLUGIN, STORE_TEST  # noqa: E402
+
+TEMPLATES["state-store"] = {
+    "pyproject.toml": PYPROJECT,
+    "README.md": README,
+    "$package/__init__.py": INIT,
+    "$package/plugin.py": STORE_PLUGIN,
+    "$package/store.py": STORE,
+    "tests/test_contract.py": STORE_TEST,
 }

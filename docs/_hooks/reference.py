@@ -15,10 +15,13 @@ import click
 from pydantic import BaseModel
 
 SECTIONS = {  # plugin kind -> (config table, how a component is chosen)
-    "broker": ("broker", "one, chosen with `[broker] use = \"<name>\"`"),
-    "feed": ("feed", "one, chosen with `[feed] use = \"<name>\"`"),
-    "feed_wrapper": ("feed.aggregator", "enabled by `[feed] aggregate = \"<interval>\"`"),
-    "state_store": ("state", "one, chosen with `[state] use = \"<name>\"` (default `json` when installed)"),
+    "broker": ("broker", 'one, chosen with `[broker] use = "<name>"`'),
+    "feed": ("feed", 'one, chosen with `[feed] use = "<name>"`'),
+    "feed_wrapper": ("feed.aggregator", 'enabled by `[feed] aggregate = "<interval>"`'),
+    "state_store": (
+        "state",
+        'one, chosen with `[state] use = "<name>"` (default `json` when installed)',
+    ),
     "risk_check": ("risk", "every installed check runs; each is off until its limits are set"),
     "observer": ("observers", "every installed observer runs"),
 }
@@ -61,7 +64,13 @@ def _default(field: Any) -> str:
 def _limits(field: Any) -> str:
     parts = []
     for meta in field.metadata:
-        for name, symbol in (("gt", ">"), ("ge", "≥"), ("lt", "<"), ("le", "≤"), ("pattern", "matches")):
+        for name, symbol in (
+            ("gt", ">"),
+            ("ge", "≥"),
+            ("lt", "<"),
+            ("le", "≤"),
+            ("pattern", "matches"),
+        ):
             value = getattr(meta, name, None)
             if value is not None:
                 parts.append(f"`{symbol} {value}`")
@@ -75,7 +84,9 @@ def schema_markdown(table: str, schema: type[BaseModel] | None) -> str:
     doc = inspect.cleandoc(schema.__doc__ or "")
     rows = ["| key | type | default | limits |", "| --- | --- | --- | --- |"]
     for name, field in schema.model_fields.items():
-        rows.append(f"| `{name}` | `{_type_name(field.annotation)}` | {_default(field)} | {_limits(field)} |")
+        rows.append(
+            f"| `{name}` | `{_type_name(field.annotation)}` | {_default(field)} | {_limits(field)} |"
+        )
     return f"`[{table}]` — {schema.__name__}\n\n{doc}\n\n" + "\n".join(rows) + "\n"
 
 
@@ -85,16 +96,27 @@ def config_markdown() -> str:
     from ml4t_live_core.plugins import Kind, load_plugins
 
     plugins = load_plugins()
-    out = ["## Core\n", "### `[runtime]`\n", schema_markdown("runtime", RuntimeConfig),
-           "### `[logging]`\n", schema_markdown("logging", LoggingConfig),
-           "### `[plugins]`\n", "`disable = [\"name\", ...]`: plugins or components not to load "
-           "(a name that matches nothing is an error).\n"]
+    out = [
+        "## Core\n",
+        "### `[runtime]`\n",
+        schema_markdown("runtime", RuntimeConfig),
+        "### `[logging]`\n",
+        schema_markdown("logging", LoggingConfig),
+        "### `[plugins]`\n",
+        '`disable = ["name", ...]`: plugins or components not to load '
+        "(a name that matches nothing is an error).\n",
+    ]
     for kind in Kind:
         table, how = SECTIONS[kind.value]
-        out.append(f"## {kind.value.replace('_', ' ').capitalize()} plugins\n\n{how.capitalize()}.\n")
+        out.append(
+            f"## {kind.value.replace('_', ' ').capitalize()} plugins\n\n{how.capitalize()}.\n"
+        )
         for reg in plugins.registry.all(kind):
             section = table if kind is Kind.FEED_WRAPPER else f"{table}.{reg.name}"
-            out.append(f"### `[{section}]`\n\nFrom plugin `{reg.plugin}`.\n\n" + schema_markdown(section, reg.config))
+            out.append(
+                f"### `[{section}]`\n\nFrom plugin `{reg.plugin}`.\n\n"
+                + schema_markdown(section, reg.config)
+            )
     return "\n".join(out)
 
 
@@ -107,8 +129,10 @@ def hooks_markdown() -> str:
         if not name.startswith("ml4t_live_"):
             continue
         signature = str(inspect.signature(fn)).replace("'", "")
-        out.append(f"### `{name}`\n\n```text\n{name}{signature}\n```\n\n"
-                   f"{inspect.cleandoc(fn.__doc__ or 'NO CONTRACT WRITTEN')}\n")
+        out.append(
+            f"### `{name}`\n\n```text\n{name}{signature}\n```\n\n"
+            f"{inspect.cleandoc(fn.__doc__ or 'NO CONTRACT WRITTEN')}\n"
+        )
     return "\n".join(out)
 
 
@@ -118,6 +142,7 @@ MARKER = re.compile(r"^<!-- generated: (\w+) -->$", re.MULTILINE)
 
 def render(markdown: str) -> str:
     """Replace each marker with its generated markdown; an unknown marker is an error."""
+
     def replace(match: re.Match[str]) -> str:
         kind = match.group(1)
         if kind not in GENERATORS:

@@ -14,16 +14,23 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples" / "plugins"
 #: directory -> distribution name
-EXAMPLE_DISTRIBUTIONS = {"toybroker": "ml4t-live-example-toybroker",
-                         "order-limit": "ml4t-live-example-order-limit"}
+EXAMPLE_DISTRIBUTIONS = {
+    "toybroker": "ml4t-live-example-toybroker",
+    "order-limit": "ml4t-live-example-order-limit",
+}
 
 
 def _uv(*args: str) -> None:
     uv = shutil.which("uv")
     if uv is None:
         pytest.fail("the example plugins are installed with uv, which is not on PATH")
-    subprocess.run([uv, "pip", *args, "--python", sys.executable], check=True,
-                   capture_output=True, text=True, timeout=120)
+    subprocess.run(
+        [uv, "pip", *args, "--python", sys.executable],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 @pytest.fixture(scope="session")

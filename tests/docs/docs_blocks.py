@@ -8,7 +8,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
-_FENCE = re.compile(r"^```(?P<lang>[\w-]*)(?P<info>[^\n]*)\n(?P<body>.*?)^```\s*$", re.MULTILINE | re.DOTALL)
+_FENCE = re.compile(
+    r"^```(?P<lang>[\w-]*)(?P<info>[^\n]*)\n(?P<body>.*?)^```\s*$", re.MULTILINE | re.DOTALL
+)
 _SNIPPET = re.compile(r'^--8<-- "(?P<path>[^"]+)"\s*$', re.MULTILINE)
 #: Info-string marker for a Python block that cannot run offline: it is only compiled.
 NEEDS = 'title="needs'
@@ -43,6 +45,13 @@ def blocks(lang: str | None = None) -> list[Block]:
         text = page.read_text()
         for match in _FENCE.finditer(text):
             if lang is None or match.group("lang") == lang:
-                found.append(Block(str(page.relative_to(DOCS)), text.count("\n", 0, match.start()) + 1,
-                                   match.group("lang"), match.group("info").strip(), _expand(match.group("body"))))
+                found.append(
+                    Block(
+                        str(page.relative_to(DOCS)),
+                        text.count("\n", 0, match.start()) + 1,
+                        match.group("lang"),
+                        match.group("info").strip(),
+                        _expand(match.group("body")),
+                    )
+                )
     return found

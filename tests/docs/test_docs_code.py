@@ -27,8 +27,9 @@ PYTHON = blocks("python")
 
 def test_the_docs_have_code_to_check():
     assert len(TOML) >= 7 and len(PYTHON) >= 8
-    assert {b.lang for b in blocks()} <= {"python", "toml", "bash", "text", "ini"}, \
+    assert {b.lang for b in blocks()} <= {"python", "toml", "bash", "text", "ini"}, (
         "a new block language needs a check in this module"
+    )
 
 
 @pytest.mark.parametrize("block", TOML, ids=[b.id for b in TOML])
@@ -38,7 +39,11 @@ def test_toml_block_parses_and_validates(block, example_plugins, monkeypatch, tm
         monkeypatch.delenv(LOAD_ENV_VAR, raising=False)
         path = tmp_path / "config.toml"
         path.write_text(block.code)
-        environ = {k: v for k, v in DOCS_ENVIRON.items() if k.split("__")[2].lower() in raw.get("broker", {})}
+        environ = {
+            k: v
+            for k, v in DOCS_ENVIRON.items()
+            if k.split("__")[2].lower() in raw.get("broker", {})
+        }
         validate(read_raw(path, environ), load_plugins(), source=block.id)
     else:
         assert "project" in raw, f"{block.id}: neither a config nor a pyproject"
@@ -50,6 +55,12 @@ def test_python_block_runs(block, example_plugins, tmp_path: Path):
         compile(block.code, block.id, "exec")
         return
     env = {k: v for k, v in os.environ.items() if not k.startswith("ML4T_LIVE")}
-    result = subprocess.run([sys.executable, "-c", block.code], cwd=tmp_path, env=env,
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", block.code],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, f"{block.id} failed:\n{result.stderr[-3000:]}"

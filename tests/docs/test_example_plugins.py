@@ -34,8 +34,14 @@ def test_load_plugins_sees_both_examples(example_plugins, monkeypatch):
 
 
 def test_ml4t_live_plugins_lists_them_with_their_distributions(example_plugins):
-    out = subprocess.run([*CLI, "plugins", "--json"], capture_output=True, text=True, timeout=120,
-                         env=_env(), check=True).stdout
+    out = subprocess.run(
+        [*CLI, "plugins", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=_env(),
+        check=True,
+    ).stdout
     infos = {info["name"]: info for info in json.loads(out)}
     assert infos["toybroker"]["distribution"] == "ml4t-live-example-toybroker"
     assert infos["toybroker"]["registrations"] == ["broker:toybroker"]
@@ -44,9 +50,24 @@ def test_ml4t_live_plugins_lists_them_with_their_distributions(example_plugins):
 
 @pytest.mark.parametrize("example", ["toybroker", "order-limit"])
 def test_the_examples_own_tests_pass(example_plugins, example):
-    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", "-p", "no:cacheprovider",
-                             str(example_plugins[example] / "tests")],
-                            capture_output=True, text=True, timeout=300, env=_env(), cwd=example_plugins[example])
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:randomly",
+            "-p",
+            "no:cacheprovider",
+            str(example_plugins[example] / "tests"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=_env(),
+        cwd=example_plugins[example],
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     assert " passed" in result.stdout
 
@@ -89,7 +110,7 @@ class BuyTwice(Strategy):
             broker.submit_order("A0", 5)
 '''
 
-CONFIG = '''
+CONFIG = """
 [runtime]
 strategy_id = "docs-toy"
 
@@ -109,18 +130,35 @@ bars = 5
 
 [risk.max-orders-per-day]
 max_orders = 1
-'''
+"""
 
 
 def test_a_live_session_trades_through_the_stub_and_the_check_rejects(toy_stub, tmp_path: Path):
     exchange, url = toy_stub
     (tmp_path / "strategy.py").write_text(STRATEGY)
     (tmp_path / "live.toml").write_text(CONFIG.format(url=url))
-    env = _env(**{LOAD_ENV_VAR: "sim,toybroker,max-orders-per-day",
-                  "ML4T_LIVE__BROKER__TOYBROKER__API_KEY": KEY})
-    result = subprocess.run([*CLI, "run", "strategy.py:BuyTwice", "--config", "live.toml",
-                             "--report-dir", str(tmp_path / "reports")],
-                            capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path)
+    env = _env(
+        **{
+            LOAD_ENV_VAR: "sim,toybroker,max-orders-per-day",
+            "ML4T_LIVE__BROKER__TOYBROKER__API_KEY": KEY,
+        }
+    )
+    result = subprocess.run(
+        [
+            *CLI,
+            "run",
+            "strategy.py:BuyTwice",
+            "--config",
+            "live.toml",
+            "--report-dir",
+            str(tmp_path / "reports"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        cwd=tmp_path,
+    )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-3000:]
     sent = list(exchange.orders.values())  # type: ignore[attr-defined]

@@ -22,7 +22,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _reference():
-    spec = importlib.util.spec_from_file_location("docs_reference_hook", ROOT / "docs/_hooks/reference.py")
+    spec = importlib.util.spec_from_file_location(
+        "docs_reference_hook", ROOT / "docs/_hooks/reference.py"
+    )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -63,14 +65,18 @@ def test_every_plugin_section_and_key_is_in_the_config_reference():
     for kind in Kind:
         for reg in registry.all(kind):
             assert f"From plugin `{reg.plugin}`" in text
-            for key in (reg.config.model_fields if reg.config else {}):
+            for key in reg.config.model_fields if reg.config else {}:
                 assert f"| `{key}` |" in text, f"{kind.value} {reg.name}: key {key} missing"
     assert "| `max_value` |" in text and "`> 0`" in text  # limits come from the schemas
 
 
 def test_every_hookspec_is_in_the_hook_reference_with_its_contract():
     text = _reference().hooks_markdown()
-    specs = [(n, f) for n, f in inspect.getmembers(hookspecs, inspect.isfunction) if n.startswith("ml4t_live_")]
+    specs = [
+        (n, f)
+        for n, f in inspect.getmembers(hookspecs, inspect.isfunction)
+        if n.startswith("ml4t_live_")
+    ]
     assert len(specs) >= 10
     for name, fn in specs:
         assert f"### `{name}`" in text
@@ -94,9 +100,17 @@ def test_the_site_builds_strict(tmp_path: Path):
         command = [uv, "run", "--frozen", "--group", "docs", "mkdocs"]
     else:
         pytest.fail("mkdocs is not installed: uv sync --group docs (the docs dependency group)")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ML4T_LIVE")} | {"NO_MKDOCS_2_WARNING": "1"}
-    result = subprocess.run([*command, "build", "--strict", "-q", "-d", str(tmp_path / "site")], cwd=ROOT,
-                            env=env, capture_output=True, text=True, timeout=300)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ML4T_LIVE")} | {
+        "NO_MKDOCS_2_WARNING": "1"
+    }
+    result = subprocess.run(
+        [*command, "build", "--strict", "-q", "-d", str(tmp_path / "site")],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     cli_page = (tmp_path / "site/reference/cli/index.html").read_text()
     assert "new-plugin" in cli_page and "<!-- generated" not in cli_page

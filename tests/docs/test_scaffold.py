@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import tomllib
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -16,20 +17,45 @@ from ml4t_live_core.cli import main
 from ml4t_live_core.scaffold import scaffold
 
 
-@pytest.mark.parametrize(("kind", "name", "expected_tests"), [
-    ("broker", "acme-broker", 10),  # the whole BrokerConformance suite
-    ("risk-check", "max-qty", 3),
-])
-def test_the_scaffold_passes_its_own_tests(tmp_path: Path, kind: str, name: str, expected_tests: int):
+@pytest.mark.parametrize(
+    ("kind", "name", "expected_tests"),
+    [
+        ("broker", "acme-broker", 10),  # the whole BrokerConformance suite
+        ("risk-check", "max-qty", 3),
+        ("state-store", "my-store", 16),  # the whole StateStoreContract suite
+    ],
+)
+def test_the_scaffold_passes_its_own_tests(
+    tmp_path: Path, kind: str, name: str, expected_tests: int
+):
     result = CliRunner().invoke(main, ["new-plugin", kind, name, "--dir", str(tmp_path)])
     assert result.exit_code == 0, result.output
     target = tmp_path / f"ml4t-live-{name}"
     project = tomllib.loads((target / "pyproject.toml").read_text())["project"]
     package = f"ml4t_live_{name.replace('-', '_')}"
     assert project["entry-points"]["ml4t_live"] == {name: f"{package}.plugin"}
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ML4T_LIVE")} | {"PYTHONPATH": str(target)}
-    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", "-p", "no:cacheprovider",
-                          "-rs", "tests"], cwd=target, env=env, capture_output=True, text=True, timeout=300)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ML4T_LIVE")} | {
+        "PYTHONPATH": str(target)
+    }
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:randomly",
+            "-p",
+            "no:cacheprovider",
+            "-rs",
+            "tests",
+        ],
+        cwd=target,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
     passed = int(run.stdout.split(" passed")[0].split()[-1])
     assert passed + run.stdout.count("SKIPPED") >= expected_tests, run.stdout[-1500:]
@@ -42,6 +68,7 @@ def test_the_registration_module_registers_the_named_component(tmp_path: Path):
         from ml4t_live_max_qty import plugin  # type: ignore[import-not-found]
 
         from ml4t_live_core.plugins import Kind, load_plugins
+
         registry = load_plugins(entry_points=False, extra=[(plugin, "max-qty")]).registry
         assert registry.names(Kind.RISK_CHECK) == ["max-qty"]
     finally:
@@ -69,3 +96,32 @@ def test_an_existing_folder_is_never_overwritten(tmp_path: Path):
 def test_an_unknown_kind_is_refused(tmp_path: Path):
     result = CliRunner().invoke(main, ["new-plugin", "feed", "x", "--dir", str(tmp_path)])
     assert result.exit_code != 0 and "feed" in result.output
+
+
+async def test_the_store_template_sets_a_torn_last_record_aside(tmp_path: Path):
+    from ml4t_live_core.state import JournalEvent, JournalRecord
+
+    target = scaffold("state-store", "torn-store", tmp_path)
+    sys.path.insert(0, str(target))
+    try:
+        from ml4t_live_torn_store.store import (  # type: ignore[import-not-found]
+            TornStoreConfig,
+            TornStoreStore,
+        )
+
+        store = TornStoreStore(TornStoreConfig(directory=tmp_path / "state"))
+        await store.open()
+        record = JournalRecord(
+            datetime(2024, 1, 2, tzinfo=UTC), JournalEvent.TRADING_STATE, reasons=("a\nb",)
+        )
+        await store.append_journal(record)
+        with open(store.journal_path, "ab") as handle:
+            handle.write(b'{"timestamp": "2024-01-02T00:0')  # a crash mid-append
+        assert list(await store.read_journal()) == [record]
+        kept = list((tmp_path / "state").glob("journal.jsonl.torn-at-*"))
+        assert len(kept) == 1 and kept[0].read_bytes().startswith(b'{"timestamp"')
+        assert list(await TornStoreStore(store.config).read_journal()) == [record]
+    finally:
+        sys.path.remove(str(target))
+        for module in [m for m in sys.modules if m.startswith("ml4t_live_torn_store")]:
+            del sys.modules[module]

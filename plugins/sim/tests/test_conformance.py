@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from ml4t_live_sim import SimBroker, SimBrokerConfig
+from ml4t_live_testing.conformance import BrokerConformance
 
 from ml4t_live_core.protocols import BrokerAdapter
-from ml4t_live_testing.conformance import BrokerConformance
 
 T0 = datetime(2024, 1, 2, 14, 30, tzinfo=UTC)
 

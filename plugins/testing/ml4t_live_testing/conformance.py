@@ -46,12 +46,18 @@ class EventLog:
         broker.subscribe(self.events.append)
 
     def statuses(self, client_order_id: str) -> list[OrderStatus]:
-        return [e.status for e in self.events
-                if isinstance(e, OrderStatusEvent) and e.client_order_id == client_order_id]
+        return [
+            e.status
+            for e in self.events
+            if isinstance(e, OrderStatusEvent) and e.client_order_id == client_order_id
+        ]
 
     def fills(self, client_order_id: str) -> list[FillEvent]:
-        return [e for e in self.events
-                if isinstance(e, FillEvent) and e.fill.order_id == client_order_id]
+        return [
+            e
+            for e in self.events
+            if isinstance(e, FillEvent) and e.fill.order_id == client_order_id
+        ]
 
     def connections(self) -> list[bool]:
         return [e.connected for e in self.events if isinstance(e, ConnectionEvent)]
@@ -93,10 +99,21 @@ class BrokerConformance:
         finally:
             await broker.disconnect()
 
-    def order(self, side: OrderSide = OrderSide.BUY, order_type: OrderType = OrderType.MARKET,
-              **prices: float) -> Order:
-        return Order(self.asset, side, self.quantity, order_type,
-                     order_id=f"conformance-{next(_ids)}", created_at=datetime.now(UTC), **prices)
+    def order(
+        self,
+        side: OrderSide = OrderSide.BUY,
+        order_type: OrderType = OrderType.MARKET,
+        **prices: float,
+    ) -> Order:
+        return Order(
+            self.asset,
+            side,
+            self.quantity,
+            order_type,
+            order_id=f"conformance-{next(_ids)}",
+            created_at=datetime.now(UTC),
+            **prices,
+        )
 
     async def eventually(self, predicate: Any, what: str) -> None:
         """Yield to the loop until `predicate()` holds; fail naming `what` after `timeout`."""
@@ -138,15 +155,19 @@ class BrokerConformance:
         assert broker.get_multiplier(self.asset) > 0
 
     # --- event mapping -------------------------------------------------------------------------
-    async def test_market_order_fills_under_its_client_order_id(self, broker: BrokerAdapter) -> None:
+    async def test_market_order_fills_under_its_client_order_id(
+        self, broker: BrokerAdapter
+    ) -> None:
         log = EventLog(broker)
         order = self.order()
         result = await broker.submit_order(order)
         assert result.order_id == order.order_id
         assert result.status is OrderStatus.PENDING, result.rejection_reason
         await self.trade_through(broker, self.asset, self.price)
-        await self.eventually(lambda: any(f.order_complete for f in log.fills(order.order_id)),
-                              f"a complete fill for {order.order_id}")
+        await self.eventually(
+            lambda: any(f.order_complete for f in log.fills(order.order_id)),
+            f"a complete fill for {order.order_id}",
+        )
         fills = log.fills(order.order_id)
         assert sum(f.fill.quantity for f in fills) == pytest.approx(self.quantity)
         assert all(f.fill.asset == self.asset and f.fill.side is OrderSide.BUY for f in fills)
@@ -163,8 +184,10 @@ class BrokerConformance:
         open_ids = {o.order_id for o in await broker.get_open_orders()}
         assert order.order_id in open_ids, "a limit far below the market must rest"
         assert await broker.cancel_order(order.order_id) is True
-        await self.eventually(lambda: OrderStatus.CANCELLED in log.statuses(order.order_id),
-                              f"CANCELLED for {order.order_id}")
+        await self.eventually(
+            lambda: OrderStatus.CANCELLED in log.statuses(order.order_id),
+            f"CANCELLED for {order.order_id}",
+        )
         assert order.order_id not in {o.order_id for o in await broker.get_open_orders()}
         assert not log.fills(order.order_id)
 
@@ -172,17 +195,31 @@ class BrokerConformance:
         assert await broker.cancel_order("conformance-never-sent") is False
 
     # --- idempotent ids ------------------------------------------------------------------------
-    async def test_resubmitting_the_same_client_id_makes_one_order(self, broker: BrokerAdapter) -> None:
+    async def test_resubmitting_the_same_client_id_makes_one_order(
+        self, broker: BrokerAdapter
+    ) -> None:
         log = EventLog(broker)
         order = self.order()
         await broker.submit_order(order)
-        await broker.submit_order(Order(order.asset, order.side, order.quantity, order.order_type,
-                                        order_id=order.order_id, created_at=order.created_at))
+        await broker.submit_order(
+            Order(
+                order.asset,
+                order.side,
+                order.quantity,
+                order.order_type,
+                order_id=order.order_id,
+                created_at=order.created_at,
+            )
+        )
         await self.trade_through(broker, self.asset, self.price)
-        await self.eventually(lambda: any(f.order_complete for f in log.fills(order.order_id)),
-                              f"a complete fill for {order.order_id}")
+        await self.eventually(
+            lambda: any(f.order_complete for f in log.fills(order.order_id)),
+            f"a complete fill for {order.order_id}",
+        )
         await self.trade_through(broker, self.asset, self.price)
-        assert sum(f.fill.quantity for f in log.fills(order.order_id)) == pytest.approx(self.quantity)
+        assert sum(f.fill.quantity for f in log.fills(order.order_id)) == pytest.approx(
+            self.quantity
+        )
         assert await self.filled_position(broker) == pytest.approx(self.quantity), "a retry doubled"
 
     # --- reconnect -----------------------------------------------------------------------------
@@ -191,8 +228,10 @@ class BrokerConformance:
         order = self.order()
         await broker.submit_order(order)
         await self.trade_through(broker, self.asset, self.price)
-        await self.eventually(lambda: any(f.order_complete for f in log.fills(order.order_id)),
-                              f"a complete fill for {order.order_id}")
+        await self.eventually(
+            lambda: any(f.order_complete for f in log.fills(order.order_id)),
+            f"a complete fill for {order.order_id}",
+        )
         await broker.disconnect()
         await broker.connect()
         assert broker.is_connected
@@ -202,9 +241,13 @@ class BrokerConformance:
         log = EventLog(broker)
         if not await self.drop_connection(broker):
             pytest.skip("this broker has no fault-injecting transport")
-        await self.eventually(lambda: False in log.connections(), "ConnectionEvent(connected=False)")
+        await self.eventually(
+            lambda: False in log.connections(), "ConnectionEvent(connected=False)"
+        )
         await self.restore_connection(broker)
-        await self.eventually(lambda: log.connections()[-1:] == [True],
-                              "ConnectionEvent(connected=True) after the transport came back")
+        await self.eventually(
+            lambda: log.connections()[-1:] == [True],
+            "ConnectionEvent(connected=True) after the transport came back",
+        )
         assert broker.is_connected
         await broker.get_account()

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from pydantic import ValidationError
-
 from ml4t_example_order_limit.check import MaxOrdersPerDayCheck, MaxOrdersPerDayConfig
 from ml4t_live_testing.risk import order_request, risk_context
+from pydantic import ValidationError
 
 
 def _send(check, context, asset="AAPL", quantity=1.0, **kwargs):

@@ -18,6 +18,7 @@ from typing import Any
 import aiohttp
 from ml4t.backtest import Fill, Order, OrderSide, OrderStatus, OrderType, Position
 
+from ml4t_example_toybroker.config import ToyBrokerConfig
 from ml4t_live_core.errors import BrokerUnavailableError
 from ml4t_live_core.protocols import (
     AccountSnapshot,
@@ -28,12 +29,15 @@ from ml4t_live_core.protocols import (
     OrderStatusEvent,
 )
 
-from ml4t_example_toybroker.config import ToyBrokerConfig
-
 log = logging.getLogger("ml4t_live.toybroker")
 
-_STATUS = {"pending": OrderStatus.PENDING, "open": OrderStatus.PENDING, "filled": OrderStatus.FILLED,
-           "cancelled": OrderStatus.CANCELLED, "rejected": OrderStatus.REJECTED}
+_STATUS = {
+    "pending": OrderStatus.PENDING,
+    "open": OrderStatus.PENDING,
+    "filled": OrderStatus.FILLED,
+    "cancelled": OrderStatus.CANCELLED,
+    "rejected": OrderStatus.REJECTED,
+}
 
 
 class ToyBrokerError(RuntimeError):
@@ -90,7 +94,9 @@ class ToyBroker:
             handler(event)
 
     # --- HTTP ---------------------------------------------------------------------------------
-    async def _request(self, method: str, path: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
+    async def _request(
+        self, method: str, path: str, body: dict[str, Any] | None = None
+    ) -> tuple[int, Any]:
         if self._session is None:
             raise BrokerUnavailableError("toybroker is not connected")
         try:
@@ -98,7 +104,9 @@ class ToyBroker:
                 payload = await response.json(content_type=None)
                 status = response.status
         except aiohttp.ClientConnectorError as exc:  # nothing was sent
-            raise BrokerUnavailableError(f"toybroker unreachable at {self._base}: {exc.os_error}") from None
+            raise BrokerUnavailableError(
+                f"toybroker unreachable at {self._base}: {exc.os_error}"
+            ) from None
         if status == 401:  # never echo the key: the API's message is enough
             raise ToyBrokerError("toybroker refused the API key (401)")
         if status == 503:  # the API's contract: 503 means the request was not processed
@@ -135,33 +143,58 @@ class ToyBroker:
     def _event(self, raw: dict[str, Any]) -> BrokerEvent | None:
         when = datetime.fromisoformat(raw["time"])
         if raw["type"] == "fill":
-            fill = Fill(order_id=raw["client_order_id"], asset=raw["symbol"],
-                        side=OrderSide.BUY if raw["side"] == "buy" else OrderSide.SELL,
-                        quantity=float(raw["qty"]), price=float(raw["price"]), timestamp=when)
-            return FillEvent(fill, order_complete=bool(raw["complete"]), execution_id=raw["execution_id"])
+            fill = Fill(
+                order_id=raw["client_order_id"],
+                asset=raw["symbol"],
+                side=OrderSide.BUY if raw["side"] == "buy" else OrderSide.SELL,
+                quantity=float(raw["qty"]),
+                price=float(raw["price"]),
+                timestamp=when,
+            )
+            return FillEvent(
+                fill, order_complete=bool(raw["complete"]), execution_id=raw["execution_id"]
+            )
         if raw["type"] == "status" and raw["status"] in _STATUS:
-            return OrderStatusEvent(raw["client_order_id"], _STATUS[raw["status"]], when, raw.get("reason"))
+            return OrderStatusEvent(
+                raw["client_order_id"], _STATUS[raw["status"]], when, raw.get("reason")
+            )
         log.warning("toybroker: ignoring unknown event type %r", raw.get("type"))
         return None
 
     # --- queries ------------------------------------------------------------------------------
     async def get_account(self) -> AccountSnapshot:
         body = await self._get("/v1/account")
-        return AccountSnapshot(cash=float(body["cash"]), equity=float(body["equity"]),
-                               buying_power=float(body["buying_power"]))
+        return AccountSnapshot(
+            cash=float(body["cash"]),
+            equity=float(body["equity"]),
+            buying_power=float(body["buying_power"]),
+        )
 
     async def get_positions(self) -> dict[str, Position]:
         now = datetime.now(UTC)
-        return {p["symbol"]: Position(asset=p["symbol"], quantity=float(p["qty"]),
-                                      entry_price=float(p["avg_price"]), entry_time=now,
-                                      current_price=p.get("price"))
-                for p in await self._get("/v1/positions")}
+        return {
+            p["symbol"]: Position(
+                asset=p["symbol"],
+                quantity=float(p["qty"]),
+                entry_price=float(p["avg_price"]),
+                entry_time=now,
+                current_price=p.get("price"),
+            )
+            for p in await self._get("/v1/positions")
+        }
 
     async def get_open_orders(self) -> list[Order]:
-        return [Order(o["symbol"], OrderSide.BUY if o["side"] == "buy" else OrderSide.SELL, float(o["qty"]),
-                      OrderType.LIMIT if o["type"] == "limit" else OrderType.MARKET,
-                      limit_price=o.get("limit_price"), order_id=o["client_order_id"])
-                for o in await self._get("/v1/orders")]
+        return [
+            Order(
+                o["symbol"],
+                OrderSide.BUY if o["side"] == "buy" else OrderSide.SELL,
+                float(o["qty"]),
+                OrderType.LIMIT if o["type"] == "limit" else OrderType.MARKET,
+                limit_price=o.get("limit_price"),
+                order_id=o["client_order_id"],
+            )
+            for o in await self._get("/v1/orders")
+        ]
 
     def get_multiplier(self, asset: str) -> float:
         return 1.0  # ToyBroker trades shares only
@@ -171,11 +204,18 @@ class ToyBroker:
         order = copy.copy(order)
         if order.order_type not in (OrderType.MARKET, OrderType.LIMIT):
             return self._rejected(order, f"toybroker has no {order.order_type.value} orders")
-        status, body = await self._request("POST", "/v1/orders", {
-            "client_order_id": order.order_id, "symbol": order.asset,
-            "side": "buy" if order.side is OrderSide.BUY else "sell", "qty": order.quantity,
-            "type": order.order_type.value, "limit_price": order.limit_price,
-        })
+        status, body = await self._request(
+            "POST",
+            "/v1/orders",
+            {
+                "client_order_id": order.order_id,
+                "symbol": order.asset,
+                "side": "buy" if order.side is OrderSide.BUY else "sell",
+                "qty": order.quantity,
+                "type": order.order_type.value,
+                "limit_price": order.limit_price,
+            },
+        )
         if status == 422:
             return self._rejected(order, f"toybroker rejected the order: {body.get('error')}")
         if status not in (200, 201):
@@ -185,7 +225,9 @@ class ToyBroker:
 
     def _rejected(self, order: Order, reason: str) -> Order:
         order.reject(reason, "broker_rejected")
-        self._emit(OrderStatusEvent(order.order_id, OrderStatus.REJECTED, datetime.now(UTC), reason))
+        self._emit(
+            OrderStatusEvent(order.order_id, OrderStatus.REJECTED, datetime.now(UTC), reason)
+        )
         return order
 
     async def cancel_order(self, client_order_id: str) -> bool:

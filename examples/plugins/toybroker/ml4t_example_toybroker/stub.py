@@ -45,15 +45,17 @@ class ToyExchange:
 
     def app(self) -> web.Application:
         app = web.Application(middlewares=[self._gate])
-        app.add_routes([
-            web.get("/v1/account", self._account),
-            web.get("/v1/positions", self._positions),
-            web.get("/v1/orders", self._open_orders),
-            web.post("/v1/orders", self._submit),
-            web.delete("/v1/orders/{cid}", self._cancel),
-            web.get("/v1/events", self._events),
-            web.post("/v1/quotes", self._quote),
-        ])
+        app.add_routes(
+            [
+                web.get("/v1/account", self._account),
+                web.get("/v1/positions", self._positions),
+                web.get("/v1/orders", self._open_orders),
+                web.post("/v1/orders", self._submit),
+                web.delete("/v1/orders/{cid}", self._cancel),
+                web.get("/v1/events", self._events),
+                web.post("/v1/quotes", self._quote),
+            ]
+        )
         return app
 
     @web.middleware
@@ -67,8 +69,14 @@ class ToyExchange:
 
     # --- market -------------------------------------------------------------------------------
     def _event(self, kind: str, **body: Any) -> None:
-        self.events.append({"seq": len(self.events) + 1, "type": kind,
-                            "time": datetime.now(UTC).isoformat(), **body})
+        self.events.append(
+            {
+                "seq": len(self.events) + 1,
+                "type": kind,
+                "time": datetime.now(UTC).isoformat(),
+                **body,
+            }
+        )
 
     def set_quote(self, symbol: str, price: float) -> None:
         self.quotes[symbol] = price
@@ -82,30 +90,53 @@ class ToyExchange:
             return
         if order.type == "limit":
             assert order.limit_price is not None
-            crosses = price <= order.limit_price if order.side == "buy" else price >= order.limit_price
+            crosses = (
+                price <= order.limit_price if order.side == "buy" else price >= order.limit_price
+            )
             if not crosses:
                 return
         signed = order.qty if order.side == "buy" else -order.qty
         qty, avg = self.positions.get(order.symbol, (0.0, 0.0))
         new = qty + signed
-        avg = price if qty == 0 or (qty > 0) != (new > 0) else (avg * qty + price * signed) / new if new else 0.0
+        avg = (
+            price
+            if qty == 0 or (qty > 0) != (new > 0)
+            else (avg * qty + price * signed) / new
+            if new
+            else 0.0
+        )
         self.positions[order.symbol] = (new, avg)
         if new == 0:
             del self.positions[order.symbol]
         self.cash -= signed * price
         order.status = "filled"
-        self._event("fill", client_order_id=order.client_order_id, symbol=order.symbol,
-                    side=order.side, qty=order.qty, price=price, complete=True,
-                    execution_id=f"toy-x{len(self.events) + 1}")
+        self._event(
+            "fill",
+            client_order_id=order.client_order_id,
+            symbol=order.symbol,
+            side=order.side,
+            qty=order.qty,
+            price=price,
+            complete=True,
+            execution_id=f"toy-x{len(self.events) + 1}",
+        )
 
     # --- handlers -----------------------------------------------------------------------------
     async def _account(self, request: web.Request) -> web.Response:
-        equity = self.cash + sum(q * self.quotes.get(s, avg) for s, (q, avg) in self.positions.items())
-        return web.json_response({"cash": self.cash, "equity": equity, "buying_power": max(self.cash, 0)})
+        equity = self.cash + sum(
+            q * self.quotes.get(s, avg) for s, (q, avg) in self.positions.items()
+        )
+        return web.json_response(
+            {"cash": self.cash, "equity": equity, "buying_power": max(self.cash, 0)}
+        )
 
     async def _positions(self, request: web.Request) -> web.Response:
-        return web.json_response([{"symbol": s, "qty": q, "avg_price": avg, "price": self.quotes.get(s)}
-                                  for s, (q, avg) in self.positions.items()])
+        return web.json_response(
+            [
+                {"symbol": s, "qty": q, "avg_price": avg, "price": self.quotes.get(s)}
+                for s, (q, avg) in self.positions.items()
+            ]
+        )
 
     async def _open_orders(self, request: web.Request) -> web.Response:
         return web.json_response([o.to_json() for o in self.orders.values() if o.status == "open"])
@@ -117,11 +148,22 @@ class ToyExchange:
             return web.json_response(self.orders[cid].to_json(), status=200)
         try:
             qty = float(body["qty"])
-            order = StubOrder(cid, str(body["symbol"]), str(body["side"]), qty, str(body["type"]),
-                              None if body.get("limit_price") is None else float(body["limit_price"]))
+            order = StubOrder(
+                cid,
+                str(body["symbol"]),
+                str(body["side"]),
+                qty,
+                str(body["type"]),
+                None if body.get("limit_price") is None else float(body["limit_price"]),
+            )
         except (KeyError, TypeError, ValueError) as exc:
             return web.json_response({"error": f"malformed order: {exc}"}, status=422)
-        if not cid or qty <= 0 or order.side not in ("buy", "sell") or order.type not in ("market", "limit"):
+        if (
+            not cid
+            or qty <= 0
+            or order.side not in ("buy", "sell")
+            or order.type not in ("market", "limit")
+        ):
             return web.json_response({"error": "malformed order"}, status=422)
         if order.symbol not in self.quotes:
             return web.json_response({"error": f"unknown symbol {order.symbol}"}, status=422)
@@ -135,7 +177,12 @@ class ToyExchange:
         if order is None or order.status != "open":
             return web.json_response({"error": "no open order with that id"}, status=404)
         order.status = "cancelled"
-        self._event("status", client_order_id=order.client_order_id, status="cancelled", reason="cancelled by client")
+        self._event(
+            "status",
+            client_order_id=order.client_order_id,
+            status="cancelled",
+            reason="cancelled by client",
+        )
         return web.json_response(order.to_json())
 
     async def _events(self, request: web.Request) -> web.Response:

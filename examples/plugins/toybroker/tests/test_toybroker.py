@@ -7,12 +7,12 @@ from collections.abc import AsyncIterator
 import pytest
 import pytest_asyncio
 from ml4t.backtest import Order, OrderSide, OrderStatus
-
 from ml4t_example_toybroker import ToyBroker, ToyBrokerConfig
 from ml4t_example_toybroker.stub import ToyExchange, serve
+from ml4t_live_testing.conformance import BrokerConformance
+
 from ml4t_live_core.errors import BrokerUnavailableError
 from ml4t_live_core.protocols import BrokerAdapter
-from ml4t_live_testing.conformance import BrokerConformance
 
 KEY = "toy-secret-key-123"
 
