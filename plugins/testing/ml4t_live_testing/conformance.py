@@ -162,7 +162,8 @@ class BrokerConformance:
         order = self.order()
         result = await broker.submit_order(order)
         assert result.order_id == order.order_id
-        assert result.status is OrderStatus.PENDING, result.rejection_reason
+        # A fast venue may answer FILLED at once; the runtime books fills only from FillEvents.
+        assert result.status in (OrderStatus.PENDING, OrderStatus.FILLED), result.rejection_reason
         await self.trade_through(broker, self.asset, self.price)
         await self.eventually(
             lambda: any(f.order_complete for f in log.fills(order.order_id)),
