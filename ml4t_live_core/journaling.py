@@ -43,6 +43,8 @@ class Recorder:
         if self._writer is None:
             await self._persist(item)
             return
+        if self._writer.done():  # cancelled or crashed: nothing would ever write this record
+            raise RuntimeError("the journal writer has stopped; the order cannot be recorded")
         done = asyncio.get_running_loop().create_future()
         self._queue.put_nowait((item, done))
         await done
@@ -59,7 +61,13 @@ class Recorder:
         """Write everything queued, then stop the writer."""
         if self._writer is None:
             return
-        await self._queue.join()
+        drained = asyncio.ensure_future(self._queue.join())
+        # A writer cancelled with the rest of the loop's tasks never drains the queue: say what
+        # was not written instead of waiting for it forever.
+        await asyncio.wait({drained, self._writer}, return_when=asyncio.FIRST_COMPLETED)
+        if not drained.done():
+            drained.cancel()
+            log.error("journal writer stopped with %d record(s) unwritten", self._queue.qsize())
         self._writer.cancel()
         await asyncio.gather(self._writer, return_exceptions=True)
         self._writer = None

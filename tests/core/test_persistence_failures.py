@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+from datetime import UTC, datetime
+
+import pytest
 from ml4t.backtest import OrderStatus, Strategy
+
+from ml4t_live_core.journaling import Recorder
 
 from ml4t_live_core.memory_store import MemoryStateStore
 from ml4t_live_core.risk import TradingState
-from ml4t_live_core.state import JournalEvent
+from ml4t_live_core.state import JournalEvent, JournalRecord
 from ml4t_live_sim import SimBroker
 
 
@@ -64,3 +70,17 @@ async def test_journal_keeps_decisions_in_order(make_runtime):
         mine = [e for oid, e in events if oid == order_id]
         assert mine[0] is JournalEvent.SUBMITTED and mine[-1] is JournalEvent.FILLED
     assert store.state is not None and store.state.orders_total == 5
+
+
+async def test_a_dead_journal_writer_refuses_orders_and_never_hangs_shutdown():
+    """Cancelling every task at once (a crashing event loop) must not leave stop() waiting forever
+    on a writer that is gone, and an order must not wait for a record nobody will write."""
+    recorder = Recorder(MemoryStateStore(), shadow=False, on_failure=lambda exc: None)
+    recorder.start()
+    recorder._writer.cancel()  # type: ignore[union-attr]
+    await asyncio.sleep(0)
+    record = JournalRecord(timestamp=datetime.now(UTC), event=JournalEvent.TRADING_STATE)
+    recorder.write_later(record)
+    with pytest.raises(RuntimeError, match="journal writer has stopped"):
+        await recorder.write(record)
+    await asyncio.wait_for(recorder.close(), 2)

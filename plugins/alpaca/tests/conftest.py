@@ -13,8 +13,9 @@ from ml4t_live_core.protocols import BrokerEvent
 from ml4t_live_testing.alpaca import AlpacaSimulator, alpaca_broker_settings
 
 
-async def wait_until(predicate: Callable[[], bool], timeout: float = 3.0, what: str = "condition") -> None:
-    """Wait for something another socket will make true (a stream event); fail after `timeout`."""
+async def wait_until(predicate: Callable[[], bool], timeout: float = 10.0, what: str = "condition") -> None:
+    """Wait for something another socket will make true (a stream event); fail after `timeout`
+    (generous: returns as soon as it holds, and the CI machine is shared)."""
     async def poll() -> None:
         while not predicate():
             await asyncio.sleep(0.005)
