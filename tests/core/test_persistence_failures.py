@@ -7,13 +7,12 @@ from datetime import UTC, datetime
 
 import pytest
 from ml4t.backtest import OrderStatus, Strategy
+from ml4t_live_sim import SimBroker
 
 from ml4t_live_core.journaling import Recorder
-
 from ml4t_live_core.memory_store import MemoryStateStore
 from ml4t_live_core.risk import TradingState
 from ml4t_live_core.state import JournalEvent, JournalRecord
-from ml4t_live_sim import SimBroker
 
 
 class BrokenDisk(MemoryStateStore):
