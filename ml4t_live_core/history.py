@@ -14,7 +14,8 @@ from collections import OrderedDict, deque
 
 from ml4t.backtest import Fill, Order
 
-#: Default for `[runtime] history_limit`: ~a week of a busy intraday strategy, a few MB.
+#: Default for `[runtime] history_limit`: ≈ 27 MB when full (≈ 2.7 kB per finished order with
+#: its fill, measured by benchmarks/bench_soak.py).
 DEFAULT_HISTORY_LIMIT = 10_000
 
 
