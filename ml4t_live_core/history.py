@@ -32,8 +32,8 @@ class History:
         #: The `limit` most recent fills and rejected orders, oldest first.
         self.fills: deque[Fill] = deque(maxlen=limit)
         self.rejected: deque[Order] = deque(maxlen=limit)
-        # Finished order ids, oldest first. An OrderedDict, not a dict: popping the oldest of a
-        # plain dict again and again scans the deleted slots at its front (quadratic).
+        # Finished order ids, oldest first. An OrderedDict, not a dict: finding the oldest key of
+        # a plain dict scans the deleted slots at its front, O(limit) per eviction.
         self._finished: OrderedDict[str, None] = OrderedDict()
         # Execution ids applied, per order still in `orders`: kept exactly as long as the order
         # is, so a duplicate for an open order is always caught, however old the order.
