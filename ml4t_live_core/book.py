@@ -8,30 +8,34 @@ exposure are kept incrementally so a risk check costs O(1), not O(positions).
 from __future__ import annotations
 
 import copy
+from collections import deque
 from collections.abc import Mapping
 from datetime import datetime
 
 from ml4t.backtest import Fill, Order, OrderSide
 
+from ml4t_live_core.history import DEFAULT_HISTORY_LIMIT, History
 from ml4t_live_core.portfolio import QUANTITY_EPSILON, Holding, Portfolio
 
 
 class AccountBook:
     """Cash, holdings, prices, pending orders, fills and rejections, owned by the event loop."""
 
-    def __init__(self) -> None:
+    def __init__(self, history_limit: int = DEFAULT_HISTORY_LIMIT) -> None:
         self.ledger = Portfolio(0.0)
         self.prices: dict[str, float] = {}
         self.bar_times: dict[str, datetime] = {}
         self.buying_power = 0.0
         self._gross = 0.0
         self._net = 0.0
-        self._orders: dict[str, Order] = {}
+        #: Orders, fills and rejections, bounded (open orders always kept); see `History`.
+        self.history = History(history_limit)
+        self._orders: dict[str, Order] = self.history.orders
         #: Published copies of pending orders, replaced on change (read by the strategy thread).
         self.pending_view: dict[str, Order] = {}
         self._pending_qty: dict[tuple[str, OrderSide], float] = {}
-        self.rejected: list[Order] = []
-        self.fills: list[Fill] = []
+        self.rejected: deque[Order] = self.history.rejected
+        self.fills: deque[Fill] = self.history.fills
         self.last_rejection_reason: str | None = None
 
     # --- pending bookkeeping (incremental, so checks stay O(1)) ----------------------------

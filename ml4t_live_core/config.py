@@ -27,6 +27,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ml4t_live_core.errors import ConfigError
+from ml4t_live_core.history import DEFAULT_HISTORY_LIMIT
 from ml4t_live_core.plugins import Kind, Plugins
 
 ENV_PREFIX = "ML4T_LIVE__"
@@ -59,6 +60,10 @@ class RuntimeConfig(PluginConfig):
     #: Journal an equity mark at most this often (bar time); 0 marks every bar. Reports and
     #: `ml4t-live status` draw equity and drawdown from these marks.
     mark_every_seconds: float = Field(60.0, ge=0, allow_inf_nan=False)
+    #: Finished orders, fills and rejected orders kept in memory (the most recent of each) for
+    #: `get_orders`, `get_order`, `get_fills` and `get_rejected_orders`; open orders are always
+    #: kept. Bounds a long-running process's memory; the journal keeps the full record.
+    history_limit: int = Field(DEFAULT_HISTORY_LIMIT, gt=0, strict=True)
 
 
 class LoggingConfig(PluginConfig):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import sys
 import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -229,7 +230,8 @@ async def run_live_side(
     feed_reg = plugins.registry.get(Kind.FEED, "replay")
     feed = feed_reg.factory(feed_reg.config(path=str(prices_path)) if feed_reg.config else None)
     clock = MarketClock()
-    runtime = RuntimeConfig(strategy_id="parity", timezone="UTC")
+    # A parity run compares every order and fill of a finite replay: it keeps them all.
+    runtime = RuntimeConfig(strategy_id="parity", timezone="UTC", history_limit=sys.maxsize)
     safe = SafeBroker(
         broker,
         hooks=plugins.hook,

@@ -78,11 +78,10 @@ class SafeBroker(AccountBook):
         self.stats = stats or RuntimeStats()
         self._tz = ZoneInfo(runtime.timezone)
 
-        AccountBook.__init__(self)
+        AccountBook.__init__(self, runtime.history_limit)
         self.risk_state = RiskState()
         self.connected = False
         self.recorder = Recorder(store, shadow=self.shadow, on_failure=self._persistence_failed)
-        self._seen_executions: set[str] = set()
         self.reconciliation: ReconciliationReport | None = None
         self._seen_trading_record: TradingStateRecord | None = None
         self._last_mark: datetime | None = None
@@ -336,6 +335,7 @@ class SafeBroker(AccountBook):
         reasons = tuple(str(r) for r in rejections)
         order.reject("; ".join(reasons), "risk_check")
         self.rejected.append(copy.copy(order))
+        self.history.finished(order)  # tracked only if it was accepted (broker unavailable)
         self.last_rejection_reason = order.rejection_reason
         self.stats.orders_rejected += 1
         for rejection in rejections:
@@ -353,6 +353,7 @@ class SafeBroker(AccountBook):
         self._remove_pending(order)
         order.reject(reason, "broker_rejected")
         self.rejected.append(copy.copy(order))
+        self.history.finished(order)
         self.last_rejection_reason = reason
         self.stats.orders_rejected += 1
         self.stats.rejections_by_check["broker"] = self.stats.rejections_by_check.get("broker", 0) + 1
@@ -387,16 +388,16 @@ class SafeBroker(AccountBook):
             self._remove_pending(order)
             order.status = OrderStatus.CANCELLED
             order.cancelled_at, order.cancellation_reason = event.timestamp, event.reason
+            self.history.finished(order)
             self._journal_later(order, JournalEvent.CANCELLED, reasons=(event.reason or "cancelled",))
         elif event.status is OrderStatus.PENDING and event.acknowledged and order.status is OrderStatus.PENDING:
             self._journal_later(order, JournalEvent.ACKNOWLEDGED, detail={"broker_order_id": event.broker_order_id})
 
     def _on_fill(self, event: FillEvent) -> None:
         fill = event.fill
-        if event.execution_id:
-            if event.execution_id in self._seen_executions:  # a replayed/duplicated execution
-                return
-            self._seen_executions.add(event.execution_id)
+        execution_id = event.execution_id
+        if execution_id and not self.history.first_execution(fill.order_id, execution_id):
+            return  # a replayed/duplicated execution
         order = self._orders.get(fill.order_id)
         multiplier = fill.multiplier or self.venue.get_multiplier(fill.asset)
         self._exposure_remove(fill.asset)
@@ -417,6 +418,7 @@ class SafeBroker(AccountBook):
             complete = complete or order.filled_quantity >= order.quantity - QUANTITY_EPSILON
             if complete:
                 order.status = OrderStatus.FILLED
+                self.history.finished(order)
             else:
                 self._add_pending(order)
         event_kind = JournalEvent.FILLED if complete else JournalEvent.PARTIALLY_FILLED

@@ -43,7 +43,8 @@ def print_summary(console: Console, runtime: Runtime) -> None:
     safe = runtime.safe
     stats = runtime.engine.stats
     orders = list(safe._orders.values())
-    table = Table(title=f"Orders ({len(orders)} sent; showing the last {min(len(orders), MAX_ORDER_ROWS)})")
+    shown = min(len(orders), MAX_ORDER_ROWS)
+    table = Table(title=f"Orders ({stats.orders_submitted} sent; showing the last {shown})")
     for column in ("client order id", "time", "side", "qty", "asset", "type", "status", "fill price"):
         table.add_column(column, overflow="fold")
     for order in orders[-MAX_ORDER_ROWS:]:
@@ -55,10 +56,11 @@ def print_summary(console: Console, runtime: Runtime) -> None:
         )
     console.print(table)
     if safe.rejected:
-        rejected = Table(title=f"Rejected orders ({len(safe.rejected)})")
+        rejected = Table(title=f"Rejected orders ({stats.orders_rejected}; showing the last "
+                               f"{min(len(safe.rejected), MAX_ORDER_ROWS)})")
         for column in ("client order id", "side", "qty", "asset", "reasons"):
             rejected.add_column(column)
-        for order in safe.rejected[-MAX_ORDER_ROWS:]:
+        for order in list(safe.rejected)[-MAX_ORDER_ROWS:]:
             rejected.add_row(order.order_id, order.side.name, f"{order.quantity:g}", order.asset, order.rejection_reason or "")
         console.print(rejected)
     portfolio = Table(title="Final portfolio" + (" (shadow)" if safe.shadow else ""))

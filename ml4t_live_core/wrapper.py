@@ -292,7 +292,8 @@ class ThreadSafeBrokerWrapper:
         return self._safe.ledger.cash if self._safe.shadow else self._safe.buying_power
 
     def get_rejected_orders(self, asset: str | None = None) -> list[Order]:
-        rejected = self._safe.rejected[:]
+        """The most recent `[runtime] history_limit` rejected orders (the journal has them all)."""
+        rejected = list(self._safe.rejected)  # one C-level copy: atomic against the loop's append
         return [copy.copy(o) for o in rejected if asset is None or o.asset == asset]
 
     @property
@@ -300,15 +301,20 @@ class ThreadSafeBrokerWrapper:
         return self._safe.last_rejection_reason
 
     def get_fills(self, order_id: str | None = None) -> list[Fill]:
-        fills = self._safe.fills[:]
+        """The most recent `[runtime] history_limit` fills (the journal has them all)."""
+        fills = list(self._safe.fills)
         return [copy.copy(f) for f in fills if order_id is None or f.order_id == order_id]
 
     def get_orders(self, asset: str | None = None, *, pending_only: bool = False) -> tuple[Order, ...]:
+        """Every open order plus the most recent `[runtime] history_limit` finished and rejected
+        ones, in submission order (rejected-by-check orders last)."""
         if pending_only:
             return tuple(self.get_pending_orders(asset))
         return self._call(self._snapshot_orders(asset), self._getter_timeout, "get_orders")
 
     def get_order(self, order_id: str) -> Order | None:
+        """An open order, or a finished one still in the history; None for an id that has left
+        it (or never existed), as the backtest answers for an unknown id."""
         orders = self._call(self._snapshot_orders(None, order_id), self._getter_timeout, "get_order")
         return orders[0] if orders else None
 

@@ -50,5 +50,5 @@ async def test_children_wait_for_the_entry(make_runtime):
     data = path([(100, 100, 100, 100), (100, 101, 85, 95), (95, 96, 85, 90)])
     runtime = make_runtime(strategy, data=data)
     await runtime.engine.run(install_signal_handlers=False)
-    assert runtime.safe.fills == []
+    assert not runtime.safe.fills
     assert all(o.status is OrderStatus.PENDING for o in runtime.safe._orders.values())

@@ -38,6 +38,11 @@ def test_valid_file_selects_plugins_with_typed_config(tmp_path):
         ("[broker.sim]\ncash = 1\n", "broker.sim", "cash"),
         ("[runtime]\nbusy_policy = 'pile-up'\n", "runtime", "busy_policy"),
         ("[runtime]\nshadw = true\n", "runtime", "shadw"),
+        ("[runtime]\nhistory_limit = 0\n", "runtime", "history_limit"),
+        ("[runtime]\nhistory_limit = -10\n", "runtime", "history_limit"),
+        ("[runtime]\nhistory_limit = 2.5\n", "runtime", "history_limit"),
+        ("[runtime]\nhistory_limit = true\n", "runtime", "history_limit"),
+        ("[runtime]\nhistory_limit = '1000'\n", "runtime", "history_limit"),
         ("[feed]\nuse = 'nope'\n", "feed", "use"),
         ("[brokr]\nuse = 'sim'\n", "brokr", ""),
         ("[risk.no-such-check]\nmax = 1\n", "risk.no-such-check", ""),
@@ -79,3 +84,11 @@ def test_environment_overrides_file_values(tmp_path):
 def test_bad_environment_value_is_reported_like_a_file_value(tmp_path):
     with pytest.raises(ConfigError, match="initial_cash"):
         load_config(None, environ={"ML4T_LIVE__BROKER__SIM__INITIAL_CASH": "lots"})
+
+
+def test_history_limit_defaults_to_ten_thousand_and_can_be_set_from_the_environment(tmp_path):
+    cfg, _ = load_config(write(tmp_path, ""), environ={})
+    assert cfg.runtime.history_limit == 10_000
+    cfg, _ = load_config(write(tmp_path, "[runtime]\nhistory_limit = 500\n"),
+                         environ={"ML4T_LIVE__RUNTIME__HISTORY_LIMIT": "250"})
+    assert cfg.runtime.history_limit == 250

@@ -196,4 +196,4 @@ async def test_an_engine_started_while_halted_sends_nothing(
     assert strategy.results and all(
         s == "rejected" and "kill-switch" in r for s, r in strategy.results
     )
-    assert runtime.safe.fills == []
+    assert not runtime.safe.fills
