@@ -142,10 +142,11 @@ def _print_venue_account(venue_name: str, venue: Any, runtime: Runtime) -> None:
     held = ", ".join(f"{a} {q:g}" for a, q in sorted(account.positions.items())) or "none"
     console.print(f"{venue_name} account (the simulator's own book): cash {account.cash:,.2f}; positions: {held}")
     ours = {a: h.quantity for a, h in runtime.safe.ledger.holdings.items() if h.quantity}
-    if ours == account.positions:
-        console.print(f"positions match: the runtime and {venue_name} agree on {len(ours)} position(s)")
+    if ours == account.positions and abs(runtime.safe.ledger.cash - account.cash) < 0.005:
+        console.print(f"positions and cash match: the runtime and {venue_name} agree on {len(ours)} position(s)")
     else:
-        console.print(f"[red]positions DIFFER[/]: runtime {ours} vs {venue_name} {account.positions}")
+        console.print(f"[red]the runtime and {venue_name} DIFFER[/]: positions {ours} vs {account.positions}, "
+                      f"cash {runtime.safe.ledger.cash:,.2f} vs {account.cash:,.2f}")
 
 
 @main.command()

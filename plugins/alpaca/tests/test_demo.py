@@ -1,0 +1,22 @@
+"""`ml4t-live demo --broker alpaca-sim`: the whole path on the real alpaca-py, no account."""
+
+from __future__ import annotations
+
+from ml4t_live_testing.alpaca import FAKE_KEY_ID, FAKE_SECRET
+from ml4t_live_testing.venues.cli_run import run_demo
+
+
+def test_demo_on_alpaca_sim_fills_orders_at_the_simulator_and_ends_by_itself():
+    run = run_demo("alpaca-sim", "--bars", "40", "--assets", "4")
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "on alpaca-sim (broker plugin 'alpaca', feed plugin 'alpaca'" in run.stdout
+    assert "stopped: demo: all 40 bars processed" in run.stdout
+    assert "bars 40 (skipped 0)" in run.stdout and "fills 0 " not in run.stdout
+    at_simulator = run.venue_positions("alpaca-sim")
+    assert at_simulator, "the strategy holds positions after its rebalances"
+    # three views agree: the simulator's book, the journal's fills and the runtime's ledger
+    assert run.journal_positions() == at_simulator
+    assert "positions and cash match: the runtime and alpaca-sim agree" in run.stdout
+    assert all(r["event"] != "filled" or r["client_order_id"].startswith("demo.") for r in run.journal())
+    leaks = [s for s in (FAKE_KEY_ID, FAKE_SECRET) if s in run.stdout + run.stderr]
+    assert leaks == []
