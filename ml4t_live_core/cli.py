@@ -84,9 +84,9 @@ def _configure_logging(from_file: LoggingConfig) -> None:
 
 @main.command()
 @click.option("--broker", "venue_name", default="sim", show_default=True, metavar="NAME",
-              help="sim: the embedded paper broker. Other names are simulated venues that plugins "
-                   "register (ml4t-live-testing: alpaca-sim, ib-sim): the real broker plugin against "
-                   "a local simulator. An unknown name lists the installed ones.")
+              help="sim: the embedded paper broker. Other names are simulated venues that "
+                   "plugins register (ml4t-live-testing: alpaca-sim, ib-sim): the real broker "
+                   "plugin against a local simulator. An unknown name lists the installed ones.")
 @click.option("--assets", default=6, show_default=True, type=click.IntRange(1, 2000))
 @click.option("--bars", type=click.IntRange(1, 100_000),
               help="Bars to run  [default: 390 on sim, 60 on a simulated venue]")
@@ -120,15 +120,18 @@ def demo(venue_name: str, assets: int, bars: int | None, shadow: bool) -> None:
     venue = plugins.registry.get(Kind.DEMO_VENUE, venue_name).factory(DemoSpec(assets, bars))
     missing = missing_requirements(venue, plugins.registry)
     if missing:
-        raise click.ClickException(f"--broker {venue_name} needs the {' and '.join(missing)} plugin(s), "
+        needs = missing[0] if len(missing) == 1 else f"{', '.join(missing[:-1])} and {missing[-1]}"
+        raise click.ClickException(f"--broker {venue_name} needs the {needs} plugin(s), "
                                    f"which are not installed: {venue.install_hint}")
     try:
         venue_overrides = venue.start()
         overrides = {**overrides, **venue_overrides}
         period = max(5, min(30, bars // 6))  # short runs still rebalance a few times
-        runtime = _guarded(lambda: build(MomentumRotation(lookback=period, every=period), None, overrides=overrides))
-        console.print(f"[bold]ml4t-live demo[/]: {assets} assets x {bars} bars on [bold]{venue_name}[/] "
-                      f"(broker plugin {runtime.config.broker!r}, feed plugin {runtime.config.feed!r}, "
+        strategy = MomentumRotation(lookback=period, every=period)
+        runtime = _guarded(lambda: build(strategy, None, overrides=overrides))
+        cfg = runtime.config
+        console.print(f"[bold]ml4t-live demo[/]: {assets} assets x {bars} bars on "
+                      f"[bold]{venue_name}[/] (broker plugin {cfg.broker!r}, feed plugin {cfg.feed!r}, "
                       f"{'shadow' if shadow else 'orders to the simulator'}), checks: {checks}")
         _execute(runtime, total_bars=bars, report_dir=report_dir, venue=venue)
         _print_venue_account(venue_name, venue, runtime)
@@ -140,13 +143,16 @@ def _print_venue_account(venue_name: str, venue: Any, runtime: Runtime) -> None:
     """The simulator's own book beside the runtime's: the orders really went there."""
     account = venue.account()
     held = ", ".join(f"{a} {q:g}" for a, q in sorted(account.positions.items())) or "none"
-    console.print(f"{venue_name} account (the simulator's own book): cash {account.cash:,.2f}; positions: {held}")
-    ours = {a: h.quantity for a, h in runtime.safe.ledger.holdings.items() if h.quantity}
-    if ours == account.positions and abs(runtime.safe.ledger.cash - account.cash) < 0.005:
-        console.print(f"positions and cash match: the runtime and {venue_name} agree on {len(ours)} position(s)")
+    console.print(f"{venue_name} account (the simulator's own book): cash {account.cash:,.2f}; "
+                  f"positions: {held}")
+    ledger = runtime.safe.ledger
+    ours = {a: h.quantity for a, h in ledger.holdings.items() if h.quantity}
+    if ours == account.positions and abs(ledger.cash - account.cash) < 0.005:
+        console.print(f"positions and cash match: the runtime and {venue_name} agree on "
+                      f"{len(ours)} position(s)")
     else:
-        console.print(f"[red]the runtime and {venue_name} DIFFER[/]: positions {ours} vs {account.positions}, "
-                      f"cash {runtime.safe.ledger.cash:,.2f} vs {account.cash:,.2f}")
+        console.print(f"[red]the runtime and {venue_name} DIFFER[/]: positions {ours} vs "
+                      f"{account.positions}, cash {ledger.cash:,.2f} vs {account.cash:,.2f}")
 
 
 @main.command()

@@ -98,7 +98,7 @@ def venue_names(registry: Registry) -> list[str]:
 
 
 def missing_requirements(venue: DemoVenue, registry: Registry) -> list[str]:
-    """The plugins a venue composes that are not installed, as 'broker alpaca'."""
+    """The plugins a venue composes that are not installed, as "broker 'alpaca'"."""
     missing = []
     for kind_name, name in venue.requires.items():
         kind = _KIND_OF_REQUIREMENT[kind_name]
@@ -107,7 +107,9 @@ def missing_requirements(venue: DemoVenue, registry: Registry) -> list[str]:
     return missing
 
 
-async def drive(runtime: Runtime, venue: DemoVenue, *, install_signal_handlers: bool = True) -> RuntimeStats:
+async def drive(
+    runtime: Runtime, venue: DemoVenue, *, install_signal_handlers: bool = True
+) -> RuntimeStats:
     """Run the engine while the venue pumps its bars; stop it after the last one is processed."""
     engine = runtime.engine
     done = 0
@@ -131,7 +133,9 @@ async def drive(runtime: Runtime, venue: DemoVenue, *, install_signal_handlers: 
                 return  # the engine ended early (a stop, an error): run() reports why
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise DemoVenueError(f"bar {index + 1} did not reach the strategy within {BAR_TIMEOUT:g} s")
+                raise DemoVenueError(
+                    f"bar {index + 1} did not reach the strategy within {BAR_TIMEOUT:g} s"
+                )
             try:
                 await asyncio.wait_for(progressed.wait(), min(remaining, 0.2))
             except TimeoutError:
@@ -140,15 +144,22 @@ async def drive(runtime: Runtime, venue: DemoVenue, *, install_signal_handlers: 
 
     engine_task = asyncio.create_task(engine.run(install_signal_handlers=install_signal_handlers))
     pump_task = asyncio.create_task(venue.pump(bar_done))
-    await asyncio.wait({engine_task, pump_task}, return_when=asyncio.FIRST_COMPLETED)
-    if pump_task.done() and not engine_task.done():
-        failure = pump_task.exception()
-        engine.request_stop(f"demo venue failed: {failure}" if failure else f"demo: all {done} bars processed")
-    else:
-        pump_task.cancel()
-    stats = await engine_task  # the engine's own error wins: it is the first cause
-    if not pump_task.cancelled() and pump_task.exception() is not None:
-        raise DemoVenueError(str(pump_task.exception())) from pump_task.exception()
+    try:
+        await asyncio.wait({engine_task, pump_task}, return_when=asyncio.FIRST_COMPLETED)
+        if pump_task.done() and not engine_task.done():
+            failure = pump_task.exception()
+            engine.request_stop(
+                f"demo venue failed: {failure}" if failure else f"demo: all {done} bars processed"
+            )
+        stats = await engine_task  # the engine's own error wins: it is the first cause
+    finally:
+        pump_task.cancel()  # the engine ended first (a signal, an error): nothing left to pump
+        await asyncio.gather(pump_task, return_exceptions=True)
+    failure = None if pump_task.cancelled() else pump_task.exception()
+    if failure is not None:
+        raise (
+            failure if isinstance(failure, DemoVenueError) else DemoVenueError(str(failure))
+        ) from failure
     return stats
 
 
@@ -157,6 +168,7 @@ async def _settle(runtime: Runtime) -> None:
     simulator), so a bar's orders fill at that bar's prices; resting limit orders may rest."""
     deadline = time.monotonic() + SETTLE_TIMEOUT
     while time.monotonic() < deadline and any(
-        o.status is OrderStatus.PENDING and o.order_type is OrderType.MARKET for o in runtime.safe._orders.values()
+        o.status is OrderStatus.PENDING and o.order_type is OrderType.MARKET
+        for o in runtime.safe._orders.values()
     ):
         await asyncio.sleep(0.005)

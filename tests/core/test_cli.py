@@ -92,7 +92,8 @@ def test_demo_with_an_unknown_broker_lists_the_installed_venues():
     result = cli("demo", "--broker", "nasdaq-live")
     assert result.returncode == 2
     installed = venue_names(load_plugins().registry)
-    assert f"unknown venue 'nasdaq-live'; installed: {', '.join(installed)}" in " ".join(result.stderr.split())
+    message = " ".join(result.stderr.split())
+    assert f"unknown venue 'nasdaq-live'; installed: {', '.join(installed)}" in message
     assert "--broker" in result.stderr and result.stdout == ""
 
 

@@ -17,6 +17,8 @@ def test_demo_on_alpaca_sim_fills_orders_at_the_simulator_and_ends_by_itself():
     # three views agree: the simulator's book, the journal's fills and the runtime's ledger
     assert run.journal_positions() == at_simulator
     assert "positions and cash match: the runtime and alpaca-sim agree" in run.stdout
-    assert all(r["event"] != "filled" or r["client_order_id"].startswith("demo.") for r in run.journal())
+    assert all(
+        r["event"] != "filled" or r["client_order_id"].startswith("demo.") for r in run.journal()
+    )
     leaks = [s for s in (FAKE_KEY_ID, FAKE_SECRET) if s in run.stdout + run.stderr]
     assert leaks == []

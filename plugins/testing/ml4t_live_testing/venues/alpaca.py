@@ -45,7 +45,10 @@ class AlpacaDemoVenue:
         credentials = {"key_env": KEY_ENV, "secret_env": SECRET_ENV}
         return {
             "broker": {"use": "alpaca", "alpaca": alpaca_broker_settings(self.sim) | credentials},
-            "feed": {"use": "alpaca", "alpaca": alpaca_feed_settings(self.sim, self.assets) | credentials},
+            "feed": {
+                "use": "alpaca",
+                "alpaca": alpaca_feed_settings(self.sim, self.assets) | credentials,
+            },
         }
 
     async def pump(self, bar_done: BarDone) -> None:
@@ -61,7 +64,9 @@ class AlpacaDemoVenue:
             # Stamped now, as a live minute bar would be: the stale-data check measures real age.
             now = datetime.now(UTC)
             stamp = now if stamp is None or now > stamp else stamp + timedelta(microseconds=1)
-            frame = pl.DataFrame([{"timestamp": stamp, "asset": a, **bar} for a, bar in step.items()])
+            frame = pl.DataFrame(
+                [{"timestamp": stamp, "asset": a, **bar} for a, bar in step.items()]
+            )
             await asyncio.to_thread(sim.stream_bars, frame)
             await bar_done(index)
 

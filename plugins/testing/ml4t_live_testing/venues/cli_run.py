@@ -28,7 +28,10 @@ class DemoRun:
         return Path(match.group(1))
 
     def journal(self) -> list[dict]:
-        return [json.loads(line) for line in (self.journal_dir / "journal.jsonl").read_text().splitlines()]
+        return [
+            json.loads(line)
+            for line in (self.journal_dir / "journal.jsonl").read_text().splitlines()
+        ]
 
     def journal_positions(self) -> dict[str, float]:
         """Net filled quantity per asset, from the journal's fill records alone."""
@@ -41,8 +44,11 @@ class DemoRun:
 
     def venue_positions(self, venue: str) -> dict[str, float]:
         """What the demo printed from the simulator's own book."""
-        match = re.search(rf"^{re.escape(venue)} account \(the simulator's own book\): .*; positions: (.*)$",
-                          self.stdout, re.MULTILINE)
+        match = re.search(
+            rf"^{re.escape(venue)} account \(the simulator's own book\): .*; positions: (.*)$",
+            self.stdout,
+            re.MULTILINE,
+        )
         if match is None:
             raise AssertionError(f"no {venue} account line in the output:\n{self.stdout[-2000:]}")
         text = match.group(1).strip()
@@ -51,9 +57,16 @@ class DemoRun:
         return {asset: float(qty) for asset, qty in (item.split() for item in text.split(", "))}
 
 
-def run_demo(venue: str, *args: str, env: dict[str, str] | None = None, timeout: float = 120) -> DemoRun:
+def run_demo(
+    venue: str, *args: str, env: dict[str, str] | None = None, timeout: float = 120
+) -> DemoRun:
     """`ml4t-live demo --broker venue *args`, wide enough that no line wraps."""
     environ = {**os.environ, "COLUMNS": "250", **(env or {})}
-    result = subprocess.run([str(SCRIPT), "demo", "--broker", venue, *args], capture_output=True, text=True,
-                            timeout=timeout, env=environ)
+    result = subprocess.run(
+        [str(SCRIPT), "demo", "--broker", venue, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=environ,
+    )
     return DemoRun(result.returncode, result.stdout, result.stderr)

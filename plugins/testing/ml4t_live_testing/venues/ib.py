@@ -35,7 +35,9 @@ class IBDemoVenue:
     """Starts an `IBGatewaySimulator` with $100,000 where market orders fill at the last price."""
 
     requires: Mapping[str, str] = {"broker": "ib", "feed": "ib", "feed_wrapper": "aggregate"}
-    install_hint = 'pip install "ml4t-live[ib]" (the ml4t-live-ib plugin; the aggregator comes with ml4t-live)'
+    install_hint = (
+        'pip install "ml4t-live[ib]" (the ml4t-live-ib plugin; the aggregator comes with ml4t-live)'
+    )
 
     def __init__(self, spec: DemoSpec):
         self.spec = spec
@@ -44,27 +46,38 @@ class IBDemoVenue:
         contracts = ContractBook(DEFAULT_CONTRACTS)
         for i, asset in enumerate(self.assets):
             contracts.add(SimContract(FIRST_CON_ID + i, asset))
-        self.gateway = IBGatewaySimulator(book=GatewayBook(cash=100_000.0), contracts=contracts, clock=SystemClock())
+        self.gateway = IBGatewaySimulator(
+            book=GatewayBook(cash=100_000.0), contracts=contracts, clock=SystemClock()
+        )
         self.gateway.auto_fill_market = True
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
 
     def start(self) -> dict[str, Any]:
         self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="ib-gateway-simulator", daemon=True)
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="ib-gateway-simulator", daemon=True
+        )
         self._thread.start()
         self._call(self.gateway.start)
-        connection = {"port": self.gateway.port, "connect_timeout": 5.0, "request_timeout": 5.0,
-                      "reconnect_initial_delay": 0.1, "reconnect_max_delay": 1.0,
-                      # unset: the gateway's only managed account, whatever IB_ACCOUNT holds
-                      "account_env": "ML4T_LIVE_DEMO_IB_ACCOUNT"}
+        connection = {
+            "port": self.gateway.port,
+            "connect_timeout": 5.0,
+            "request_timeout": 5.0,
+            "reconnect_initial_delay": 0.1,
+            "reconnect_max_delay": 1.0,
+            # unset: the gateway's only managed account, whatever IB_ACCOUNT holds
+            "account_env": "ML4T_LIVE_DEMO_IB_ACCOUNT",
+        }
         return {
             "broker": {"use": "ib", "ib": {**connection, "client_id": 1}},
             "feed": {
-                "use": "ib", "ib": {**connection, "client_id": 2, "assets": self.assets},
+                "use": "ib",
+                "ib": {**connection, "client_id": 2, "assets": self.assets},
                 # a 1-second bar is complete when the next one starts; the last is closed by
                 # an extra bar (see pump), never by the wall clock (the stamps are backdated)
-                "aggregate": "1s", "aggregator": {"flush_after": 3600.0, "assets": self.assets},
+                "aggregate": "1s",
+                "aggregator": {"flush_after": 3600.0, "assets": self.assets},
             },
         }
 
@@ -72,8 +85,11 @@ class IBDemoVenue:
         con_ids = {self.gateway.contracts.by_symbol(a).con_id for a in self.assets}
 
         async def subscribed() -> bool:
-            return await self._acall(lambda: any(
-                con_ids <= set(s.bar_subscriptions.values()) for s in self.gateway.sessions))
+            return await self._acall(
+                lambda: any(
+                    con_ids <= set(s.bar_subscriptions.values()) for s in self.gateway.sessions
+                )
+            )
 
         await wait_until(subscribed, "the ib feed to subscribe to the gateway's real-time bars")
         first = int(time.time()) - min(self.spec.bars, MAX_BACKDATE_SECONDS)
@@ -82,8 +98,19 @@ class IBDemoVenue:
             if index:
                 await bar_done(index - 1)  # bar index-1 is complete now that bar index began
         last = self.steps[-1]
-        await self._send(first + len(self.steps), {a: {"open": b["close"], "high": b["close"], "low": b["close"],
-                                                      "close": b["close"], "volume": 0.0} for a, b in last.items()})
+        await self._send(
+            first + len(self.steps),
+            {
+                a: {
+                    "open": b["close"],
+                    "high": b["close"],
+                    "low": b["close"],
+                    "close": b["close"],
+                    "volume": 0.0,
+                }
+                for a, b in last.items()
+            },
+        )
         await bar_done(len(self.steps) - 1)
 
     async def _send(self, epoch: int, step: dict[str, dict[str, float]]) -> None:
@@ -92,14 +119,19 @@ class IBDemoVenue:
 
         def push() -> None:
             for asset, bar in step.items():
-                self.gateway.push_bar(asset, epoch, bar["open"], bar["high"], bar["low"], bar["close"], bar["volume"])
+                self.gateway.push_bar(
+                    asset, epoch, bar["open"], bar["high"], bar["low"], bar["close"], bar["volume"]
+                )
 
         await self._acall(push)
 
     def account(self) -> VenueAccount:
         def read() -> VenueAccount:
             book = self.gateway.book
-            return VenueAccount(book.cash, {p.contract.symbol: p.quantity for p in book.positions.values() if p.quantity})
+            return VenueAccount(
+                book.cash,
+                {p.contract.symbol: p.quantity for p in book.positions.values() if p.quantity},
+            )
 
         return self._call_sync(read)
 

@@ -9,7 +9,9 @@ from collections.abc import Awaitable, Callable
 from ml4t_live_core.demo_venue import DemoVenueError
 
 
-async def wait_until(check: Callable[[], Awaitable[bool]], what: str, timeout: float = 15.0) -> None:
+async def wait_until(
+    check: Callable[[], Awaitable[bool]], what: str, timeout: float = 15.0
+) -> None:
     """Poll `check` until it is true; a `DemoVenueError` naming `what` after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while not await check():

@@ -14,7 +14,9 @@ def asset_names(count: int) -> list[str]:
     return [f"A{i:0{width}d}" for i in range(count)]
 
 
-def random_walk(assets: list[str], bars: int, seed: int, *, volatility: float = 0.002) -> list[dict[str, Bar]]:
+def random_walk(
+    assets: list[str], bars: int, seed: int, *, volatility: float = 0.002
+) -> list[dict[str, Bar]]:
     """`bars` steps; each step maps every asset to its bar (open = the previous close)."""
     rng = random.Random(seed)
     prices = {a: 100.0 * (1 + 0.1 * rng.random()) for a in assets}
@@ -25,8 +27,13 @@ def random_walk(assets: list[str], bars: int, seed: int, *, volatility: float = 
             open_ = prices[asset]
             close = round(open_ * math.exp(rng.gauss(0.0, volatility)), 2)
             spread = round(abs(rng.gauss(0.0, volatility)) * open_, 2)
-            step[asset] = {"open": open_, "high": max(open_, close) + spread, "low": max(min(open_, close) - spread, 0.01),
-                           "close": close, "volume": float(rng.randint(100, 10_000))}
+            step[asset] = {
+                "open": open_,
+                "high": max(open_, close) + spread,
+                "low": max(min(open_, close) - spread, 0.01),
+                "close": close,
+                "volume": float(rng.randint(100, 10_000)),
+            }
             prices[asset] = close
         steps.append(step)
     return steps
