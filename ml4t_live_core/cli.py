@@ -131,8 +131,9 @@ def demo(venue_name: str, assets: int, bars: int | None, shadow: bool) -> None:
         runtime = _guarded(lambda: build(strategy, None, overrides=overrides))
         cfg = runtime.config
         console.print(f"[bold]ml4t-live demo[/]: {assets} assets x {bars} bars on "
-                      f"[bold]{venue_name}[/] (broker plugin {cfg.broker!r}, feed plugin {cfg.feed!r}, "
-                      f"{'shadow' if shadow else 'orders to the simulator'}), checks: {checks}")
+                      f"[bold]{venue_name}[/] (broker plugin {cfg.broker!r}, feed plugin "
+                      f"{cfg.feed!r}, {'shadow' if shadow else 'orders to the simulator'}), "
+                      f"checks: {checks}")
         _execute(runtime, total_bars=bars, report_dir=report_dir, venue=venue)
         _print_venue_account(venue_name, venue, runtime)
     finally:
