@@ -146,6 +146,9 @@ def _print_venue_account(venue_name: str, venue: Any, runtime: Runtime) -> None:
     held = ", ".join(f"{a} {q:g}" for a, q in sorted(account.positions.items())) or "none"
     console.print(f"{venue_name} account (the simulator's own book): cash {account.cash:,.2f}; "
                   f"positions: {held}")
+    if runtime.safe.shadow:
+        console.print(f"shadow mode: the orders went to the virtual portfolio, not to {venue_name}")
+        return
     ledger = runtime.safe.ledger
     ours = {a: h.quantity for a, h in ledger.holdings.items() if h.quantity}
     if ours == account.positions and abs(ledger.cash - account.cash) < 0.005:

@@ -156,10 +156,10 @@ async def drive(
         pump_task.cancel()  # the engine ended first (a signal, an error): nothing left to pump
         await asyncio.gather(pump_task, return_exceptions=True)
     failure = None if pump_task.cancelled() else pump_task.exception()
+    if isinstance(failure, DemoVenueError):
+        raise failure
     if failure is not None:
-        raise (
-            failure if isinstance(failure, DemoVenueError) else DemoVenueError(str(failure))
-        ) from failure
+        raise DemoVenueError(f"the demo venue failed: {failure!r}") from failure
     return stats
 
 

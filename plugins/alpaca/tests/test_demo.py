@@ -22,3 +22,12 @@ def test_demo_on_alpaca_sim_fills_orders_at_the_simulator_and_ends_by_itself():
     )
     leaks = [s for s in (FAKE_KEY_ID, FAKE_SECRET) if s in run.stdout + run.stderr]
     assert leaks == []
+
+
+def test_demo_on_alpaca_sim_in_shadow_mode_sends_nothing_to_the_simulator():
+    run = run_demo("alpaca-sim", "--bars", "30", "--assets", "3", "--shadow")
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "fills 0 " not in run.stdout  # the virtual portfolio filled the orders
+    assert run.venue_positions("alpaca-sim") == {}
+    assert "cash 100,000.00; positions: none" in run.stdout
+    assert "shadow mode: the orders went to the virtual portfolio, not to alpaca-sim" in run.stdout

@@ -91,7 +91,11 @@ class IBDemoVenue:
                 )
             )
 
-        await wait_until(subscribed, "the ib feed to subscribe to the gateway's real-time bars")
+        await wait_until(
+            subscribed,
+            "the ib feed to subscribe to the gateway's real-time bars",
+            timeout=15.0 + len(self.assets) / 40,  # the plugin paces requests at 45 per second
+        )
         first = int(time.time()) - min(self.spec.bars, MAX_BACKDATE_SECONDS)
         for index, step in enumerate(self.steps):
             await self._send(first + index, step)
