@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-# the venue aggregates IB's per-asset bars; the aggregator is absent when the plugin is tested alone
+# the venue aggregates IB's per-asset bars and the test reads the journal from the JSON store:
+# both are absent when the plugin is tested alone
 pytest.importorskip("ml4t_live_aggregator")
+pytest.importorskip("ml4t_live_state_json")
 from ml4t_live_testing.venues.cli_run import run_demo  # noqa: E402
 
 
