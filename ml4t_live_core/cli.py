@@ -94,7 +94,7 @@ def _configure_logging(from_file: LoggingConfig) -> None:
 def demo(venue_name: str, assets: int, bars: int | None, shadow: bool) -> None:
     """Run the demo strategy through the whole stack: no account, no network."""
     from ml4t_live_core.demo import MomentumRotation, demo_overrides
-    from ml4t_live_core.demo_venue import BUILT_IN, DemoSpec, missing_requirements, venue_names
+    from ml4t_live_core.demo_venue import BUILT_IN, DemoSpec, venue_names
 
     plugins = _guarded(load_plugins)
     if venue_name not in venue_names(plugins.registry):
@@ -118,19 +118,32 @@ def demo(venue_name: str, assets: int, bars: int | None, shadow: bool) -> None:
         _execute(runtime, total_bars=bars, report_dir=report_dir)
         return
     venue = plugins.registry.get(Kind.DEMO_VENUE, venue_name).factory(DemoSpec(assets, bars))
+    _demo_on_venue(venue, venue_name, plugins, overrides, report_dir, shadow=shadow, checks=checks)
+
+
+def _demo_on_venue(venue: Any, venue_name: str, plugins: Any, overrides: dict[str, Any],
+                   report_dir: Path, *, shadow: bool, checks: str) -> None:
+    """The demo against a plugin's simulated venue: its simulator, the real broker plugin."""
+    from ml4t_live_core.demo import MomentumRotation
+    from ml4t_live_core.demo_venue import missing_requirements
+
     missing = missing_requirements(venue, plugins.registry)
     if missing:
         needs = missing[0] if len(missing) == 1 else f"{', '.join(missing[:-1])} and {missing[-1]}"
         raise click.ClickException(f"--broker {venue_name} needs the {needs} plugin(s), "
                                    f"which are not installed: {venue.install_hint}")
+    bars = venue.spec.bars
     try:
-        venue_overrides = venue.start()
-        overrides = {**overrides, **venue_overrides}
+        try:
+            overrides = {**overrides, **venue.start()}
+        except OSError as exc:
+            message = f"{venue_name}: its simulator did not start: {exc}"
+            raise click.ClickException(message) from None
         period = max(5, min(30, bars // 6))  # short runs still rebalance a few times
         strategy = MomentumRotation(lookback=period, every=period)
         runtime = _guarded(lambda: build(strategy, None, overrides=overrides))
         cfg = runtime.config
-        console.print(f"[bold]ml4t-live demo[/]: {assets} assets x {bars} bars on "
+        console.print(f"[bold]ml4t-live demo[/]: {venue.spec.assets} assets x {bars} bars on "
                       f"[bold]{venue_name}[/] (broker plugin {cfg.broker!r}, feed plugin "
                       f"{cfg.feed!r}, {'shadow' if shadow else 'orders to the simulator'}), "
                       f"checks: {checks}")
@@ -155,8 +168,9 @@ def _print_venue_account(venue_name: str, venue: Any, runtime: Runtime) -> None:
         console.print(f"positions and cash match: the runtime and {venue_name} agree on "
                       f"{len(ours)} position(s)")
     else:
-        console.print(f"[red]the runtime and {venue_name} DIFFER[/]: positions {ours} vs "
-                      f"{account.positions}, cash {ledger.cash:,.2f} vs {account.cash:,.2f}")
+        raise click.ClickException(
+            f"the runtime and {venue_name} DIFFER: positions {ours} vs {account.positions}, "
+            f"cash {ledger.cash:,.2f} vs {account.cash:,.2f}")
 
 
 @main.command()

@@ -65,6 +65,8 @@ class DemoVenue(Protocol):
     `pump()` runs on the engine's event loop; `account()` and `stop()` on the main thread.
     """
 
+    #: What the demo asked for (the factory's argument).
+    spec: DemoSpec
     #: Names of the broker and feed plugins the overrides compose, and feed wrappers if any;
     #: the demo checks they are installed before it starts anything.
     requires: Mapping[str, str]
