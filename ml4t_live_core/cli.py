@@ -83,26 +83,94 @@ def _configure_logging(from_file: LoggingConfig) -> None:
 
 
 @main.command()
+@click.option("--broker", "venue_name", default="sim", show_default=True, metavar="NAME",
+              help="sim: the embedded paper broker. Other names are simulated venues that "
+                   "plugins register (ml4t-live-testing: alpaca-sim, ib-sim): the real broker "
+                   "plugin against a local simulator. An unknown name lists the installed ones.")
 @click.option("--assets", default=6, show_default=True, type=click.IntRange(1, 2000))
-@click.option("--bars", default=390, show_default=True, type=click.IntRange(1, 100_000))
+@click.option("--bars", type=click.IntRange(1, 100_000),
+              help="Bars to run  [default: 390 on sim, 60 on a simulated venue]")
 @click.option("--shadow", is_flag=True, help="Shadow mode: orders go to a virtual portfolio.")
-def demo(assets: int, bars: int, shadow: bool) -> None:
-    """Run the demo strategy on the embedded sim broker: no account, no network."""
+def demo(venue_name: str, assets: int, bars: int | None, shadow: bool) -> None:
+    """Run the demo strategy through the whole stack: no account, no network."""
     from ml4t_live_core.demo import MomentumRotation, demo_overrides
+    from ml4t_live_core.demo_venue import BUILT_IN, DemoSpec, venue_names
 
-    plugins = load_plugins()
+    plugins = _guarded(load_plugins)
+    if venue_name not in venue_names(plugins.registry):
+        raise click.BadParameter(
+            f"unknown venue {venue_name!r}; installed: {', '.join(venue_names(plugins.registry))}. "
+            "Simulated venues come from plugins (e.g. ml4t-live-testing)", param_hint="--broker")
+    bars = bars or (390 if venue_name == BUILT_IN else 60)
     overrides = demo_overrides(
         assets, bars, shadow,
         installed_checks=set(plugins.registry.names(Kind.RISK_CHECK)),
         installed_stores=set(plugins.registry.names(Kind.STATE_STORE)),
         installed_observers=set(plugins.registry.names(Kind.OBSERVER)),
+        accelerated=venue_name != BUILT_IN,
     )
-    runtime = _guarded(lambda: build(MomentumRotation(), None, overrides=overrides))
     report_dir = Path(overrides.get("state", {}).get("json", {}).get("directory") or tempfile.mkdtemp(prefix="ml4t-live-demo-"))
-    console.print(f"[bold]ml4t-live demo[/]: {assets} assets x {bars} one-minute bars, "
-                  f"{'shadow' if shadow else 'sim'} broker, checks: "
-                  f"{', '.join(runtime.plugins.registry.names(Kind.RISK_CHECK)) or 'none installed'}")
-    _execute(runtime, total_bars=bars, report_dir=report_dir)
+    checks = ", ".join(plugins.registry.names(Kind.RISK_CHECK)) or "none installed"
+    if venue_name == BUILT_IN:
+        runtime = _guarded(lambda: build(MomentumRotation(), None, overrides=overrides))
+        console.print(f"[bold]ml4t-live demo[/]: {assets} assets x {bars} one-minute bars, "
+                      f"{'shadow' if shadow else 'sim'} broker, checks: {checks}")
+        _execute(runtime, total_bars=bars, report_dir=report_dir)
+        return
+    venue = plugins.registry.get(Kind.DEMO_VENUE, venue_name).factory(DemoSpec(assets, bars))
+    _demo_on_venue(venue, venue_name, plugins, overrides, report_dir, shadow=shadow, checks=checks)
+
+
+def _demo_on_venue(venue: Any, venue_name: str, plugins: Any, overrides: dict[str, Any],
+                   report_dir: Path, *, shadow: bool, checks: str) -> None:
+    """The demo against a plugin's simulated venue: its simulator, the real broker plugin."""
+    from ml4t_live_core.demo import MomentumRotation
+    from ml4t_live_core.demo_venue import missing_requirements
+
+    missing = missing_requirements(venue, plugins.registry)
+    if missing:
+        needs = missing[0] if len(missing) == 1 else f"{', '.join(missing[:-1])} and {missing[-1]}"
+        raise click.ClickException(f"--broker {venue_name} needs the {needs} plugin(s), "
+                                   f"which are not installed: {venue.install_hint}")
+    bars = venue.spec.bars
+    try:
+        try:
+            overrides = {**overrides, **venue.start()}
+        except OSError as exc:
+            message = f"{venue_name}: its simulator did not start: {exc}"
+            raise click.ClickException(message) from None
+        period = max(5, min(30, bars // 6))  # short runs still rebalance a few times
+        strategy = MomentumRotation(lookback=period, every=period)
+        runtime = _guarded(lambda: build(strategy, None, overrides=overrides))
+        cfg = runtime.config
+        console.print(f"[bold]ml4t-live demo[/]: {venue.spec.assets} assets x {bars} bars on "
+                      f"[bold]{venue_name}[/] (broker plugin {cfg.broker!r}, feed plugin "
+                      f"{cfg.feed!r}, {'shadow' if shadow else 'orders to the simulator'}), "
+                      f"checks: {checks}")
+        _execute(runtime, total_bars=bars, report_dir=report_dir, venue=venue)
+        _print_venue_account(venue_name, venue, runtime)
+    finally:
+        venue.stop()
+
+
+def _print_venue_account(venue_name: str, venue: Any, runtime: Runtime) -> None:
+    """The simulator's own book beside the runtime's: the orders really went there."""
+    account = venue.account()
+    held = ", ".join(f"{a} {q:g}" for a, q in sorted(account.positions.items())) or "none"
+    console.print(f"{venue_name} account (the simulator's own book): cash {account.cash:,.2f}; "
+                  f"positions: {held}")
+    if runtime.safe.shadow:
+        console.print(f"shadow mode: the orders went to the virtual portfolio, not to {venue_name}")
+        return
+    ledger = runtime.safe.ledger
+    ours = {a: h.quantity for a, h in ledger.holdings.items() if h.quantity}
+    if ours == account.positions and abs(ledger.cash - account.cash) < 0.005:
+        console.print(f"positions and cash match: the runtime and {venue_name} agree on "
+                      f"{len(ours)} position(s)")
+    else:
+        raise click.ClickException(
+            f"the runtime and {venue_name} DIFFER: positions {ours} vs {account.positions}, "
+            f"cash {ledger.cash:,.2f} vs {account.cash:,.2f}")
 
 
 @main.command()
@@ -224,7 +292,9 @@ def _load_strategy(target: str) -> Any:
         raise click.BadParameter(f"{class_name}() must be constructible without arguments: {exc}") from None
 
 
-def _execute(runtime: Runtime, total_bars: int | None = None, report_dir: Path | None = None) -> None:
+def _execute(runtime: Runtime, total_bars: int | None = None, report_dir: Path | None = None,
+             venue: Any = None) -> None:
+    from ml4t_live_core.demo_venue import DemoVenueError, drive
     from ml4t_live_core.summary import print_summary, progress_callback
 
     callback, progress = progress_callback(console, total_bars)
@@ -232,11 +302,12 @@ def _execute(runtime: Runtime, total_bars: int | None = None, report_dir: Path |
     already_journaled = len(_guarded(lambda: asyncio.run(_read_journal(runtime)))) if runtime.store else 0
     try:
         with progress:
-            stats = _guarded(lambda: asyncio.run(runtime.engine.run()))
+            run = (lambda: drive(runtime, venue)) if venue is not None else runtime.engine.run
+            stats = _guarded(lambda: asyncio.run(run()))
     except Exception as exc:
         from ml4t_live_core.engine import StrategyError
 
-        if isinstance(exc, StrategyError):
+        if isinstance(exc, StrategyError | DemoVenueError):
             print_summary(console, runtime)
             _session_end(runtime, report_dir, already_journaled)
             raise click.ClickException(str(exc)) from None

@@ -49,9 +49,13 @@ class MomentumRotation(Strategy):
 def demo_overrides(
     assets: int, bars: int, shadow: bool, *, installed_checks: set[str], installed_stores: set[str],
     installed_observers: set[str] = frozenset(), state_dir: str | None = None,  # type: ignore[assignment]
+    accelerated: bool = False,
 ) -> dict[str, Any]:
     """The demo's configuration, as the dict a TOML file would parse to (limited to what is
-    installed, so the demo runs with the core and the sim plugin alone)."""
+    installed, so the demo runs with the core and the sim plugin alone).
+
+    `accelerated`: bars arrive milliseconds apart on the wall clock (a simulated venue), so
+    checks that measure real time are scaled to it."""
     state_dir = state_dir or tempfile.mkdtemp(prefix="ml4t-live-demo-")
     config = {
         "runtime": {"shadow": shadow, "strategy_id": "demo", "on_error": "halt"},
@@ -63,6 +67,8 @@ def demo_overrides(
             "price-collar": {"max_deviation_pct": 5.0},
         },
     }
+    if accelerated:  # rebalances come ms apart: a 2 s window would call the next one a duplicate
+        config["risk"]["duplicate"] = {"window_seconds": 0.001}
     config["risk"] = {name: body for name, body in config["risk"].items() if name in installed_checks}
     if "prometheus" in installed_observers:  # a free port: a demo must not collide with a running engine
         config["observers"] = {"prometheus": {"port": 0}}

@@ -82,6 +82,17 @@ def ml4t_live_register_observers(register: Register) -> None:
 
 
 @hookspec
+def ml4t_live_register_demo_venues(register: Register) -> None:
+    """Register simulated venues for `ml4t-live demo --broker <name>`: `register("alpaca-sim",
+    AlpacaDemoVenue)`; the name is what the user types, `sim` is the core's own.
+
+    The factory is called as `factory(spec)` with a `DemoSpec` (assets, bars, seed) and must
+    return a `DemoVenue`: it starts a local simulator and composes the ordinary broker and feed
+    plugins against it by config, never by importing them.
+    """
+
+
+@hookspec
 def ml4t_live_register_commands(register: Register) -> None:
     """Add subcommands to `ml4t-live`: `register(click_command)`.
 

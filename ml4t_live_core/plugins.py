@@ -34,6 +34,7 @@ class Kind(StrEnum):
     STATE_STORE = "state_store"
     RISK_CHECK = "risk_check"
     OBSERVER = "observer"
+    DEMO_VENUE = "demo_venue"
 
 
 _REGISTRATION_HOOKS = {
@@ -43,6 +44,7 @@ _REGISTRATION_HOOKS = {
     Kind.STATE_STORE: "ml4t_live_register_state_stores",
     Kind.RISK_CHECK: "ml4t_live_register_risk_checks",
     Kind.OBSERVER: "ml4t_live_register_observers",
+    Kind.DEMO_VENUE: "ml4t_live_register_demo_venues",
 }
 
 

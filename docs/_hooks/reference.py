@@ -107,6 +107,16 @@ def config_markdown() -> str:
         "(a name that matches nothing is an error).\n",
     ]
     for kind in Kind:
+        if kind is Kind.DEMO_VENUE:  # no config table: chosen on the command line
+            out.append(
+                "## Demo venues\n\nSimulated brokers for `ml4t-live demo --broker <name>`; "
+                "they take no settings.\n"
+            )
+            out += [
+                f"### `{reg.name}`\n\nFrom plugin `{reg.plugin}`.\n"
+                for reg in plugins.registry.all(kind)
+            ]
+            continue
         table, how = SECTIONS[kind.value]
         out.append(
             f"## {kind.value.replace('_', ' ').capitalize()} plugins\n\n{how.capitalize()}.\n"

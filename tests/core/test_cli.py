@@ -85,3 +85,24 @@ def test_run_with_a_bad_target_is_a_usage_error(tmp_path, target):
     (tmp_path / "live.toml").write_text("")
     result = cli("run", target, "--config", "live.toml", cwd=tmp_path, env={**os.environ})
     assert result.returncode == 2 and "TARGET" in result.stderr
+
+
+def test_demo_with_an_unknown_broker_lists_the_installed_venues():
+    from ml4t_live_core.demo_venue import venue_names
+    from ml4t_live_core.plugins import load_plugins
+
+    result = cli("demo", "--broker", "nasdaq-live")
+    assert result.returncode == 2
+    installed = venue_names(load_plugins().registry)
+    message = " ".join(result.stderr.split())
+    assert f"unknown venue 'nasdaq-live'; installed: {', '.join(installed)}" in message
+    assert "--broker" in result.stderr and result.stdout == ""
+
+
+def test_demo_on_a_venue_whose_broker_plugin_is_missing_says_what_to_install():
+    env = {**os.environ, "ML4T_LIVE_LOAD_PLUGINS": "sim,testing"}  # the alpaca plugin is not loaded
+    result = cli("demo", "--broker", "alpaca-sim", env=env)
+    assert result.returncode == 1
+    message = " ".join(result.stderr.split())
+    assert "--broker alpaca-sim needs the broker 'alpaca' and feed 'alpaca' plugin(s)" in message
+    assert 'pip install "ml4t-live[alpaca]"' in message

@@ -74,11 +74,25 @@ class AlpacaDataFeed:
         try:
             if self._stream._loop is not None:
                 self._stream.stop()
+                self._wake_stream()
             else:
                 self._stream._stop_stream_queue.put_nowait({"should_stop": True})
         finally:
             if self._thread is not None:
                 self._thread.join(self.config.stream_open_timeout)
+
+    def _wake_stream(self) -> None:
+        """alpaca-py sees its stop flag only between reads, and a read waits up to 5 s for
+        data: an unsubscribe makes the server answer at once, so the stream ends now."""
+        loop, ws = self._stream._loop, self._stream._ws
+        if loop is None or ws is None or not loop.is_running():
+            return
+        unsubscribe = self._stream._send_unsubscribe_msg("bars", list(self.config.assets))
+        future = asyncio.run_coroutine_threadsafe(unsubscribe, loop)
+        try:
+            future.result(self.config.stream_open_timeout)
+        except Exception as exc:  # the socket is already gone: nothing is left to wake
+            log.debug("alpaca: unsubscribe at stop failed: %r", exc)
 
     def __aiter__(self) -> AsyncIterator[BarEvent]:
         return self._iterate()

@@ -70,6 +70,7 @@ class IBBroker:
         self._paused = False
         self._active = False
         self._closes = 0
+        self._account_due = False  # an AccountEvent is scheduled for this loop iteration
         self._tasks: set[asyncio.Task] = set()
         self._timers: set[asyncio.TimerHandle] = set()
         self._wire_events()
@@ -401,7 +402,20 @@ class IBBroker:
             self.tracker.on_error(req_id, code, text)
 
     def _on_account_value(self, value: ib_async.AccountValue) -> None:
-        if value.tag == "NetLiquidation" and value.account == self.conn.account:
-            snapshot = self._snapshot()
-            if snapshot is not None:
-                self._emit(AccountEvent(snapshot))
+        # IB sends one message per value: reporting at the first (NetLiquidation) paired it
+        # with the cash from before the fill. Report once the values decoded with it are in.
+        if value.tag not in ACCOUNT_TAGS or value.account != self.conn.account or self._account_due:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # not on a loop (a direct call): nothing else can be pending
+            self._emit_account()
+            return
+        self._account_due = True
+        loop.call_soon(self._emit_account)
+
+    def _emit_account(self) -> None:
+        self._account_due = False
+        snapshot = self._snapshot()
+        if snapshot is not None:
+            self._emit(AccountEvent(snapshot))

@@ -6,7 +6,7 @@ import pytest
 from ml4t.backtest import Order, OrderSide, OrderStatus, OrderType
 from ml4t_live_ib.broker import IBBroker
 
-from ml4t_live_core.protocols import FillEvent, OrderStatusEvent
+from ml4t_live_core.protocols import AccountEvent, FillEvent, OrderStatusEvent
 
 from .conftest import events_of, fast_config, settle, wait_until
 
@@ -35,6 +35,18 @@ async def test_positions_and_account_match_the_gateway(ib_gateway, ib_broker):
     assert account.cash == ib_gateway.book.cash
     assert account.equity == ib_gateway.book.net_liquidation()
     assert account.buying_power == ib_gateway.book.account_values()["BuyingPower"]
+
+
+async def test_account_event_after_a_fill_carries_the_cash_after_it(ib_gateway, ib_broker):
+    ib_gateway.book.prices[ib_gateway.contracts.by_symbol("AAPL").con_id] = 190.0
+    ib_gateway.auto_fill_market = True
+    before = ib_gateway.book.cash
+    await ib_broker.submit_order(make("c-cash"))
+    await wait_until(lambda: events_of(ib_broker, FillEvent))
+    await settle(ib_broker)
+    last = events_of(ib_broker, AccountEvent)[-1].snapshot
+    assert ib_gateway.book.cash < before - 100 * 190.0 + 1e-9  # the fill and its commission
+    assert (last.cash, last.equity) == (ib_gateway.book.cash, ib_gateway.book.net_liquidation())
 
 
 async def test_market_order_acknowledged_then_filled(ib_gateway, ib_broker):
