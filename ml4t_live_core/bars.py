@@ -9,7 +9,7 @@ Python pass over every asset before each `on_data`. Any plain dict still works e
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 
@@ -20,13 +20,15 @@ class Bars(dict[str, dict[str, Any]]):
     agree with the rows (a feed that must alter a bar builds a new dict).
     """
 
-    __slots__ = ("opens", "highs", "lows", "closes", "volumes")
+    __slots__ = ("opens", "highs", "lows", "closes", "volumes", "priced")
 
     opens: dict[str, Any]
     highs: dict[str, Any]
     lows: dict[str, Any]
     closes: dict[str, Any]
     volumes: dict[str, Any]
+    #: Every close is a finite positive float (checked once, when built).
+    priced: bool
 
     @classmethod
     def from_columns(
@@ -54,25 +56,24 @@ class Bars(dict[str, dict[str, Any]]):
         bars.lows = dict(zip(assets, lows, strict=True))
         bars.closes = dict(zip(assets, closes, strict=True))
         bars.volumes = dict(zip(assets, volumes, strict=True))
+        bars.priced = _all_finite_positive_floats(bars.closes.values())
         return bars
 
 
 def column_closes(data: Mapping[str, Mapping[str, Any]]) -> dict[str, float] | None:
-    """The bar's closes as a column when every one is a finite positive float, else None.
+    """The bar's closes as a column when every one is a finite positive float, else None (the
+    caller then takes its field-by-field path). Costs no per-asset work: `Bars` checked its
+    closes once, when it was built."""
+    if not isinstance(data, Bars) or not getattr(data, "priced", False):
+        return None
+    closes = data.closes
+    return closes if len(closes) == len(data) else None
 
-    Checked in C-speed bulk steps (types, sum, min), so the common case costs no per-asset
-    Python; a caller falls back to its field-by-field path on None.
-    """
-    if not isinstance(data, Bars):
-        return None
-    closes = getattr(data, "closes", None)
-    if closes is None or len(closes) != len(data):
-        return None
-    values = closes.values()
+
+def _all_finite_positive_floats(values: Collection[Any]) -> bool:
+    """In C-speed bulk steps (types, sum, min) rather than a Python pass per value."""
     if not values or set(map(type, values)) != {float}:
-        return None
-    # The sum is NaN or infinite if any value is (or if finite values overflow: then the slow
-    # path decides); min > 0 rules out zero and negative prices.
-    if not math.isfinite(sum(values)) or min(values) <= 0.0:
-        return None
-    return closes
+        return False
+    # The sum is NaN or infinite if any value is (or if finite values overflow: then the
+    # slow path decides); min > 0 rules out zero and negative prices.
+    return math.isfinite(sum(values)) and min(values) > 0.0
