@@ -70,6 +70,20 @@ def column_closes(data: Mapping[str, Mapping[str, Any]]) -> dict[str, float] | N
     return closes if len(closes) == len(data) else None
 
 
+def checked_closes(data: Mapping[str, Mapping[str, Any]]) -> dict[str, float] | None:
+    """Every asset's close when all are finite positive floats, else None (then the caller
+    goes field by field). For plain dict bars one comprehension plus the bulk check: about a
+    third of a per-asset pass that checks each close."""
+    closes = column_closes(data)
+    if closes is not None:
+        return closes
+    try:
+        closes = {asset: bar["close"] for asset, bar in data.items()}
+    except (KeyError, TypeError, AttributeError):  # a bar without a close, or not a mapping
+        return None
+    return closes if _all_finite_positive_floats(closes.values()) else None
+
+
 def _all_finite_positive_floats(values: Collection[Any]) -> bool:
     """In C-speed bulk steps (types, sum, min) rather than a Python pass per value."""
     if not values or set(map(type, values)) != {float}:

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from ml4t.backtest import Fill, Order, OrderSide, OrderStatus, OrderType
 
-from ml4t_live_core.bars import column_closes
+from ml4t_live_core.bars import checked_closes
 from ml4t_live_core.book import AccountBook
 from ml4t_live_core.clock import Clock
 from ml4t_live_core.config import RuntimeConfig
@@ -430,7 +430,7 @@ class SafeBroker(AccountBook):
         await self.venue.on_bar(timestamp, data)
         if self.venue is not self.broker:
             await self.broker.on_bar(timestamp, data)
-        closes = column_closes(data)
+        closes = checked_closes(data)
         if closes is not None:  # every close checked in bulk: dict updates, no per-asset pass
             self.prices = {**self.prices, **closes}  # copy-on-write: the strategy thread may read
             self.bar_times.update(dict.fromkeys(closes, timestamp))
@@ -439,8 +439,8 @@ class SafeBroker(AccountBook):
             times = self.bar_times
             for asset, bar in data.items():
                 close = bar.get("close")
-                if (close is not None and isinstance(close, int | float) and math.isfinite(close)
-                        and close > 0):
+                if (isinstance(close, int | float) and not isinstance(close, bool)
+                        and math.isfinite(close) and close > 0):
                     prices[asset] = float(close)
                     times[asset] = timestamp
             self.prices = prices

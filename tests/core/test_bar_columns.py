@@ -4,13 +4,18 @@ way to the same state."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from ml4t.backtest import Strategy
 from ml4t_live_sim import ReplayFeed
 
 from ml4t_live_core.bars import Bars
+
+T0 = datetime(2024, 1, 2, 14, 30, tzinfo=UTC)
 
 
 class PlainFeed(ReplayFeed):
@@ -56,3 +61,28 @@ async def test_bars_by_column_and_plain_dicts_give_the_same_run(make_runtime, ba
     plain = await run(make_runtime, bars, PlainFeed)
     assert len(by_column[0]) > 20  # the run did trade
     assert by_column == plain
+
+
+def bar(close: Any) -> dict[str, Any]:
+    return {"open": 10.0, "high": 11.0, "low": 9.0, "close": close, "volume": 5.0}
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, 0.0, -3.0, None, "12.5", True])
+@pytest.mark.parametrize("shape", ["plain", "bars"])
+async def test_an_unusable_close_leaves_that_assets_price_and_time_alone(make_runtime, bad, shape):
+    runtime = make_runtime(Trader())
+    safe = runtime.safe
+    await safe.start()
+    try:
+        first, second = T0, T0 + timedelta(minutes=1)
+        await safe.on_bar(first, {"A": bar(10.0), "B": bar(20.0)})
+        rows = {"A": bar(11.0), "B": bar(bad), "C": bar(30)}  # an int close is a price too
+        if shape == "bars":
+            fields = ("open", "high", "low", "close", "volume")
+            rows = Bars.from_columns(list(rows), *([r[k] for r in rows.values()] for k in fields))
+        await safe.on_bar(second, rows)
+        assert safe.prices == {"A": 11.0, "B": 20.0, "C": 30.0}
+        assert type(safe.prices["C"]) is float
+        assert safe.bar_times == {"A": second, "B": first, "C": second}
+    finally:
+        await safe.stop()

@@ -35,7 +35,8 @@ def _columns_slow(data: dict[str, dict[str, Any]]) -> tuple[dict[str, Any], ...]
     quotes: dict[str, dict[str, float]] = {key: {} for key in _QUOTES}
     for asset, bar in data.items():
         close = bar.get("close", bar.get("price"))
-        if close is None or not math.isfinite(close):
+        usable = isinstance(close, int | float) and not isinstance(close, bool)
+        if not usable or not math.isfinite(close):
             continue  # no usable price: the asset is simply absent from this bar
         closes[asset] = close
         opens[asset] = bar.get("open", close)
