@@ -30,9 +30,9 @@ class StrategyThread:
     def __init__(self, name: str = "ml4t-strategy") -> None:
         self._calls: queue.SimpleQueue[_Call | None] = queue.SimpleQueue()
         # A daemon: a strategy stuck in a callback must not keep the process alive after the run.
+        # Started by the first call, so an engine that is built but never run leaves no thread.
         self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
         self._closed = False
-        self._thread.start()
 
     def run(self, fn: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:
         """Queue `fn(*args)` (in a copy of the caller's context); the future holds its outcome."""
@@ -41,13 +41,15 @@ class StrategyThread:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
         self._calls.put((loop, future, contextvars.copy_context(), fn, args))
+        if self._thread.ident is None:
+            self._thread.start()
         return future
 
     def close(self) -> None:
         """Let the thread end after the call it is running (it takes no new ones)."""
         if not self._closed:
             self._closed = True
-            self._calls.put(None)
+            self._calls.put(None)  # a thread never started just never reads it
 
     @property
     def ident(self) -> int | None:

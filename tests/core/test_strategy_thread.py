@@ -45,3 +45,11 @@ async def test_a_closed_thread_takes_no_calls_and_ends():
         worker.run(lambda: None)
     await asyncio.to_thread(worker._thread.join, 5)
     assert not worker._thread.is_alive()
+
+
+async def test_no_thread_runs_until_the_first_call():
+    worker = StrategyThread()
+    assert worker.ident is None
+    await worker.run(lambda: None)
+    assert worker.ident is not None
+    worker.close()
