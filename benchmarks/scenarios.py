@@ -70,6 +70,9 @@ def compose(
         merged: dict[str, Any] = {"runtime": {"strategy_id": "bench", "timezone": "UTC"}}
         if only is None:
             merged["risk"] = risk_overrides(plugins)
+            if "prometheus" in plugins.registry.names(Kind.OBSERVER):
+                # a free port: concurrent benchmark runs on this machine must not collide
+                merged["observers"] = {"prometheus": {"port": 0}}
         for key, value in (overrides or {}).items():
             merged[key] = {**merged.get(key, {}), **value}
         kwargs: dict[str, Any] = {"feed": ReplayFeed(data=data)}

@@ -8,13 +8,11 @@ is safe), one at a time; the loop keeps serving broker events and feeds meanwhil
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import functools
 import logging
 import signal
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -27,6 +25,7 @@ from ml4t_live_core.protocols import BarEvent, DataFeed
 from ml4t_live_core.risk import TradingState
 from ml4t_live_core.safety import SafeBroker
 from ml4t_live_core.stats import RuntimeStats
+from ml4t_live_core.strategy_thread import StrategyThread
 from ml4t_live_core.wrapper import ThreadSafeBrokerWrapper
 
 log = logging.getLogger("ml4t_live.engine")
@@ -70,7 +69,7 @@ class LiveEngine:
         self.prepare_config = prepare_config
         self._on_bar_done = on_bar_done
         self._before_first_bar = before_first_bar
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ml4t-strategy")
+        self._strategy_thread = StrategyThread()
         self._stop_requested = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self.wrapper: ThreadSafeBrokerWrapper | None = None
@@ -151,7 +150,7 @@ class LiveEngine:
         finally:
             await self.safe.stop()
             self.stats.connected = False
-            self._executor.shutdown(wait=False)
+            self._strategy_thread.close()
 
     def _install_signals(self) -> list[Callable[[], None]]:
         loop = asyncio.get_running_loop()
@@ -239,6 +238,4 @@ class LiveEngine:
 
     async def _in_strategy_thread(self, fn: Callable[..., Any], *args: Any) -> Any:
         """Like `asyncio.to_thread`, but always on the engine's one strategy thread."""
-        loop = asyncio.get_running_loop()
-        call = functools.partial(contextvars.copy_context().run, fn, *args)
-        return await loop.run_in_executor(self._executor, call)
+        return await self._strategy_thread.run(fn, *args)

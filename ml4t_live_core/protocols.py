@@ -123,7 +123,9 @@ class DataFeed(Protocol):
     """An async source of bars: `async for timestamp, data, context in feed`.
 
     `realtime` is False for replays, so the engine runs its clock on bar time instead of
-    wall time (a replayed bar is never 'stale').
+    wall time (a replayed bar is never 'stale'). `data` may be a plain dict; a feed that can
+    build columns in bulk yields a `ml4t_live_core.bars.Bars`, which spares the loop a
+    per-asset pass before every `on_data`.
     """
 
     realtime: bool

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from ml4t.backtest import Fill, Order, OrderSide, OrderStatus, OrderType
 
+from ml4t_live_core.bars import checked_closes
 from ml4t_live_core.book import AccountBook
 from ml4t_live_core.clock import Clock
 from ml4t_live_core.config import RuntimeConfig
@@ -431,14 +432,20 @@ class SafeBroker(AccountBook):
         await self.venue.on_bar(timestamp, data)
         if self.venue is not self.broker:
             await self.broker.on_bar(timestamp, data)
-        prices = dict(self.prices)
-        times = self.bar_times
-        for asset, bar in data.items():
-            close = bar.get("close")
-            if close is not None and isinstance(close, int | float) and math.isfinite(close) and close > 0:
-                prices[asset] = float(close)
-                times[asset] = timestamp
-        self.prices = prices
+        closes = checked_closes(data)
+        if closes is not None:  # every close checked in bulk: dict updates, no per-asset pass
+            self.prices = {**self.prices, **closes}  # copy-on-write: the strategy thread may read
+            self.bar_times.update(dict.fromkeys(closes, timestamp))
+        else:
+            prices = dict(self.prices)
+            times = self.bar_times
+            for asset, bar in data.items():
+                close = bar.get("close")
+                if (isinstance(close, int | float) and not isinstance(close, bool)
+                        and math.isfinite(close) and close > 0):
+                    prices[asset] = float(close)
+                    times[asset] = timestamp
+            self.prices = prices
         self._recompute_exposure()
         await self._follow_or_halt()
         self._roll_day_and_marks(timestamp)

@@ -18,6 +18,7 @@ from typing import Any
 from ml4t.backtest import Broker, Order, OrderSide, OrderStatus
 from ml4t.backtest.config import ExecutionMode
 
+from ml4t_live_core.bars import Bars, column_closes
 from ml4t_live_core.protocols import AccountEvent, FillEvent, OrderStatusEvent
 from ml4t_live_core.venue import SimulatedVenue
 
@@ -34,7 +35,8 @@ def _columns_slow(data: dict[str, dict[str, Any]]) -> tuple[dict[str, Any], ...]
     quotes: dict[str, dict[str, float]] = {key: {} for key in _QUOTES}
     for asset, bar in data.items():
         close = bar.get("close", bar.get("price"))
-        if close is None or not math.isfinite(close):
+        usable = isinstance(close, int | float) and not isinstance(close, bool)
+        if not usable or not math.isfinite(close):
             continue  # no usable price: the asset is simply absent from this bar
         closes[asset] = close
         opens[asset] = bar.get("open", close)
@@ -171,9 +173,14 @@ class SimBroker(SimulatedVenue):
             self._end_bar()
         opens = highs = lows = volumes = quotes = None
         first = next(iter(data.values()), None)
-        if (
+        closes = column_closes(data)
+        if closes is not None:  # the feed built the columns (a replay): hand them over as they are
+            assert isinstance(data, Bars)
+            opens, highs, lows, volumes = data.opens, data.highs, data.lows, data.volumes
+            quotes = {key: {} for key in _QUOTES}
+        elif (
             first is not None and first.keys() == _OHLCV
-        ):  # plain OHLCV bars (every replay): by column
+        ):  # plain OHLCV bars: by column
             try:
                 closes = {a: bar["close"] for a, bar in data.items() if math.isfinite(bar["close"])}
                 opens = {a: data[a]["open"] for a in closes}
