@@ -7,6 +7,7 @@ thread and hands bars to the engine's loop; it reconnects and resubscribes by it
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import threading
@@ -72,8 +73,14 @@ class AlpacaDataFeed:
 
     def _stop_stream(self) -> None:
         try:
-            if self._stream._loop is not None:
+            loop = self._stream._loop
+            if loop is not None:
                 self._stream.stop()
+                # alpaca-py checks for a stop only between 5-second receive timeouts; closing
+                # the socket wakes it now (it sees the stop flag and does not reconnect).
+                with contextlib.suppress(RuntimeError, TimeoutError):  # already stopped: fine
+                    closing = asyncio.run_coroutine_threadsafe(self._stream.close(), loop)
+                    closing.result(self.config.stream_open_timeout)
             else:
                 self._stream._stop_stream_queue.put_nowait({"should_stop": True})
         finally:
