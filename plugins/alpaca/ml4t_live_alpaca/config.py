@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from typing import Literal
+from urllib.parse import urlparse
 
 from pydantic import Field, field_validator, model_validator
 
 from ml4t_live_core.config import PluginConfig
 
 TimeInForceName = Literal["day", "gtc", "opg", "cls", "ioc", "fok"]
+_LIVE_TRADING_HOST = "api.alpaca.markets"
+_PAPER_TRADING_HOST = "paper-api.alpaca.markets"
 
 
 class AlpacaConnection(PluginConfig):
@@ -56,6 +59,18 @@ class AlpacaBrokerConfig(AlpacaConnection):
 
     #: Time in force of every order (fractional quantities need "day" at Alpaca).
     time_in_force: TimeInForceName = "day"
+
+    @model_validator(mode="after")
+    def _urls_match_paper(self) -> AlpacaBrokerConfig:
+        # An override must not quietly turn a paper config into live trading (or the reverse).
+        for name in ("base_url", "stream_url"):
+            host = urlparse(getattr(self, name) or "").hostname
+            if self.paper and host == _LIVE_TRADING_HOST:
+                raise ValueError(f"paper = true but {name} is Alpaca's live endpoint ({host}); "
+                                 "set paper = false to trade real money")
+            if not self.paper and host == _PAPER_TRADING_HOST:
+                raise ValueError(f"paper = false but {name} is Alpaca's paper endpoint ({host})")
+        return self
 
 
 class AlpacaFeedConfig(AlpacaConnection):

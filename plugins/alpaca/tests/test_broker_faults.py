@@ -147,3 +147,26 @@ async def test_connect_fails_clearly_and_without_secrets_on_bad_credentials(alpa
     assert "not authorized" in str(info.value)
     assert "wrong-secret-value-123456" not in str(info.value)
     assert alpaca_env["APCA_API_KEY_ID"] not in str(info.value)
+
+
+async def test_a_slow_rest_call_does_not_block_the_event_loop(connected):
+    import asyncio
+
+    broker, _, sim = connected
+    sim.set_price("AAPL", 100.0)
+    sim.delay_next("/v2/orders", 0.5, method="POST")  # alpaca-py's REST call is synchronous
+    ticks = 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    ticker = asyncio.create_task(tick())
+    try:
+        placed = await broker.submit_order(buy("t-00000010"))
+    finally:
+        ticker.cancel()
+    assert placed.status is OrderStatus.PENDING and len(sim.orders("t-00000010")) == 1
+    assert ticks >= 10  # a blocked loop would tick once, after the call

@@ -138,6 +138,10 @@ class AlpacaSimulator:
         """Cancel from the broker's side (e.g. end of day for a day order)."""
         self._mutate(lambda: self.account.cancel(self.account.order_by_client_id(client_order_id).id))
 
+    def expire(self, client_order_id: str) -> None:
+        """End the order as its time in force runs out ("expired" trade update)."""
+        self._mutate(lambda: self.account.expire(self.account.order_by_client_id(client_order_id).id))
+
     def reject_next(self, count: int = 1) -> None:
         """Accept the next `count` orders, then reject them with a "rejected" trade update."""
         self._call(lambda: setattr(self.account, "reject_next", self.account.reject_next + count))
