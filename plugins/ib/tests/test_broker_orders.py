@@ -133,6 +133,28 @@ async def test_stop_and_trailing_stop_fill_when_triggered(ib_gateway, ib_broker)
     assert [e.fill.order_id for e in events_of(ib_broker, FillEvent)] == ["trail", "stop"]
 
 
+async def test_stop_limit_works_as_a_limit_once_its_stop_triggered(ib_gateway, ib_broker):
+    ib_gateway.set_price("AAPL", 150.0)
+    await ib_broker.submit_order(
+        make(
+            "stp-lmt",
+            qty=10,
+            side=OrderSide.SELL,
+            order_type=OrderType.STOP_LIMIT,
+            stop_price=140.0,
+            limit_price=139.5,
+        )
+    )
+    ib_gateway.set_price("AAPL", 139.0)  # the stop triggers; below the sell limit: no fill
+    await settle(ib_broker)
+    assert events_of(ib_broker, FillEvent) == []
+    ib_gateway.set_price("AAPL", 141.0)  # above the stop again, but the limit is now working
+    await settle(ib_broker)
+    [fill] = events_of(ib_broker, FillEvent)
+    assert (fill.fill.quantity, fill.fill.price, fill.order_complete) == (10.0, 141.0, True)
+    assert (await ib_broker.get_positions())["AAPL"].quantity == -10.0
+
+
 async def test_cancel_reports_cancelled(ib_gateway, ib_broker):
     await ib_broker.submit_order(make("c-3", order_type=OrderType.LIMIT, limit_price=50.0))
     assert await ib_broker.cancel_order("c-3")
