@@ -37,6 +37,30 @@ async def test_positions_and_account_match_the_gateway(ib_gateway, ib_broker):
     assert account.buying_power == ib_gateway.book.account_values()["BuyingPower"]
 
 
+async def test_account_values_are_the_configured_currencys(ib_gateway):
+    # a multi-currency account reports the same tags again per currency and as "BASE"
+    ib_gateway.book.other_currency_values = {
+        ("TotalCashValue", "EUR"): 5_000.0,
+        ("NetLiquidation", "EUR"): 5_000.0,
+        ("TotalCashValue", "BASE"): 1.0,
+        ("NetLiquidation", "BASE"): 2.0,
+        ("BuyingPower", "BASE"): 3.0,
+    }
+    broker = IBBroker(fast_config(ib_gateway.port))
+    await broker.connect()
+    try:
+        account = await broker.get_account()
+        values = ib_gateway.book.account_values()
+        assert (account.cash, account.equity, account.buying_power, account.currency) == (
+            values["TotalCashValue"],
+            values["NetLiquidation"],
+            values["BuyingPower"],
+            "USD",
+        )
+    finally:
+        await broker.disconnect()
+
+
 async def test_market_order_acknowledged_then_filled(ib_gateway, ib_broker):
     result = await ib_broker.submit_order(make("c-1"))
     assert result.status is OrderStatus.PENDING
