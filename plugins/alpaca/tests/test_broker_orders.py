@@ -217,3 +217,21 @@ def test_an_url_override_cannot_switch_between_paper_and_live(settings, message)
 
     with pytest.raises(ValidationError, match=message):
         AlpacaBrokerConfig(**settings)
+
+
+async def test_fill_of_a_replacement_that_overtakes_the_replace_answer_counts_once(connected):
+    import asyncio
+
+    broker, events, sim = connected
+    sim.set_price("AAPL", 100.0)
+    await broker.submit_order(order("t-00000026", kind=OrderType.LIMIT, limit_price=90.0))
+    sim.delay_answer_next("/v2/orders/", 0.5, method="PATCH")
+    modifying = asyncio.create_task(broker.modify_order("t-00000026", limit_price=95.0))
+    await wait_until(lambda: [o["client_order_id"] for o in sim.open_orders()] == ["t-00000026.r1"],
+                     what="the replacement at the simulator")
+    sim.partial_fill("t-00000026.r1", 2, price=95.0)  # streamed before the replace answer arrives
+    await wait_until(lambda: len(events.of(FillEvent)) == 1, what="the first partial fill")
+    assert await modifying
+    sim.partial_fill("t-00000026.r1", 3, price=94.0)
+    await wait_until(lambda: len(events.of(FillEvent)) == 2, what="the second partial fill")
+    assert [e.fill.quantity for e in events.of(FillEvent)] == [2, 3]

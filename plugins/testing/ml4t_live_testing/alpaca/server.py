@@ -76,6 +76,8 @@ class SimServer:
             headers = {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after is not None else None
             return _error(fault.status, fault.status * 100_000, "injected fault", headers=headers)
         response = await handler(request)
+        if fault.answer_delay:
+            await asyncio.sleep(fault.answer_delay)  # done already; only the answer is late
         if fault.drop_response:
             assert request.transport is not None
             request.transport.abort()  # the request took effect; its answer never arrives

@@ -156,6 +156,12 @@ class AlpacaSimulator:
         """Hold the next matching requests for `seconds` before handling them (a timeout)."""
         self._add_fault(HttpFault(path, method, delay=seconds, times=times))
 
+    def delay_answer_next(
+        self, path: str, seconds: float, *, method: str | None = None, times: int = 1
+    ) -> None:
+        """Handle the next matching requests at once, answer them `seconds` later."""
+        self._add_fault(HttpFault(path, method, answer_delay=seconds, times=times))
+
     def drop_ack_next(self, path: str = "/v2/orders", *, method: str = "POST", times: int = 1) -> None:
         """Accept the next order, then cut the connection: the client never sees the answer."""
         self._add_fault(HttpFault(path, method, drop_response=True, times=times))
