@@ -79,6 +79,9 @@ class AlpacaFeedConfig(AlpacaConnection):
     assets: list[str] = Field(min_length=1)
     #: IEX is free; SIP (all exchanges) needs a paid subscription.
     feed: Literal["iex", "sip"] = "iex"
+    #: "bars": Alpaca's minute bars; "trades": every trade as a tick, for the aggregator
+    #: (`[feed] aggregate = "..."`) to build bars from.
+    source: Literal["bars", "trades"] = "bars"
     #: Seconds to wait for the other assets' bars of a minute before emitting the ones that came.
     bar_wait_seconds: float = Field(5.0, ge=0, allow_inf_nan=False)
     #: How far back `history()` looks for warm-up bars (weekends and holidays have none).

@@ -182,3 +182,72 @@ async def test_on_prepare_gets_the_last_n_bars_before_the_first_live_bar(
     finally:
         runtime.engine.request_stop("test finished")
         await asyncio.wait_for(task, 10)
+
+
+async def test_trades_source_sends_each_trade_as_a_tick(alpaca_sim, alpaca_env):
+    settings = alpaca_feed_settings(alpaca_sim, ASSETS, source="trades")
+    feed = AlpacaDataFeed(AlpacaFeedConfig(**settings))
+    await feed.start()
+    try:
+        await wait_until(
+            lambda: all(alpaca_sim.trade_subscriptions().get(a) for a in ASSETS),
+            what="trade subscription",
+        )
+        assert not alpaca_sim.data_subscriptions().get("AAPL")  # trades instead of bars
+        t0 = minute(-1)
+        alpaca_sim.stream_trades(
+            [(t0, "AAPL", 101.25, 30.0), (t0 + timedelta(seconds=2), "MSFT", 402.5, 5.0)]
+        )
+        first, second = await next_event(feed), await next_event(feed)
+        assert first == (
+            t0,
+            {"AAPL": [{"price": 101.25, "size": 30.0, "timestamp": t0}]},
+            {"source": "alpaca_trades", "feed": "iex"},
+        )
+        assert second[1]["MSFT"][0]["price"] == 402.5
+    finally:
+        await feed.stop()
+
+
+async def test_trades_through_the_aggregator_become_minute_bars(
+    alpaca_sim, alpaca_env, monkeypatch: pytest.MonkeyPatch
+):
+    pytest.importorskip("ml4t_live_aggregator")  # composed through the registry
+    from ml4t_live_core.clock import ManualClock
+    from ml4t_live_core.memory_store import MemoryStateStore
+
+    class Idle(Strategy):
+        def on_data(self, timestamp: datetime, data: dict, context: dict, broker: Any) -> None:
+            return None
+
+    monkeypatch.setenv(LOAD_ENV_VAR, "alpaca,aggregator,sim")
+    settings = alpaca_feed_settings(alpaca_sim, ["AAPL"], source="trades")
+    overrides = {
+        "runtime": {"strategy_id": "alpaca-trades"},
+        "broker": {"use": "sim"},
+        "feed": {"use": "alpaca", "aggregate": "1min", "alpaca": settings},
+    }
+    start = minute(-5)
+    # the aggregator's clock stands at the minute's end, so only the next trade closes it
+    clock = ManualClock(start + timedelta(minutes=1))
+    runtime = build(Idle(), None, overrides=overrides, store=MemoryStateStore(), clock=clock)
+    feed = runtime.feed
+    await feed.start()
+    try:
+        await wait_until(lambda: alpaca_sim.trade_subscriptions().get("AAPL"), what="subscription")
+        prices = [(0, 100.0, 10.0), (15, 103.0, 5.0), (30, 98.5, 20.0), (59, 101.0, 1.0)]
+        trades = [(start + timedelta(seconds=s), "AAPL", p, q) for s, p, q in prices]
+        trades.append((start + timedelta(minutes=1), "AAPL", 150.0, 1.0))  # closes the minute
+        alpaca_sim.stream_trades(trades)
+        timestamp, data, _ = await asyncio.wait_for(anext(aiter(feed)), 3)
+        assert timestamp == start
+        bar = data["AAPL"]
+        assert (bar["open"], bar["high"], bar["low"], bar["close"], bar["volume"]) == (
+            100.0,
+            103.0,
+            98.5,
+            101.0,
+            36.0,
+        )
+    finally:
+        await feed.stop()

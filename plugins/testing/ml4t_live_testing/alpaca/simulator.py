@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable, Coroutine
+from datetime import datetime
 from typing import Any, TypeVar
 
 import polars as pl
@@ -118,6 +119,15 @@ class AlpacaSimulator:
                 await self.server.publish(self.account.set_price(symbol, bar["close"], high=bar["high"], low=bar["low"]))
             await self.server.send_bars(timestamp, batch)
 
+    def stream_trades(self, trades: list[tuple[datetime, str, float, float]]) -> None:
+        """Play trades (timestamp, symbol, price, size) in order: each moves the price (resting
+        orders it crosses fill), then goes out to the data stream's trade subscribers."""
+        async def play() -> None:
+            for timestamp, symbol, price, size in trades:
+                await self.server.publish(self.account.set_price(symbol, price))
+                await self.server.send_trade(symbol.upper(), timestamp, price, size)
+        self._run(play())
+
     def add_history(self, bars: pl.DataFrame) -> None:
         """Bars the historical endpoint serves (warm-up), without streaming them."""
         def add() -> None:
@@ -215,6 +225,16 @@ class AlpacaSimulator:
         def count() -> dict[str, int]:
             counts: dict[str, int] = {}
             for symbols in self.server.data_clients.values():
+                for s in symbols:
+                    counts[s] = counts.get(s, 0) + 1
+            return counts
+        return self._call(count)
+
+    def trade_subscriptions(self) -> dict[str, int]:
+        """How many data-stream clients subscribe to each symbol's trades."""
+        def count() -> dict[str, int]:
+            counts: dict[str, int] = {}
+            for symbols in self.server.trade_subscribers.values():
                 for s in symbols:
                     counts[s] = counts.get(s, 0) + 1
             return counts
