@@ -60,7 +60,7 @@ def test_agreement_exits_zero(prices):
     # against the trader, 0.1% commission on each fill's notional
     closes = load_example_prices("equity").filter(asset="AAPL").sort("timestamp")["close"]
     notional = 100 * (closes[0] * (1 + 5e-4) + closes[4] * (1 - 5e-4))
-    fees = f"{0.001 * notional:,.2f}"
+    fees = f"{0.001 * notional:,.4f}"
     assert f"fees: backtest {fees}, live {fees}" in result.output
 
 
