@@ -150,7 +150,8 @@ class AlpacaSimulator:
 
     def expire(self, client_order_id: str) -> None:
         """End the order as its time in force runs out ("expired" trade update)."""
-        self._mutate(lambda: self.account.expire(self.account.order_by_client_id(client_order_id).id))
+        order_id = self.order(client_order_id).id
+        self._mutate(lambda: self.account.expire(order_id))
 
     def reject_next(self, count: int = 1) -> None:
         """Accept the next `count` orders, then reject them with a "rejected" trade update."""
