@@ -131,6 +131,10 @@ def print_report(report: ParityReport, out: Console) -> None:
         f"fills: backtest {len(b.fills)}, live {len(lv.fills)}   "
         f"positions: backtest {len(b.positions)}, live {len(lv.positions)}"
     )
+    out.print(  # shows that the cost options reached both sides
+        f"fees: backtest {sum(f.commission for f in b.fills):,.4f}, "
+        f"live {sum(f.commission for f in lv.fills):,.4f}"
+    )
     out.print(
         f"tolerance: price/fees {tol.price_rel:g} relative, "
         f"quantity {tol.quantity:g}, cash {tol.cash:g}"

@@ -55,6 +55,13 @@ def test_agreement_exits_zero(prices):
     )
     assert result.exit_code == 0, result.output
     assert "PARITY" in result.output and "fills: backtest 2, live 2" in result.output
+    assert "tolerance: price/fees 1e-09 relative, quantity 1e-09, cash 1e-06" in result.output
+    # the cost options reached the runs: fills at the close of bars 1 and 5, 5 bps slippage
+    # against the trader, 0.1% commission on each fill's notional
+    closes = load_example_prices("equity").filter(asset="AAPL").sort("timestamp")["close"]
+    notional = 100 * (closes[0] * (1 + 5e-4) + closes[4] * (1 - 5e-4))
+    fees = f"{0.001 * notional:,.4f}"
+    assert f"fees: backtest {fees}, live {fees}" in result.output
 
 
 def test_a_run_without_orders_agrees_but_says_so(prices):
@@ -118,5 +125,5 @@ def test_bad_input_names_the_problem(prices, tmp_path, args, message):
         "nan": nan,
     }
     result = cli(*(a.format(**values) for a in args))
-    assert result.exit_code not in (0, 1), result.output
+    assert result.exit_code == 2, result.output  # not run at all: neither agreement nor not
     assert message in result.output

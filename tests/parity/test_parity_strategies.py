@@ -4,6 +4,7 @@ timings, with commission and slippage; orders, fills and final positions must ag
 from __future__ import annotations
 
 from collections import Counter
+from datetime import UTC
 
 import pytest
 from ml4t.backtest.example_data import ExampleRoundTrip, load_example_prices
@@ -39,6 +40,17 @@ def test_bundled_example_round_trip_on_the_bundled_data(sim_only):
         assert_parity(report)
         assert [f.side for f in report.live.fills] == ["buy", "sell"]
         assert report.live.fills[0].commission == pytest.approx(0.5)
+        # the costs really reach both sides (parity would also hold if both ignored them)
+        bars = {
+            r["timestamp"].replace(tzinfo=UTC): r
+            for r in prices.iter_rows(named=True)
+            if r["asset"] == "AAPL"
+        }
+        reference = "open" if timing == "next_open" else "close"
+        buy, sell = report.live.fills
+        slip = COSTS["slippage_bps"] / 10_000
+        assert buy.price == pytest.approx(bars[buy.timestamp][reference] * (1 + slip), rel=1e-12)
+        assert sell.price == pytest.approx(bars[sell.timestamp][reference] * (1 - slip), rel=1e-12)
 
 
 @pytest.mark.parametrize("timing", TIMINGS)

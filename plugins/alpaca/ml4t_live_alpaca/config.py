@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from typing import Literal
+from urllib.parse import urlparse
 
 from pydantic import Field, field_validator, model_validator
 
 from ml4t_live_core.config import PluginConfig
 
 TimeInForceName = Literal["day", "gtc", "opg", "cls", "ioc", "fok"]
+_LIVE_TRADING_HOST = "api.alpaca.markets"
+_PAPER_TRADING_HOST = "paper-api.alpaca.markets"
 
 
 class AlpacaConnection(PluginConfig):
@@ -57,6 +60,18 @@ class AlpacaBrokerConfig(AlpacaConnection):
     #: Time in force of every order (fractional quantities need "day" at Alpaca).
     time_in_force: TimeInForceName = "day"
 
+    @model_validator(mode="after")
+    def _urls_match_paper(self) -> AlpacaBrokerConfig:
+        # An override must not quietly turn a paper config into live trading (or the reverse).
+        for name in ("base_url", "stream_url"):
+            host = urlparse(getattr(self, name) or "").hostname
+            if self.paper and host == _LIVE_TRADING_HOST:
+                raise ValueError(f"paper = true but {name} is Alpaca's live endpoint ({host}); "
+                                 "set paper = false to trade real money")
+            if not self.paper and host == _PAPER_TRADING_HOST:
+                raise ValueError(f"paper = false but {name} is Alpaca's paper endpoint ({host})")
+        return self
+
 
 class AlpacaFeedConfig(AlpacaConnection):
     """[feed.alpaca]: minute bars from Alpaca's market-data stream, history for warm-up."""
@@ -64,6 +79,9 @@ class AlpacaFeedConfig(AlpacaConnection):
     assets: list[str] = Field(min_length=1)
     #: IEX is free; SIP (all exchanges) needs a paid subscription.
     feed: Literal["iex", "sip"] = "iex"
+    #: "bars": Alpaca's minute bars; "trades": every trade as a tick, for the aggregator
+    #: (`[feed] aggregate = "..."`) to build bars from.
+    source: Literal["bars", "trades"] = "bars"
     #: Seconds to wait for the other assets' bars of a minute before emitting the ones that came.
     bar_wait_seconds: float = Field(5.0, ge=0, allow_inf_nan=False)
     #: How far back `history()` looks for warm-up bars (weekends and holidays have none).

@@ -1,4 +1,5 @@
-"""AlpacaDataFeed: minute bars from Alpaca's market-data stream, history for warm-up.
+"""AlpacaDataFeed: minute bars (or trades, for the aggregator) from Alpaca's market-data stream,
+minute bars from the historical API for warm-up.
 
 alpaca-py's `StockDataStream` runs its own event loop (`run()`), so it lives on a worker
 thread and hands bars to the engine's loop; it reconnects and resubscribes by itself.
@@ -7,6 +8,7 @@ thread and hands bars to the engine's loop; it reconnects and resubscribes by it
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import threading
@@ -18,7 +20,7 @@ from alpaca.common.enums import Sort
 from alpaca.data.enums import DataFeed as AlpacaFeed
 from alpaca.data.historical import StockHistoricalDataClient
 from alpaca.data.live import StockDataStream
-from alpaca.data.models import Bar
+from alpaca.data.models import Bar, Trade
 from alpaca.data.requests import StockBarsRequest
 from alpaca.data.timeframe import TimeFrame
 
@@ -59,7 +61,10 @@ class AlpacaDataFeed:
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
-        self._stream.subscribe_bars(self._on_stream_bar, *self.config.assets)
+        if self.config.source == "trades":
+            self._stream.subscribe_trades(self._on_stream_trade, *self.config.assets)
+        else:
+            self._stream.subscribe_bars(self._on_stream_bar, *self.config.assets)
         self._thread = threading.Thread(target=self._stream.run, name="alpaca-data-stream", daemon=True)
         self._thread.start()
 
@@ -72,27 +77,19 @@ class AlpacaDataFeed:
 
     def _stop_stream(self) -> None:
         try:
-            if self._stream._loop is not None:
+            loop = self._stream._loop
+            if loop is not None:
                 self._stream.stop()
-                self._wake_stream()
+                # alpaca-py checks for a stop only between 5-second receive timeouts; closing
+                # the socket wakes it now (it sees the stop flag and does not reconnect).
+                with contextlib.suppress(RuntimeError, TimeoutError):  # already stopped: fine
+                    closing = asyncio.run_coroutine_threadsafe(self._stream.close(), loop)
+                    closing.result(self.config.stream_open_timeout)
             else:
                 self._stream._stop_stream_queue.put_nowait({"should_stop": True})
         finally:
             if self._thread is not None:
                 self._thread.join(self.config.stream_open_timeout)
-
-    def _wake_stream(self) -> None:
-        """alpaca-py sees its stop flag only between reads, and a read waits up to 5 s for
-        data: an unsubscribe makes the server answer at once, so the stream ends now."""
-        loop, ws = self._stream._loop, self._stream._ws
-        if loop is None or ws is None or not loop.is_running():
-            return
-        unsubscribe = self._stream._send_unsubscribe_msg("bars", list(self.config.assets))
-        future = asyncio.run_coroutine_threadsafe(unsubscribe, loop)
-        try:
-            future.result(self.config.stream_open_timeout)
-        except Exception as exc:  # the socket is already gone: nothing is left to wake
-            log.debug("alpaca: unsubscribe at stop failed: %r", exc)
 
     def __aiter__(self) -> AsyncIterator[BarEvent]:
         return self._iterate()
@@ -108,6 +105,21 @@ class AlpacaDataFeed:
     async def _on_stream_bar(self, bar: Bar) -> None:
         assert self._loop is not None
         self._loop.call_soon_threadsafe(self._receive, bar.symbol, bar.timestamp, _ohlcv(bar))
+
+    async def _on_stream_trade(self, trade: Trade) -> None:
+        assert self._loop is not None
+        self._loop.call_soon_threadsafe(self._receive_trade, trade.symbol, trade.timestamp,
+                                        float(trade.price), float(trade.size))
+
+    def _receive_trade(self, symbol: str, timestamp: datetime, price: float, size: float) -> None:
+        """One trade as one tick event, in the shape the aggregator folds into bars."""
+        if not (math.isfinite(price) and price > 0 and math.isfinite(size) and size >= 0):
+            log.error("alpaca: bad trade for %s at %s ignored: %s x %s",
+                      symbol, timestamp, price, size)
+            return
+        tick = {"price": price, "size": size, "timestamp": timestamp}
+        context = {"source": "alpaca_trades", "feed": self.config.feed}
+        self._queue.put_nowait((timestamp, {symbol: [tick]}, context))
 
     def _receive(self, symbol: str, timestamp: datetime, values: dict[str, float]) -> None:
         """Group bars by minute; emit a minute when all assets arrived, a later minute began,

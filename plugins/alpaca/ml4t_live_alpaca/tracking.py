@@ -53,7 +53,11 @@ class OrderTrack:
         return delta, price
 
     def baseline(self, alpaca_id: str, cumulative: float, avg_price: float | None) -> None:
-        """Take Alpaca's current fill as already known (it is in the positions synced at start)."""
+        """Take Alpaca's current fill as already known (it is in the positions synced at start).
+        Never lowers what is known: a stream fill may have overtaken the answer carrying
+        `cumulative` (a replacement filled before the replace call returned)."""
+        if cumulative <= self.filled.get(alpaca_id, 0.0):
+            return
         self.filled[alpaca_id] = cumulative
         if avg_price is not None:
             self.avg_price[alpaca_id] = avg_price

@@ -147,3 +147,42 @@ async def test_connect_fails_clearly_and_without_secrets_on_bad_credentials(alpa
     assert "not authorized" in str(info.value)
     assert "wrong-secret-value-123456" not in str(info.value)
     assert alpaca_env["APCA_API_KEY_ID"] not in str(info.value)
+
+
+async def test_a_slow_rest_call_does_not_block_the_event_loop(connected):
+    import asyncio
+
+    broker, _, sim = connected
+    sim.set_price("AAPL", 100.0)
+    sim.delay_next("/v2/orders", 0.5, method="POST")  # alpaca-py's REST call is synchronous
+    ticks = 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    ticker = asyncio.create_task(tick())
+    try:
+        placed = await broker.submit_order(buy("t-00000010"))
+    finally:
+        ticker.cancel()
+    assert placed.status is OrderStatus.PENDING and len(sim.orders("t-00000010")) == 1
+    assert ticks >= 10  # a blocked loop would tick once, after the call
+
+
+async def test_reconnect_is_declared_only_after_a_reconciling_poll_succeeds(connected):
+    broker, events, sim = connected
+    sim.set_price("AAPL", 50.0)
+    await broker.submit_order(buy("t-00000031", qty=10))
+    sim.drop_trade_stream(refuse=2)
+    sim.partial_fill("t-00000031", 4, price=50.0)  # nobody listens: only the poll can find it
+    sim.fail_next("/v2/orders", status=500, method="GET", times=6)  # > one call's 4 attempts
+    await wait_until(lambda: not broker.is_connected, what="the drop")
+    await wait_until(lambda: broker.is_connected, timeout=5, what="reconnect")
+    # every failed poll came before the broker said it was back
+    assert len(sim.requests("GET", "/v2/orders")) >= 1 + 6 + 1  # connect, failures, success
+    assert [e.connected for e in events.of(ConnectionEvent)] == [True, False, True]
+    [fill] = events.of(FillEvent)
+    assert (fill.fill.order_id, fill.fill.quantity, fill.order_complete) == ("t-00000031", 4, False)

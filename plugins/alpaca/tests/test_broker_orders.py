@@ -130,3 +130,108 @@ async def test_missing_credentials_name_the_variable(monkeypatch, alpaca_sim):
     with pytest.raises(ConfigError, match="APCA_API_KEY_ID") as info:
         AlpacaBroker(AlpacaBrokerConfig(base_url=alpaca_sim.base_url))
     assert "some-secret-value-xyz" not in str(info.value)
+
+
+async def test_expiry_and_broker_side_cancel_end_orders_as_cancelled_with_the_reason(connected):
+    broker, events, sim = connected
+    sim.set_price("AAPL", 100.0)
+    await broker.submit_order(order("t-00000021", kind=OrderType.LIMIT, limit_price=90.0))
+    await broker.submit_order(order("t-00000022", kind=OrderType.LIMIT, limit_price=91.0))
+    sim.expire("t-00000021")  # a day order at the close
+    sim.cancel("t-00000022")  # cancelled by Alpaca, not by us
+
+    def ended() -> list[OrderStatusEvent]:
+        return [e for e in events.of(OrderStatusEvent) if e.status is not OrderStatus.PENDING]
+
+    await wait_until(lambda: len(ended()) == 2, what="both orders to end")
+    assert [(e.client_order_id, e.status, e.reason) for e in ended()] == [
+        ("t-00000021", OrderStatus.CANCELLED, "alpaca: expired"),
+        ("t-00000022", OrderStatus.CANCELLED, "alpaca: canceled"),
+    ]
+    assert await broker.get_open_orders() == []
+
+
+async def test_configured_time_in_force_reaches_alpaca(alpaca_sim_manual, make_broker):
+    sim = alpaca_sim_manual
+    broker = make_broker(sim, time_in_force="gtc")
+    await broker.connect()
+    try:
+        sim.set_price("AAPL", 100.0)
+        await broker.submit_order(order("t-00000023", kind=OrderType.LIMIT, limit_price=95.0))
+        assert sim.orders("t-00000023")[0]["time_in_force"] == "gtc"
+        refused = await broker.submit_order(order("t-00000024", qty=0.5))  # fractional needs "day"
+        assert refused.status is OrderStatus.REJECTED and "'day'" in refused.rejection_reason
+        assert sim.orders("t-00000024") == []
+    finally:
+        await broker.disconnect()
+
+
+async def test_close_position_liquidates_through_alpaca(alpaca_sim, make_broker):
+    from .conftest import Recorder
+
+    broker = make_broker(alpaca_sim)
+    events = Recorder()
+    broker.subscribe(events)
+    await broker.connect()
+    try:
+        alpaca_sim.set_price("AAPL", 100.0)
+        await broker.submit_order(order("t-00000025", qty=7))
+        await wait_until(lambda: alpaca_sim.positions() == {"AAPL": 7}, what="the buy to fill")
+        closing = await broker.close_position("AAPL")
+        assert closing is not None
+        assert (closing.asset, closing.side, closing.quantity) == ("AAPL", OrderSide.SELL, 7)
+        await wait_until(lambda: alpaca_sim.positions() == {}, what="the position to close")
+        await wait_until(lambda: len(events.of(FillEvent)) == 2, what="the closing fill")
+        assert events.of(FillEvent)[-1].fill.side is OrderSide.SELL
+        assert await broker.get_positions() == {}
+        assert await broker.close_position("MSFT") is None  # nothing held: nothing sent
+    finally:
+        await broker.disconnect()
+
+
+def test_paper_by_default_live_only_on_purpose(alpaca_env, caplog):
+    from alpaca.common.enums import BaseURL
+    from ml4t_live_alpaca import AlpacaBroker, AlpacaBrokerConfig
+
+    paper = AlpacaBroker(AlpacaBrokerConfig())
+    assert paper._client._base_url == BaseURL.TRADING_PAPER
+    assert paper._stream.url == BaseURL.TRADING_STREAM_PAPER.value
+    assert not [r for r in caplog.records if "LIVE" in r.getMessage()]
+    live = AlpacaBroker(AlpacaBrokerConfig(paper=False))
+    assert live._client._base_url == BaseURL.TRADING_LIVE
+    assert live._stream.url == BaseURL.TRADING_STREAM_LIVE.value
+    assert any("LIVE trading endpoint" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"base_url": "https://api.alpaca.markets"}, "paper = true but base_url"),
+        ({"stream_url": "wss://api.alpaca.markets/stream"}, "paper = true but stream_url"),
+        ({"paper": False, "base_url": "https://paper-api.alpaca.markets"}, "paper = false"),
+    ],
+)
+def test_an_url_override_cannot_switch_between_paper_and_live(settings, message):
+    from ml4t_live_alpaca import AlpacaBrokerConfig
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match=message):
+        AlpacaBrokerConfig(**settings)
+
+
+async def test_fill_of_a_replacement_that_overtakes_the_replace_answer_counts_once(connected):
+    import asyncio
+
+    broker, events, sim = connected
+    sim.set_price("AAPL", 100.0)
+    await broker.submit_order(order("t-00000026", kind=OrderType.LIMIT, limit_price=90.0))
+    sim.delay_answer_next("/v2/orders/", 0.5, method="PATCH")
+    modifying = asyncio.create_task(broker.modify_order("t-00000026", limit_price=95.0))
+    await wait_until(lambda: [o["client_order_id"] for o in sim.open_orders()] == ["t-00000026.r1"],
+                     what="the replacement at the simulator")
+    sim.partial_fill("t-00000026.r1", 2, price=95.0)  # streamed before the replace answer arrives
+    await wait_until(lambda: len(events.of(FillEvent)) == 1, what="the first partial fill")
+    assert await modifying
+    sim.partial_fill("t-00000026.r1", 3, price=94.0)
+    await wait_until(lambda: len(events.of(FillEvent)) == 2, what="the second partial fill")
+    assert [e.fill.quantity for e in events.of(FillEvent)] == [2, 3]

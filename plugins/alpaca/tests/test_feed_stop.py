@@ -8,7 +8,7 @@ from ml4t_live_testing.alpaca import alpaca_feed_settings
 from .conftest import wait_until
 
 
-async def test_stop_ends_the_stream_thread_and_unsubscribes(alpaca_sim, alpaca_env):
+async def test_stop_ends_the_stream_thread_and_leaves_no_subscription(alpaca_sim, alpaca_env):
     # alpaca-py reads with a 5 s timeout; stop() may wait stream_open_timeout (1 s) for its thread
     settings = alpaca_feed_settings(alpaca_sim, ["AAPL", "MSFT"], stream_open_timeout=1.0)
     feed = AlpacaDataFeed(AlpacaFeedConfig(**settings))

@@ -33,6 +33,7 @@ from ml4t_live_ib.connection import (
     RESTORED_DATA_KEPT,
     RESTORED_DATA_LOST,
     IBConnection,
+    mask_accounts,
 )
 from ml4t_live_ib.contracts import ContractCache, UnknownContractError
 from ml4t_live_ib.orders import ACKNOWLEDGED, WORKING, UnsupportedOrderError, to_ib_order
@@ -385,6 +386,7 @@ class IBBroker:
         self._timers.add(handle)
 
     def _on_error(self, req_id: int, code: int, text: str, contract: object) -> None:
+        text = mask_accounts(text)
         if code == CONNECTIVITY_LOST:
             self._paused = True
             self._emit(ConnectionEvent(False, f"IB {code}: {text}"))

@@ -11,6 +11,7 @@ import ib_async
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from ml4t_live_core.errors import BrokerUnavailableError
+from ml4t_live_core.logs import register_secret
 from ml4t_live_ib.config import LIVE_PORTS, IBConfig
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,14 @@ class AccountRedactor(logging.Filter):
 REDACTOR = AccountRedactor()
 for _name in IB_ASYNC_LOGGERS:
     logging.getLogger(_name).addFilter(REDACTOR)
+
+
+def mask_accounts(text: str) -> str:
+    """`text` with every managed account id masked: IB error texts may name the account, and
+    they become rejection reasons the strategy, the journal and the logs see."""
+    for secret in REDACTOR.secrets:
+        text = text.replace(secret, "***")
+    return text
 
 
 class LiveAccountRefused(BrokerUnavailableError):
@@ -98,6 +107,8 @@ class IBConnection:
     def _choose_account(self, wanted: str) -> str:
         accounts = self.ib.managedAccounts()
         REDACTOR.secrets.update(accounts)
+        for account in accounts:  # the runtime's log handlers mask them too
+            register_secret(account)
         if wanted and wanted not in accounts:
             self.ib.disconnect()
             # the account id is a secret: say which variable, not its value

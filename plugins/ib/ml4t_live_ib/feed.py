@@ -14,7 +14,7 @@ import ib_async
 from ml4t_live_core.errors import BrokerUnavailableError
 from ml4t_live_core.protocols import BarEvent
 from ml4t_live_ib.config import IBFeedConfig
-from ml4t_live_ib.connection import RESTORED_DATA_LOST, IBConnection
+from ml4t_live_ib.connection import RESTORED_DATA_LOST, IBConnection, mask_accounts
 from ml4t_live_ib.contracts import ContractCache
 
 log = logging.getLogger(__name__)
@@ -91,6 +91,7 @@ class IBDataFeed:
             raise MarketDataError(f"IB refused market data for {len(failed)} asset(s): {detail}")
 
     def _on_error(self, req_id: int, code: int, text: str, contract: object) -> None:
+        text = mask_accounts(text)  # it may end up in a start-up error and the logs
         if code in MARKET_DATA_ERRORS:
             self._errors[req_id] = (code, text)
             if any(b.reqId == req_id for b in self._subscriptions.values()):

@@ -49,6 +49,30 @@ async def test_account_event_after_a_fill_carries_the_cash_after_it(ib_gateway, 
     assert (last.cash, last.equity) == (ib_gateway.book.cash, ib_gateway.book.net_liquidation())
 
 
+async def test_account_values_are_the_configured_currencys(ib_gateway):
+    # a multi-currency account reports the same tags again per currency and as "BASE"
+    ib_gateway.book.other_currency_values = {
+        ("TotalCashValue", "EUR"): 5_000.0,
+        ("NetLiquidation", "EUR"): 5_000.0,
+        ("TotalCashValue", "BASE"): 1.0,
+        ("NetLiquidation", "BASE"): 2.0,
+        ("BuyingPower", "BASE"): 3.0,
+    }
+    broker = IBBroker(fast_config(ib_gateway.port))
+    await broker.connect()
+    try:
+        account = await broker.get_account()
+        values = ib_gateway.book.account_values()
+        assert (account.cash, account.equity, account.buying_power, account.currency) == (
+            values["TotalCashValue"],
+            values["NetLiquidation"],
+            values["BuyingPower"],
+            "USD",
+        )
+    finally:
+        await broker.disconnect()
+
+
 async def test_market_order_acknowledged_then_filled(ib_gateway, ib_broker):
     result = await ib_broker.submit_order(make("c-1"))
     assert result.status is OrderStatus.PENDING
@@ -143,6 +167,28 @@ async def test_stop_and_trailing_stop_fill_when_triggered(ib_gateway, ib_broker)
     ib_gateway.set_price("AAPL", 144.0)
     await settle(ib_broker)
     assert [e.fill.order_id for e in events_of(ib_broker, FillEvent)] == ["trail", "stop"]
+
+
+async def test_stop_limit_works_as_a_limit_once_its_stop_triggered(ib_gateway, ib_broker):
+    ib_gateway.set_price("AAPL", 150.0)
+    await ib_broker.submit_order(
+        make(
+            "stp-lmt",
+            qty=10,
+            side=OrderSide.SELL,
+            order_type=OrderType.STOP_LIMIT,
+            stop_price=140.0,
+            limit_price=139.5,
+        )
+    )
+    ib_gateway.set_price("AAPL", 139.0)  # the stop triggers; below the sell limit: no fill
+    await settle(ib_broker)
+    assert events_of(ib_broker, FillEvent) == []
+    ib_gateway.set_price("AAPL", 141.0)  # above the stop again, but the limit is now working
+    await settle(ib_broker)
+    [fill] = events_of(ib_broker, FillEvent)
+    assert (fill.fill.quantity, fill.fill.price, fill.order_complete) == (10.0, 141.0, True)
+    assert (await ib_broker.get_positions())["AAPL"].quantity == -10.0
 
 
 async def test_cancel_reports_cancelled(ib_gateway, ib_broker):

@@ -269,3 +269,22 @@ async def test_order_cancelled_at_ib_while_disconnected_is_cancelled(ib_gateway,
         if e.client_order_id == "l-2" and e.status is not OrderStatus.PENDING
     ]
     assert event.status is OrderStatus.CANCELLED and "while disconnected" in event.reason
+
+
+async def test_reconnect_that_gives_up_keeps_trading_stopped_and_says_so(ib_gateway):
+    broker = IBBroker(fast_config(ib_gateway.port, reconnect_attempts=2))
+    seen = []
+    broker.subscribe(seen.append)
+    await broker.connect()
+    try:
+        await ib_gateway.stop()  # the gateway is gone for good
+        await wait_until(
+            lambda: any(isinstance(e, ConnectionEvent) and "gave up" in e.reason for e in seen)
+        )
+        assert [e.connected for e in seen if isinstance(e, ConnectionEvent)] == [False, False]
+        assert not broker.is_connected
+        with pytest.raises(BrokerUnavailableError, match="not connected"):
+            await broker.submit_order(limit("g-1"))
+        assert ib_gateway.placed == []
+    finally:
+        await broker.disconnect()

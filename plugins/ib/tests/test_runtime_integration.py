@@ -177,3 +177,23 @@ async def test_bracket_through_safebroker_is_native_at_ib(ib_gateway, monkeypatc
         assert (tp.order_id, JournalEvent.CANCELLED) in events
     finally:
         await safe.stop()
+
+
+async def test_account_id_in_an_ib_error_text_never_reaches_strategy_or_journal(
+    ib_gateway, monkeypatch, caplog
+):
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    account = ib_gateway.book.account
+    ib_gateway.reject_next(201, f"Order rejected - reason:account {account} may not trade AAPL")
+    strategy = BuyOnceThenLook()
+    store = MemoryStateStore()
+    runtime = runtime_for(strategy, IBBroker(fast_config(ib_gateway.port)), store, monkeypatch)
+    await runtime.engine.run(install_signal_handlers=False)
+    assert strategy.submitted.status is OrderStatus.REJECTED
+    assert "may not trade AAPL" in strategy.reason  # IB's reason, with the account masked
+    texts = [strategy.reason, strategy.submitted.rejection_reason or ""]
+    texts += [repr(r) for r in store.journal]
+    texts += [r.getMessage() for r in caplog.records if r.name.startswith("ml4t_live")]
+    assert [t for t in texts if account in t] == []

@@ -194,6 +194,15 @@ class SimAccount:
         order.status, order.canceled_at, order.updated_at = "canceled", now, now
         return [TradeEvent("canceled", order, now)]
 
+    def expire(self, order_id: str) -> list[TradeEvent]:
+        """The order's time in force ran out (a day order at the close): Alpaca says "expired"."""
+        order = self.order(order_id)
+        if not order.is_open:
+            raise ValueError(f"order {order.client_order_id} is {order.status}; it cannot expire")
+        now = self.clock.now()
+        order.status, order.expired_at, order.updated_at = "expired", now, now
+        return [TradeEvent("expired", order, now)]
+
     def replace(self, order_id: str, body: dict[str, Any]) -> tuple[SimOrder, list[TradeEvent]]:
         """Alpaca replaces by creating a new order that `replaces` the old one."""
         old = self.order(order_id)

@@ -10,8 +10,10 @@ class HttpFault:
     """What to do to the next `times` requests matching `method` (None: any) and path prefix.
 
     `status` answers with that HTTP error instead of handling the request; `delay` waits
-    before handling (longer than the client's timeout, it is a timeout); `drop_response`
-    handles the request, then cuts the connection before answering (a lost acknowledgement).
+    before handling (longer than the client's timeout, it is a timeout); `answer_delay`
+    handles the request at once but answers late (its trade updates overtake the answer);
+    `drop_response` handles the request, then cuts the connection before answering (a lost
+    acknowledgement).
     """
 
     path: str
@@ -19,6 +21,7 @@ class HttpFault:
     status: int | None = None
     retry_after: float | None = None
     delay: float = 0.0
+    answer_delay: float = 0.0
     drop_response: bool = False
     times: int = 1
 

@@ -38,6 +38,9 @@ class SimServer:
         self.submissions: list[tuple[str, str]] = []
         self.trade_clients: set[web.WebSocketResponse] = set()
         self.data_clients: dict[web.WebSocketResponse, set[str]] = {}
+        #: Trade subscriptions per data-stream client (bars are in `data_clients`).
+        self.trade_subscribers: dict[web.WebSocketResponse, set[str]] = {}
+        self._trade_ids = 0
         #: Bars by symbol, for the historical endpoint: (timestamp, bar).
         self.history: dict[str, list[tuple[datetime, dict[str, float]]]] = {}
         self.app = web.Application(middlewares=[self._middleware])
@@ -76,6 +79,8 @@ class SimServer:
             headers = {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after is not None else None
             return _error(fault.status, fault.status * 100_000, "injected fault", headers=headers)
         response = await handler(request)
+        if fault.answer_delay:
+            await asyncio.sleep(fault.answer_delay)  # done already; only the answer is late
         if fault.drop_response:
             assert request.transport is not None
             request.transport.abort()  # the request took effect; its answer never arrives
@@ -260,13 +265,17 @@ class SimServer:
                 await ws.send_bytes(wire.pack([{"T": "error", "code": 401, "msg": "not authenticated"}]))
             elif action in ("subscribe", "unsubscribe"):
                 symbols = self.data_clients.setdefault(ws, set())
-                change = set(msg.get("bars") or [])
-                symbols |= change if action == "subscribe" else set()
-                symbols -= change if action == "unsubscribe" else set()
-                await ws.send_bytes(wire.pack([{"T": "subscription", "trades": [], "quotes": [], "bars": sorted(symbols),
-                                                "updatedBars": [], "dailyBars": [], "statuses": [], "lulds": [],
-                                                "corrections": [], "cancelErrors": []}]))
+                trades = self.trade_subscribers.setdefault(ws, set())
+                for subscribed, key in ((symbols, "bars"), (trades, "trades")):
+                    change = set(msg.get(key) or [])
+                    subscribed |= change if action == "subscribe" else set()
+                    subscribed -= change if action == "unsubscribe" else set()
+                await ws.send_bytes(wire.pack([{
+                    "T": "subscription", "trades": sorted(trades), "quotes": [],
+                    "bars": sorted(symbols), "updatedBars": [], "dailyBars": [], "statuses": [],
+                    "lulds": [], "corrections": [], "cancelErrors": []}]))
         self.data_clients.pop(ws, None)
+        self.trade_subscribers.pop(ws, None)
         return ws
 
     async def send_bars(self, timestamp: datetime, bars: dict[str, dict[str, float]]) -> None:
@@ -278,9 +287,20 @@ class SimServer:
                 except (ConnectionError, RuntimeError):
                     self.data_clients.pop(ws, None)
 
+    async def send_trade(self, symbol: str, timestamp: datetime, price: float, size: float) -> None:
+        self._trade_ids += 1
+        message = wire.pack([wire.trade_message(symbol, timestamp, price, size, self._trade_ids)])
+        for ws, symbols in list(self.trade_subscribers.items()):
+            if symbol in symbols:
+                try:
+                    await ws.send_bytes(message)
+                except (ConnectionError, RuntimeError):
+                    self.trade_subscribers.pop(ws, None)
+
     async def drop_data_streams(self) -> None:
         for ws in list(self.data_clients):
             self.data_clients.pop(ws, None)
+            self.trade_subscribers.pop(ws, None)
             await ws.close(code=1011, message=b"dropped by the simulator")
 
     async def close_all(self) -> None:

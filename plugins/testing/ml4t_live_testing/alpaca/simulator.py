@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable, Coroutine
+from datetime import datetime
 from typing import Any, TypeVar
 
 import polars as pl
@@ -118,6 +119,15 @@ class AlpacaSimulator:
                 await self.server.publish(self.account.set_price(symbol, bar["close"], high=bar["high"], low=bar["low"]))
             await self.server.send_bars(timestamp, batch)
 
+    def stream_trades(self, trades: list[tuple[datetime, str, float, float]]) -> None:
+        """Play trades (timestamp, symbol, price, size) in order: each moves the price (resting
+        orders it crosses fill), then goes out to the data stream's trade subscribers."""
+        async def play() -> None:
+            for timestamp, symbol, price, size in trades:
+                await self.server.publish(self.account.set_price(symbol, price))
+                await self.server.send_trade(symbol.upper(), timestamp, price, size)
+        self._run(play())
+
     def add_history(self, bars: pl.DataFrame) -> None:
         """Bars the historical endpoint serves (warm-up), without streaming them."""
         def add() -> None:
@@ -138,6 +148,11 @@ class AlpacaSimulator:
         """Cancel from the broker's side (e.g. end of day for a day order)."""
         self._mutate(lambda: self.account.cancel(self.account.order_by_client_id(client_order_id).id))
 
+    def expire(self, client_order_id: str) -> None:
+        """End the order as its time in force runs out ("expired" trade update)."""
+        order_id = self.order(client_order_id).id
+        self._mutate(lambda: self.account.expire(order_id))
+
     def reject_next(self, count: int = 1) -> None:
         """Accept the next `count` orders, then reject them with a "rejected" trade update."""
         self._call(lambda: setattr(self.account, "reject_next", self.account.reject_next + count))
@@ -151,6 +166,12 @@ class AlpacaSimulator:
     def delay_next(self, path: str, seconds: float, *, method: str | None = None, times: int = 1) -> None:
         """Hold the next matching requests for `seconds` before handling them (a timeout)."""
         self._add_fault(HttpFault(path, method, delay=seconds, times=times))
+
+    def delay_answer_next(
+        self, path: str, seconds: float, *, method: str | None = None, times: int = 1
+    ) -> None:
+        """Handle the next matching requests at once, answer them `seconds` later."""
+        self._add_fault(HttpFault(path, method, answer_delay=seconds, times=times))
 
     def drop_ack_next(self, path: str = "/v2/orders", *, method: str = "POST", times: int = 1) -> None:
         """Accept the next order, then cut the connection: the client never sees the answer."""
@@ -205,6 +226,16 @@ class AlpacaSimulator:
         def count() -> dict[str, int]:
             counts: dict[str, int] = {}
             for symbols in self.server.data_clients.values():
+                for s in symbols:
+                    counts[s] = counts.get(s, 0) + 1
+            return counts
+        return self._call(count)
+
+    def trade_subscriptions(self) -> dict[str, int]:
+        """How many data-stream clients subscribe to each symbol's trades."""
+        def count() -> dict[str, int]:
+            counts: dict[str, int] = {}
+            for symbols in self.server.trade_subscribers.values():
                 for s in symbols:
                     counts[s] = counts.get(s, 0) + 1
             return counts

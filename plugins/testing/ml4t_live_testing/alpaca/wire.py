@@ -165,3 +165,13 @@ def bar_json(timestamp: datetime, bar: dict[str, float]) -> dict[str, Any]:
 
 def pack(messages: list[dict[str, Any]]) -> bytes:
     return msgpack.packb(messages, datetime=False)
+
+
+def trade_message(
+    symbol: str, timestamp: datetime, price: float, size: float, trade_id: int
+) -> dict[str, Any]:
+    """One trade as the market-data stream sends it (msgpack; `t` is a msgpack Timestamp)."""
+    return {
+        "T": "t", "S": symbol, "i": trade_id, "x": "V", "p": price, "s": size,
+        "t": msgpack.Timestamp.from_datetime(timestamp), "c": ["@"], "z": "C",
+    }

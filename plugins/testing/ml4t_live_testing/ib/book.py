@@ -81,6 +81,9 @@ class GatewayBook:
     executions: list[SimExecution] = field(default_factory=list)
     positions: dict[int, SimPosition] = field(default_factory=dict)
     prices: dict[int, float] = field(default_factory=dict)
+    #: values IB also reports in other currencies / "BASE": (tag, currency) -> value, sent
+    #: after the account-currency ones, as a multi-currency account does
+    other_currency_values: dict[tuple[str, str], float] = field(default_factory=dict)
 
     def commission(self, shares: float) -> float:
         return max(self.min_commission, abs(shares) * self.commission_per_share)

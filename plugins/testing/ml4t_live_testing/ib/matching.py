@@ -27,6 +27,8 @@ class Matcher:
         self.auto_fill_market = False
         #: best price seen since a trailing stop started working (order id -> price)
         self.trail_anchor: dict[int, float] = {}
+        #: stop-limit orders whose stop has triggered (order id)
+        self.stop_triggered: set[int] = set()
 
     def crosses(self, o: SimOrder, price: float) -> bool:
         buy = o.action == "BUY"
@@ -40,8 +42,10 @@ class Matcher:
             anchor = min(anchor, price) if buy else max(anchor, price)
             self.trail_anchor[o.order_id] = anchor
             return price >= anchor + aux if buy else price <= anchor - aux
-        triggered = price >= aux if buy else price <= aux
+        triggered = o.order_id in self.stop_triggered or (price >= aux if buy else price <= aux)
         if o.order_type == "STP LMT":
+            if triggered:  # from now on it is a working limit order, as at IB
+                self.stop_triggered.add(o.order_id)
             return triggered and (price <= lmt if buy else price >= lmt)
         return triggered
 

@@ -146,6 +146,8 @@ class GatewaySession:
         book = self.gateway.book
         for key, value in book.account_values().items():
             self.send(msg.account_value(key, value, book.currency, book.account))
+        for (key, currency), value in book.other_currency_values.items():
+            self.send(msg.account_value(key, value, currency, book.account))
         for pos in book.positions.values():
             self.send(msg.portfolio(book, pos))
         self.send(msg.account_time("14:30"))
@@ -154,6 +156,8 @@ class GatewaySession:
         req_id, book = int(fields[2]), self.gateway.book
         for key, value in book.account_values().items():
             self.send(msg.account_update_multi(req_id, book.account, key, value, book.currency))
+        for (key, currency), value in book.other_currency_values.items():
+            self.send(msg.account_update_multi(req_id, book.account, key, value, currency))
         self.send(msg.account_update_multi_end(req_id))
 
     def _executions(self, fields: list[str]) -> None:
