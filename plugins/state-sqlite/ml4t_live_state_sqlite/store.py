@@ -24,6 +24,7 @@ from ml4t_live_core.config import PluginConfig
 from ml4t_live_core.errors import StateCorruptError
 from ml4t_live_core.protocols import TradingStateRecord
 from ml4t_live_core.state import (
+    JournalEvent,
     JournalRecord,
     RiskState,
     StateSchemaError,
@@ -180,6 +181,27 @@ class SqliteStateStore:
             except StateSchemaError as exc:
                 raise self._corrupt(f"journal row {row_id}: {exc}") from None
         return records
+
+    async def recent_submissions(self, since: datetime) -> list[datetime]:
+        """Times of live orders submitted at or after `since` by every process on this file.
+
+        On the loop, like `read_trading_state`: a WAL read never waits for a writer, and the
+        `ts` index limits it to the rate-limit window's records.
+        """
+        if self._reader is None:
+            await self.open()
+        assert self._reader is not None
+        try:
+            rows = self._reader.execute(
+                "SELECT ts FROM journal WHERE ts >= ? AND json_extract(body, '$.event') = ?"
+                " AND NOT json_extract(body, '$.shadow') ORDER BY ts",
+                (since.timestamp(), JournalEvent.SUBMITTED.value),
+            ).fetchall()
+        except sqlite3.OperationalError:
+            raise
+        except sqlite3.DatabaseError as exc:
+            raise self._corrupt(f"journal: {exc}") from None
+        return [datetime.fromtimestamp(ts, UTC) for (ts,) in rows]
 
     # --- trading state ---------------------------------------------------------------------
     async def read_trading_state(self) -> TradingStateRecord | None:
