@@ -94,6 +94,7 @@ async def test_slow_consumer_with_block_stops_reading_the_inner_feed(one_minute_
     for _ in range(200):
         await asyncio.sleep(0)
     assert feed.waiting == 2 and feed.aggregator.stats.ticks < 32 * 3
+    assert feed.stats.blocked_backpressure >= 1  # the wait is counted, not silent
     events = [event async for event in feed]
     assert len(events) == 32 and feed.stats.dropped_backpressure == 0
 
