@@ -322,11 +322,19 @@ class SafeBroker(AccountBook):
         merged = {f: changes.get(f, getattr(order, f)) for f in allowed}
         validate_order_args(order.asset, merged["quantity"], order.side, order.order_type,
                             merged["limit_price"], merged["stop_price"], merged["trail_amount"])
+        held = self.ledger.quantity(order.asset)
+        # Still reducing after the change (REDUCING lets it through): this order's new remainder
+        # plus the other working orders on its side never exceed the position against them.
+        remaining = merged["quantity"] - order.filled_quantity
+        working = self._pending_qty.get((order.asset, order.side), 0.0)
+        others = working - (order.quantity - order.filled_quantity)
+        signed = remaining if order.side is OrderSide.BUY else -remaining
+        reduces = held * signed < 0 and remaining + others <= abs(held) + QUANTITY_EPSILON
         request = OrderRequest(
             asset=order.asset, side=order.side, quantity=merged["quantity"], order_type=order.order_type,
             timestamp=self.clock.now(), client_order_id=order_id, limit_price=merged["limit_price"],
             stop_price=merged["stop_price"], trail_amount=merged["trail_amount"],
-            position_quantity=self.ledger.quantity(order.asset), is_update=True,
+            position_quantity=held, reduces_position=reduces, is_update=True,
         )
         rejections = await self._check_fresh(request)
         if rejections:
