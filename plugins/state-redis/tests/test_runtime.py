@@ -67,6 +67,24 @@ async def test_runtime_refuses_to_trade_on_corrupt_redis_state(
         assert client.get("ml4t-live:default:state") == garbage
 
 
+async def test_runtime_refuses_to_trade_when_a_key_has_the_wrong_type(
+    fresh_redis: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(LOAD_ENV_VAR, "sim,state-redis")
+    with redis.Redis.from_url(fresh_redis.url) as client:
+        client.rpush("ml4t-live:default:state", "not", "a", "string")
+        strategy = OrderEveryBar()
+        overrides = {"runtime": {"strategy_id": "wrongtype"},
+                     "state": {"use": "redis", "redis": {"url": fresh_redis.url}}}
+        runtime = build(strategy, None, feed=_feed(2, 5, 1), overrides=overrides)
+        with pytest.raises(StateCorruptError) as caught:
+            await runtime.engine.run(install_signal_handlers=False)
+        message = str(caught.value)
+        assert "ml4t-live:default:state holds a list" in message and "reset --confirm" in message
+        assert strategy.statuses == {} and runtime.safe.stats.orders_submitted == 0
+        assert client.lrange("ml4t-live:default:state", 0, -1) == [b"not", b"a", b"string"]
+
+
 class HaltFromAnotherProcess(OrderEveryBar):
     """At bar `at`, after its order, a separate `ml4t-live halt` process halts the account."""
 
