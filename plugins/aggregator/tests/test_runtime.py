@@ -12,10 +12,13 @@ from ml4t.backtest import Strategy
 from ml4t_live_core.compose import build
 from ml4t_live_core.memory_store import MemoryStateStore
 from ml4t_live_core.plugins import LOAD_ENV_VAR
-from ml4t_live_sim import ReplayFeed, SyntheticConfig
-from ml4t_live_sim.feeds import synthetic_bars
 
 from ml4t_live_aggregator import AggregatingFeed, AggregatorConfig
+
+# These tests drive the sim plugin's replay feed; alone with the core (nox isolation) they skip.
+sim = pytest.importorskip("ml4t_live_sim", reason="these tests replay bars with ml4t-live-sim")
+ReplayFeed, SyntheticConfig = sim.ReplayFeed, sim.SyntheticConfig
+synthetic_bars = pytest.importorskip("ml4t_live_sim.feeds").synthetic_bars
 
 
 class Recorder(Strategy):
