@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,11 @@ from ml4t_live_core.cli import main
 from ml4t_live_core.plugins import LOAD_ENV_VAR
 
 STATE = "ml4t-live:desk:state"
+
+# `ml4t-live` commands compose a whole runtime, whose default broker is the sim plugin.
+pytestmark = pytest.mark.skipif(
+    importlib.util.find_spec("ml4t_live_sim") is None, reason="needs the sim plugin (ml4t-live-sim)"
+)
 
 
 @pytest.fixture
