@@ -1,4 +1,4 @@
-"""Strategy-registered `TradingControl`s see the same `OrderControlContext` live as in a backtest."""
+"""Strategy-registered `TradingControl`s see the same `OrderControlContext` live as backtested."""
 
 from __future__ import annotations
 

@@ -23,7 +23,8 @@ class QueueClosed(Exception):
 class BarQueue:
     """At most `limit` bars wait. When full, `put` waits ("block"), discards the oldest bar
     ("drop_oldest") or merges the two oldest into one ("coalesce"); waits, drops and merges are
-    counted in `stats`. `close(error)` ends the stream; the consumer sees the error after the last bar."""
+    counted in `stats`. `close(error)` ends the stream; the consumer sees the error after the
+    last bar."""
 
     def __init__(self, limit: int, policy: Policy, stats: AggregatorStats):
         self.limit, self.policy, self.stats = limit, policy, stats

@@ -67,13 +67,15 @@ def test_show_and_journal_filters_work_on_redis(config: Path, fresh_redis: Redis
     t0 = datetime(2024, 1, 2, 14, 30, tzinfo=UTC)
 
     async def seed() -> None:
-        store = RedisStateStore(RedisStateConfig.model_validate({"url": fresh_redis.url, "account": "desk"}))
+        settings = {"url": fresh_redis.url, "account": "desk"}
+        store = RedisStateStore(RedisStateConfig.model_validate(settings))
         await store.open()
         await store.save_state(RiskState(orders_total=3, next_client_order_seq=4))
         for seq, asset, minutes in ((1, "AAPL", 0), (2, "MSFT", 10), (3, "AAPL", 20)):
             await store.append_journal(JournalRecord(
-                t0 + timedelta(minutes=minutes), JournalEvent.SUBMITTED, client_order_id=f"s.a-{seq:08d}",
-                asset=asset, side="buy", quantity=1.0, order_type="market"))
+                t0 + timedelta(minutes=minutes), JournalEvent.SUBMITTED,
+                client_order_id=f"s.a-{seq:08d}", asset=asset, side="buy", quantity=1.0,
+                order_type="market"))
         await store.close()
 
     asyncio.run(seed())
@@ -82,6 +84,8 @@ def test_show_and_journal_filters_work_on_redis(config: Path, fresh_redis: Redis
     assert shown.exit_code == 0 and "orders_total" in shown.output and "3" in shown.output
     aapl = runner.invoke(main, ["journal", "--asset", "aapl", "--config", str(config)])
     assert aapl.exit_code == 0 and "(2 records)" in aapl.output
-    late = runner.invoke(main, ["journal", "--since", "2024-01-02T14:35:00+00:00", "--asset", "AAPL",
-                                "--config", str(config)])
+    since = "2024-01-02T14:35:00+00:00"
+    late = runner.invoke(
+        main, ["journal", "--since", since, "--asset", "AAPL", "--config", str(config)]
+    )
     assert late.exit_code == 0 and "(1 records)" in late.output
