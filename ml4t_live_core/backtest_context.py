@@ -171,6 +171,12 @@ class BacktestRiskContext:
     def normalize_asset(self, asset: str) -> str:
         return default_normalize(asset)
 
+    def watch_account_orders(self, seconds: float) -> bool:
+        return False  # one simulated account, one process
+
+    def account_orders_within(self, seconds: float) -> int | None:
+        return None
+
     def set_trading_state(self, state: TradingState, reason: str) -> None:
         if state is self.risk_state.trading_state:
             return

@@ -228,3 +228,14 @@ class StateStore(Protocol):
         purpose) and its `next_client_order_seq` still exceeds every id known before the reset.
         """
         ...
+
+
+@runtime_checkable
+class SharedOrderLog(Protocol):
+    """Optional for a `StateStore` that several processes share (SQLite, Redis): the account's
+    recent orders, so a rate limit counts every process's orders, not only its own."""
+
+    async def recent_submissions(self, since: datetime) -> Sequence[datetime]:
+        """Timestamps of orders journaled as SUBMITTED (not in shadow mode) at or after `since`
+        by every process sharing this store, oldest first. Cheap: read before every order."""
+        ...

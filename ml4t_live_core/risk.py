@@ -106,6 +106,17 @@ class RiskContext(Protocol):
 
     def normalize_asset(self, asset: str) -> str: ...
 
+    def watch_account_orders(self, seconds: float) -> bool:
+        """Ask for account-wide order counts over `seconds` (`account_orders_within`), read from
+        the state store before every order. False when the store is not shared across
+        processes: counts are then this process's own."""
+        ...
+
+    def account_orders_within(self, seconds: float) -> int | None:
+        """Orders every process sharing the state store sent less than `seconds` ago, read just
+        before this order's checks (this process's included); None when not watched or shared."""
+        ...
+
     def set_trading_state(self, state: TradingState, reason: str) -> None:
         """Ask the runtime to move to `state`; it is persisted and journaled by the core."""
         ...

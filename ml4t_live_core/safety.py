@@ -8,11 +8,12 @@ read. The strategy thread never touches it directly: it goes through `ThreadSafe
 from __future__ import annotations
 
 import asyncio
+import bisect
 import copy
 import logging
 import math
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -34,6 +35,7 @@ from ml4t_live_core.protocols import (
     ConnectionEvent,
     FillEvent,
     OrderStatusEvent,
+    SharedOrderLog,
     StateStore,
     TradingStateRecord,
 )
@@ -86,6 +88,10 @@ class SafeBroker(AccountBook):
         self.reconciliation: ReconciliationReport | None = None
         self._seen_trading_record: TradingStateRecord | None = None
         self._last_mark: datetime | None = None
+        # Account-wide order times (every process sharing the store), read before each order
+        # once a check asked for them (`watch_account_orders`).
+        self._account_window = 0.0
+        self._account_orders: list[datetime] | None = None
         self.venue.subscribe(self._on_event)
 
     # --- start-up --------------------------------------------------------------------------
@@ -259,9 +265,21 @@ class SafeBroker(AccountBook):
         """`_check` after following the persisted trading state, so a halt written by another
         process since the last bar stops this order (the read is cheap: see the backends)."""
         problem = await self._follow_or_halt()
+        if problem is None and self._account_window:
+            problem = await self._read_account_orders()
         if problem is not None:
             return [*self._check(request), Rejection("state", f"{problem}; not sent")]
         return self._check(request)
+
+    async def _read_account_orders(self) -> str | None:
+        assert isinstance(self.store, SharedOrderLog)
+        since = self.clock.now() - timedelta(seconds=self._account_window)
+        try:
+            self._account_orders = sorted(await self.store.recent_submissions(since))
+        except Exception as exc:  # unknown count: the rate limit cannot be judged, so no order
+            self._account_orders = None
+            return f"cannot read the account's recent orders ({exc})"
+        return None
 
     async def _follow_or_halt(self) -> str | None:
         """Follow the persisted trading state; if it cannot be read, halt and say why."""
@@ -304,11 +322,19 @@ class SafeBroker(AccountBook):
         merged = {f: changes.get(f, getattr(order, f)) for f in allowed}
         validate_order_args(order.asset, merged["quantity"], order.side, order.order_type,
                             merged["limit_price"], merged["stop_price"], merged["trail_amount"])
+        held = self.ledger.quantity(order.asset)
+        # Still reducing after the change (REDUCING lets it through): this order's new remainder
+        # plus the other working orders on its side never exceed the position against them.
+        remaining = merged["quantity"] - order.filled_quantity
+        working = self._pending_qty.get((order.asset, order.side), 0.0)
+        others = working - (order.quantity - order.filled_quantity)
+        signed = remaining if order.side is OrderSide.BUY else -remaining
+        reduces = held * signed < 0 and remaining + others <= abs(held) + QUANTITY_EPSILON
         request = OrderRequest(
             asset=order.asset, side=order.side, quantity=merged["quantity"], order_type=order.order_type,
             timestamp=self.clock.now(), client_order_id=order_id, limit_price=merged["limit_price"],
             stop_price=merged["stop_price"], trail_amount=merged["trail_amount"],
-            position_quantity=self.ledger.quantity(order.asset), is_update=True,
+            position_quantity=held, reduces_position=reduces, is_update=True,
         )
         rejections = await self._check_fresh(request)
         if rejections:
@@ -527,6 +553,20 @@ class SafeBroker(AccountBook):
 
     def normalize_asset(self, asset: str) -> str:
         return self._normalize(asset)
+
+    def watch_account_orders(self, seconds: float) -> bool:
+        if not isinstance(self.store, SharedOrderLog):
+            return False
+        self._account_window = max(self._account_window, seconds)
+        return True
+
+    def account_orders_within(self, seconds: float) -> int | None:
+        orders = self._account_orders
+        if orders is None or seconds > self._account_window:
+            return None
+        # The same window as a local count: an order exactly `seconds` ago has left it.
+        left = self.clock.now() - timedelta(seconds=seconds)
+        return len(orders) - bisect.bisect_right(orders, left)
 
     def set_trading_state(self, state: TradingState, reason: str) -> None:
         if state is self.risk_state.trading_state:

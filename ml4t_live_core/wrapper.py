@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import copy
+import dataclasses
 import itertools
 import logging
 import math
@@ -19,6 +20,7 @@ import warnings
 from collections.abc import Callable, Coroutine
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from ml4t.backtest import Broker, Fill, Order, OrderSide, OrderType, Position
 from ml4t.backtest.config import ExecutionPrice, ShareType
@@ -55,7 +57,11 @@ class ThreadSafeBrokerWrapper:
         self._completion_validators: list[tuple[object, Callable[[int], None]]] = []
         self._bar_time: datetime | None = None
         self._bar: dict[str, dict[str, Any]] = {}
+        # What the backtest broker counts for strategy controls: submitted orders per civil day
+        # and per session, and per request-counting control its validated requests per day.
         self._day_counts: dict[Any, int] = {}
+        self._session_counts: dict[Any, int] = {}
+        self._request_counts: dict[tuple[int, Any], int] = {}
         self.recorded: list[dict[str, Any]] = []
 
     # --- engine side ---------------------------------------------------------------------
@@ -106,7 +112,10 @@ class ThreadSafeBrokerWrapper:
     ) -> Order:
         asset, qty, side = validate_order_args(asset, quantity, side, order_type, limit_price, stop_price, trail_amount)
         if self._controls:
-            self._run_controls(asset, qty if side is OrderSide.BUY else -qty)
+            request = self._run_controls(asset, qty if side is OrderSide.BUY else -qty)
+            # As in the backtest, an order that passed the controls consumes the counts even if
+            # it is rejected afterwards (there by the broker, here also by a risk check).
+            self._commit_counts(request)
         order = self._call(
             self._safe.submit_order(
                 asset, qty, side, order_type, limit_price, stop_price, trail_amount,
@@ -114,9 +123,6 @@ class ThreadSafeBrokerWrapper:
             ),
             self._order_timeout, "submit_order",
         )
-        if self._controls and order.status.value != "rejected":
-            day = self._bar_time.date() if self._bar_time else None
-            self._day_counts[day] = self._day_counts.get(day, 0) + 1
         return order
 
     def buy(self, asset: str, shares: float | None = None, contracts: int | None = None,
@@ -198,6 +204,12 @@ class ThreadSafeBrokerWrapper:
         return bool(self._call(self._safe.cancel_order(order_id), self._order_timeout, "cancel_order"))
 
     def update_order(self, order_id: str, **changes: Any) -> bool:
+        order = self._safe.pending_view.get(order_id)
+        if self._controls and order is not None:  # the backtest validates a replacement too
+            remaining = changes.get("quantity", order.quantity - order.filled_quantity)
+            if _positive_number(remaining):  # bad values are the loop's ValueError to raise
+                signed = remaining if order.side is OrderSide.BUY else -remaining
+                self._run_controls(order.asset, signed, replacing=order_id)
         return bool(self._call(self._safe.update_order(order_id, **changes), self._order_timeout, "update_order"))
 
     # --- target helpers (same arithmetic as ml4t-backtest, on live prices) ---------------
@@ -365,20 +377,55 @@ class ThreadSafeBrokerWrapper:
                 return True
         return False
 
-    def _run_controls(self, asset: str, signed_quantity: float) -> None:
+    def _run_controls(
+        self, asset: str, signed_quantity: float, *, replacing: str | None = None
+    ) -> OrderControlContext:
+        """Build the `OrderControlContext` the backtest would and run every registered control
+        (raises `TradingControlViolation`). The session is the trading day in the runtime's
+        timezone, the day the risk state rolls on."""
         holding = self._safe.ledger.holdings.get(asset)
-        pending = self._safe.pending_view.values()
-        day = self._bar_time.date() if self._bar_time else None
+        pending = [o for o in self._safe.pending_view.values()
+                   if o.asset == asset and o.order_id != replacing]
+        stamp = self._bar_time
+        local = stamp.astimezone(self._safe._tz) if stamp and stamp.tzinfo else stamp
+        session = local.date() if local else None
+        day = stamp.date() if stamp else None
+        buys = sum(o.quantity - o.filled_quantity for o in pending if o.side is OrderSide.BUY)
+        sells = sum(o.quantity - o.filled_quantity for o in pending if o.side is OrderSide.SELL)
         request = OrderControlContext(
-            timestamp=self._bar_time, asset=asset, quantity=signed_quantity,
+            timestamp=stamp, asset=asset, quantity=signed_quantity,
             position_quantity=holding.quantity if holding else 0.0,
-            pending_buy_quantity=sum(o.quantity - o.filled_quantity for o in pending if o.asset == asset and o.side is OrderSide.BUY),
-            pending_sell_quantity=sum(o.quantity - o.filled_quantity for o in pending if o.asset == asset and o.side is OrderSide.SELL),
+            pending_buy_quantity=buys, pending_sell_quantity=sells,
             price=self._current_price(asset), multiplier=self.get_multiplier(asset),
-            session_date=None, orders_in_session=0, orders_in_day=self._day_counts.get(day, 0),
+            session_date=session, orders_in_session=self._session_counts.get(session, 0),
+            orders_in_day=self._day_counts.get(day, 0), is_update=replacing is not None,
         )
         for control in self._controls:
-            control.validate(request)  # raises TradingControlViolation, as in the backtest
+            if getattr(control, "counts_order_requests", False) and not request.is_update:
+                self._validate_counting(control, request)
+            else:
+                control.validate(request)  # raises TradingControlViolation, as in the backtest
+        return request
+
+    def _validate_counting(self, control: TradingControl, request: OrderControlContext) -> None:
+        """A request-counting control (`OrderRequestCount`) sees its own count of validated
+        requests in its timezone's civil day, advanced once it passes (the backtest's rule)."""
+        if request.timestamp is None:
+            raise ValueError("Request counts require a simulation timestamp")
+        stamp = request.timestamp
+        if stamp.tzinfo is None:
+            stamp = stamp.replace(tzinfo=self._safe._tz)
+        key = (id(control), stamp.astimezone(ZoneInfo(getattr(control, "timezone", "UTC"))).date())
+        prior = self._request_counts.get(key, 0)
+        control.validate(dataclasses.replace(request, orders_in_day=prior))
+        self._request_counts = {k: v for k, v in self._request_counts.items() if k[0] != key[0]}
+        self._request_counts[key] = prior + 1
+
+    def _commit_counts(self, request: OrderControlContext) -> None:
+        if request.session_date is not None:
+            self._session_counts = {request.session_date: request.orders_in_session + 1}
+        if request.timestamp is not None:
+            self._day_counts = {request.timestamp.date(): request.orders_in_day + 1}
 
     # --- what TargetWeightExecutor reaches for ------------------------------------------
     def _next_rebalance_id(self) -> str:
@@ -421,6 +468,11 @@ def _warn_inverted_bracket(asset: str, quantity: Any, take_profit: Any, stop_los
     if (stop_loss >= reference) if long else (stop_loss <= reference):
         warnings.warn(f"Bracket order for {'LONG' if long else 'SHORT'} {asset}: stop_loss ({stop_loss}) "
                       f"is on the wrong side of entry ({reference})", UserWarning, stacklevel=3)
+
+
+def _positive_number(value: Any) -> bool:
+    return (isinstance(value, int | float) and not isinstance(value, bool)
+            and math.isfinite(value) and value > 0)
 
 
 def _finite(name: str, value: Any) -> None:

@@ -40,6 +40,8 @@ class AggregatorStats:
     partial_discarded: int = 0
     dropped_backpressure: int = 0
     coalesced_backpressure: int = 0
+    #: Bars that had to wait for room under the "block" policy (the inner feed waited too).
+    blocked_backpressure: int = 0
     last_rejection: str = ""
     _logged: dict[str, int] = field(default_factory=dict)
 

@@ -22,8 +22,9 @@ class QueueClosed(Exception):
 
 class BarQueue:
     """At most `limit` bars wait. When full, `put` waits ("block"), discards the oldest bar
-    ("drop_oldest") or merges the two oldest into one ("coalesce"); drops and merges are counted
-    in `stats`. `close(error)` ends the stream; the consumer sees the error after the last bar."""
+    ("drop_oldest") or merges the two oldest into one ("coalesce"); waits, drops and merges are
+    counted in `stats`. `close(error)` ends the stream; the consumer sees the error after the
+    last bar."""
 
     def __init__(self, limit: int, policy: Policy, stats: AggregatorStats):
         self.limit, self.policy, self.stats = limit, policy, stats
@@ -38,6 +39,10 @@ class BarQueue:
     async def put(self, event: BarEvent) -> None:
         async with self._changed:
             if self.policy == "block":
+                if len(self._items) >= self.limit and not self._closed:
+                    self.stats.blocked_backpressure += 1
+                    self.stats.note("backpressure", "consumer is %d bars behind: bar %s waits "
+                                    "(and the inner feed with it)", self.limit, event[0])
                 await self._changed.wait_for(lambda: len(self._items) < self.limit or self._closed)
             elif len(self._items) >= self.limit:
                 event = self._make_room(event)

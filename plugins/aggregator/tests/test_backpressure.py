@@ -55,6 +55,7 @@ async def test_block_makes_the_producer_wait_until_the_consumer_takes_a_bar():
     queue = BarQueue(2, "block", stats)
     await queue.put(bar(0))
     await queue.put(bar(1))
+    assert stats.blocked_backpressure == 0  # room: nothing waited
     producer = asyncio.create_task(queue.put(bar(2)))
     for _ in range(10):
         await asyncio.sleep(0)
@@ -62,6 +63,7 @@ async def test_block_makes_the_producer_wait_until_the_consumer_takes_a_bar():
     assert (await queue.get())[0] == T0
     await asyncio.wait_for(producer, 1)
     assert len(queue) == 2 and stats.dropped_backpressure == stats.coalesced_backpressure == 0
+    assert stats.blocked_backpressure == 1  # the one put that had to wait
 
 
 async def test_closed_queue_delivers_what_is_left_then_the_error():

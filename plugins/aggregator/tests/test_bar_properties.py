@@ -189,3 +189,13 @@ def test_missing_lists_assets_seen_before_that_had_no_data_in_the_interval():
     (_, _, first), = agg.add_event(T0 + timedelta(seconds=60), {"AAA": {"price": 1.0, "size": 1}})
     (_, data, second), = agg.finish()
     assert first["missing"] == [] and second["missing"] == ["BBB"] and set(data) == {"AAA"}
+
+
+def test_a_late_tick_is_logged_naming_its_bar(caplog):
+    agg = BarAggregator(AggregatorConfig(interval="1min"))
+    agg.add_event(T0, {"AAA": {"price": 10.0, "size": 1}})
+    agg.add_event(T0 + timedelta(seconds=61), {"AAA": {"price": 11.0, "size": 1}})
+    with caplog.at_level("WARNING", logger="ml4t_live"):
+        agg.add_event(T0 + timedelta(seconds=59), {"AAA": {"price": 99.0, "size": 7}})
+    (message,) = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert "late tick AAA" in message and "already emitted" in message

@@ -44,6 +44,7 @@ from ml4t_live_state_redis.config import RedisStateConfig
 from ml4t_live_state_redis.errors import RedisStateUnavailableError
 from ml4t_live_state_redis.follower import PING_AFTER, TradingStateFollower
 from ml4t_live_state_redis.keys import RedisKeys, redact_url, scrub
+from ml4t_live_state_redis.recent import RecentSubmissions
 
 log = logging.getLogger("ml4t_live.state.redis")
 
@@ -74,6 +75,7 @@ class RedisStateStore:
         #: A command may have to (re)connect first, so its deadline covers both.
         self._deadline = self.config.timeout + self.config.connect_timeout
         self._append_what = f"append to the journal ({self.keys.journal}, {self.keys.max_seq})"
+        self._recent = RecentSubmissions(self.keys.journal)
 
     # --- lifecycle -------------------------------------------------------------------------
     async def open(self) -> None:
@@ -185,6 +187,15 @@ class RedisStateStore:
             if len(page) < _PAGE:
                 return records
             start = "(" + page[-1][0].decode()
+
+    async def recent_submissions(self, since: datetime) -> list[datetime]:
+        """Times of live orders submitted at or after `since` by every process on this account;
+        after the first call only the entries added since are read."""
+        return await self._recent.read(self._opened(), self._guard, self._parse_entry, since)
+
+    def _parse_entry(self, entry_id: bytes, fields: dict[bytes, bytes]) -> JournalRecord:
+        where = f"{self.keys.journal} entry {entry_id.decode()}"
+        return self._parse(where, decode_journal_entry, fields)
 
     # --- trading state ---------------------------------------------------------------------
     async def read_trading_state(self) -> TradingStateRecord | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,11 @@ from ml4t_live_core.cli import main
 from ml4t_live_core.plugins import LOAD_ENV_VAR
 
 STATE = "ml4t-live:desk:state"
+
+# `ml4t-live` commands compose a whole runtime, whose default broker is the sim plugin.
+pytestmark = pytest.mark.skipif(
+    importlib.util.find_spec("ml4t_live_sim") is None, reason="needs the sim plugin (ml4t-live-sim)"
+)
 
 
 @pytest.fixture
@@ -48,3 +54,38 @@ def test_show_refuses_corrupt_state_and_reset_keeps_it_aside(config: Path, fresh
         journal = runner.invoke(main, ["journal", "--config", str(config)])
         assert journal.exit_code == 0 and "(2 records)" in journal.output  # reset + resume
         assert client.xlen("ml4t-live:desk:journal") == 2
+
+
+def test_show_and_journal_filters_work_on_redis(config: Path, fresh_redis: RedisServer) -> None:
+    import asyncio
+    from datetime import UTC, datetime, timedelta
+
+    from ml4t_live_state_redis import RedisStateConfig, RedisStateStore
+
+    from ml4t_live_core.state import JournalEvent, JournalRecord, RiskState
+
+    t0 = datetime(2024, 1, 2, 14, 30, tzinfo=UTC)
+
+    async def seed() -> None:
+        settings = {"url": fresh_redis.url, "account": "desk"}
+        store = RedisStateStore(RedisStateConfig.model_validate(settings))
+        await store.open()
+        await store.save_state(RiskState(orders_total=3, next_client_order_seq=4))
+        for seq, asset, minutes in ((1, "AAPL", 0), (2, "MSFT", 10), (3, "AAPL", 20)):
+            await store.append_journal(JournalRecord(
+                t0 + timedelta(minutes=minutes), JournalEvent.SUBMITTED,
+                client_order_id=f"s.a-{seq:08d}", asset=asset, side="buy", quantity=1.0,
+                order_type="market"))
+        await store.close()
+
+    asyncio.run(seed())
+    runner = CliRunner()
+    shown = runner.invoke(main, ["state", "show", "--config", str(config)])
+    assert shown.exit_code == 0 and "orders_total" in shown.output and "3" in shown.output
+    aapl = runner.invoke(main, ["journal", "--asset", "aapl", "--config", str(config)])
+    assert aapl.exit_code == 0 and "(2 records)" in aapl.output
+    since = "2024-01-02T14:35:00+00:00"
+    late = runner.invoke(
+        main, ["journal", "--since", since, "--asset", "AAPL", "--config", str(config)]
+    )
+    assert late.exit_code == 0 and "(1 records)" in late.output

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +16,12 @@ from ml4t_live_testing.redis_server import RedisServer, find_executable, running
 from ml4t_live_core.compose import load_config
 from ml4t_live_core.errors import ConfigError
 from ml4t_live_core.plugins import LOAD_ENV_VAR, Kind, load_plugins
+
+#: `ml4t-live` commands and `load_config` compose a whole runtime, whose default broker is the
+#: sim plugin: without it (this plugin installed alone) these tests have nothing to compose.
+needs_sim = pytest.mark.skipif(
+    importlib.util.find_spec("ml4t_live_sim") is None, reason="needs the sim plugin (ml4t-live-sim)"
+)
 
 PASSWORD = "Sup3r-s3cret/pw"
 QUOTED = quote(PASSWORD, safe="")
@@ -53,6 +60,7 @@ def test_defaults() -> None:
     ({"password": "x"}, "password"),
     ({"url": f"redis://:{PASSWORD}@127.0.0.1:6379/0"}, "url"),  # unencoded '/': unparsable
 ])
+@needs_sim
 def test_bad_settings_name_the_key(section: dict, key: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(LOAD_ENV_VAR, "sim,state-redis")
     with pytest.raises(ConfigError) as caught:
@@ -61,6 +69,7 @@ def test_bad_settings_name_the_key(section: dict, key: str, tmp_path: Path, monk
     assert "pw@" not in str(caught.value) and "s3cret" not in str(caught.value)
 
 
+@needs_sim
 def test_url_from_the_environment_is_used_and_hidden(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(LOAD_ENV_VAR, "sim,state-redis")
     monkeypatch.setenv("ML4T_LIVE__STATE__REDIS__URL", f"redis://:{QUOTED}@10.0.0.5:6380/2")

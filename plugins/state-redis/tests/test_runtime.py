@@ -67,6 +67,24 @@ async def test_runtime_refuses_to_trade_on_corrupt_redis_state(
         assert client.get("ml4t-live:default:state") == garbage
 
 
+async def test_runtime_refuses_to_trade_when_a_key_has_the_wrong_type(
+    fresh_redis: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(LOAD_ENV_VAR, "sim,state-redis")
+    with redis.Redis.from_url(fresh_redis.url) as client:
+        client.rpush("ml4t-live:default:state", "not", "a", "string")
+        strategy = OrderEveryBar()
+        overrides = {"runtime": {"strategy_id": "wrongtype"},
+                     "state": {"use": "redis", "redis": {"url": fresh_redis.url}}}
+        runtime = build(strategy, None, feed=_feed(2, 5, 1), overrides=overrides)
+        with pytest.raises(StateCorruptError) as caught:
+            await runtime.engine.run(install_signal_handlers=False)
+        message = str(caught.value)
+        assert "ml4t-live:default:state holds a list" in message and "reset --confirm" in message
+        assert strategy.statuses == {} and runtime.safe.stats.orders_submitted == 0
+        assert client.lrange("ml4t-live:default:state", 0, -1) == [b"not", b"a", b"string"]
+
+
 class HaltFromAnotherProcess(OrderEveryBar):
     """At bar `at`, after its order, a separate `ml4t-live halt` process halts the account."""
 
@@ -140,3 +158,39 @@ async def test_engine_rejects_the_order_and_halts_when_redis_is_lost(
     assert "redis state at redis://127.0.0.1" in strategy.reasons[3]
     assert runtime.safe.trading_state is TradingState.HALTED
     assert runtime.safe.stats.orders_submitted == 2
+
+
+class HaltBetweenTwoOrders(Strategy):
+    """On the first bar: order, let a separate `ml4t-live halt` process run, order again."""
+
+    def __init__(self, command: list[str]) -> None:
+        self.command = command
+        self.orders: list = []
+        self.halt: subprocess.CompletedProcess[str] | None = None
+
+    def on_data(self, timestamp, data, context, broker):
+        if self.orders:
+            return
+        self.orders.append(broker.submit_order(sorted(data)[0], 1))
+        self.halt = subprocess.run(self.command, capture_output=True, text=True, timeout=60)
+        self.orders.append(broker.submit_order(sorted(data)[1], 1))
+
+
+async def test_a_halt_by_another_process_stops_the_very_next_order_in_the_same_bar(
+    fresh_redis: RedisServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if importlib.util.find_spec("ml4t_live_risk_kill_switch") is None:
+        pytest.skip("the kill-switch check (ml4t-live-risk-kill-switch) enforces the halt")
+    monkeypatch.setenv(LOAD_ENV_VAR, "sim,kill-switch,state-redis")
+    config = tmp_path / "live.toml"
+    config.write_text(f'[state]\nuse = "redis"\n[state.redis]\nurl = "{fresh_redis.url}"\n')
+    strategy = HaltBetweenTwoOrders([CLI, "halt", "--reason", "desk", "--config", str(config)])
+    overrides = {"runtime": {"strategy_id": "between"}}
+    runtime = build(strategy, config, feed=_feed(2, 3, 4), overrides=overrides)
+    await runtime.engine.run(install_signal_handlers=False)
+
+    assert strategy.halt is not None and strategy.halt.returncode == 0, strategy.halt
+    first, second = strategy.orders
+    assert first.status is not OrderStatus.REJECTED
+    assert second.status is OrderStatus.REJECTED
+    assert "kill-switch" in second.rejection_reason and "desk" in second.rejection_reason

@@ -8,6 +8,7 @@ one dedicated thread per store, except the cheap trading-state poll (see `read_t
 from __future__ import annotations
 
 import asyncio
+import bisect
 import json
 import logging
 import os
@@ -24,6 +25,7 @@ from ml4t_live_core.config import PluginConfig
 from ml4t_live_core.errors import StateCorruptError
 from ml4t_live_core.protocols import TradingStateRecord
 from ml4t_live_core.state import (
+    JournalEvent,
     JournalRecord,
     RiskState,
     StateSchemaError,
@@ -62,6 +64,10 @@ class SqliteStateStore:
         self._reader: sqlite3.Connection | None = None
         self._trading_version: int | None = None
         self._trading_cached: TradingStateRecord | None = None
+        # recent_submissions: sorted order times, the highest journal id read, the window start
+        self._recent: list[datetime] = []
+        self._recent_id = 0
+        self._recent_horizon: datetime | None = None
 
     # --- lifecycle -------------------------------------------------------------------------
     async def open(self) -> None:
@@ -80,6 +86,7 @@ class SqliteStateStore:
         self._reader = connect(self.path, min(self.busy_timeout, 0.5), create=False)
         self._reader.execute("PRAGMA query_only = 1")
         self._trading_version = None  # data_version values are per connection: start over
+        self._recent_horizon = None  # a reset may have replaced the journal: read it afresh
 
     async def close(self) -> None:
         executor, self._executor = self._executor, None
@@ -180,6 +187,38 @@ class SqliteStateStore:
             except StateSchemaError as exc:
                 raise self._corrupt(f"journal row {row_id}: {exc}") from None
         return records
+
+    async def recent_submissions(self, since: datetime) -> list[datetime]:
+        """Times of live orders submitted at or after `since` by every process on this file.
+
+        On the loop, like `read_trading_state`: a WAL read never waits for a writer. The first
+        call reads the window over the `ts` index; later ones only the rows added since (ids
+        grow in commit order: SQLite has one writer at a time).
+        """
+        if self._reader is None:
+            await self.open()
+        assert self._reader is not None
+        wider = self._recent_horizon is None or since < self._recent_horizon
+        where, params = ("ts >= ?", since.timestamp()) if wider else ("id > ?", self._recent_id)
+        try:
+            rows = self._reader.execute(
+                f"SELECT id, ts, json_extract(body, '$.event') = ?"
+                f" AND NOT json_extract(body, '$.shadow') FROM journal WHERE {where} ORDER BY id",
+                (JournalEvent.SUBMITTED.value, params),
+            ).fetchall()
+        except sqlite3.OperationalError:
+            raise
+        except sqlite3.DatabaseError as exc:
+            raise self._corrupt(f"journal: {exc}") from None
+        if wider:
+            self._recent, self._recent_id = [], 0
+        for row_id, ts, counts in rows:
+            self._recent_id = max(self._recent_id, row_id)
+            if counts:
+                bisect.insort(self._recent, datetime.fromtimestamp(ts, UTC))
+        self._recent_horizon = since
+        del self._recent[: bisect.bisect_left(self._recent, since)]
+        return list(self._recent)
 
     # --- trading state ---------------------------------------------------------------------
     async def read_trading_state(self) -> TradingStateRecord | None:

@@ -14,6 +14,7 @@ from ml4t.backtest import Order, OrderSide, OrderType, Position
 from ml4t_live_core.clock import ManualClock
 from ml4t_live_core.config import RuntimeConfig
 from ml4t_live_core.plugins import new_plugin_manager
+from ml4t_live_core.protocols import StateStore
 from ml4t_live_core.risk import OrderRequest
 from ml4t_live_core.safety import SafeBroker
 from ml4t_live_core.venue import SimulatedVenue
@@ -30,14 +31,17 @@ def risk_context(
     bar_times: Mapping[str, datetime] | None = None,
     multipliers: Mapping[str, float] | None = None,
     runtime: RuntimeConfig | None = None,
+    store: StateStore | None = None,
 ) -> SafeBroker:
     """A connected SafeBroker holding `positions` (asset -> signed quantity, entered at the
     asset's price), marked at `prices`, with every price's bar stamped `now` unless
-    `bar_times` says otherwise. Its clock is a `ManualClock` (`context.clock.advance(...)`)."""
+    `bar_times` says otherwise. Its clock is a `ManualClock` (`context.clock.advance(...)`).
+    With a `store`, orders are journaled there (open it first)."""
     prices = dict(prices or {})
     clock = ManualClock(now)
     venue = SimulatedVenue(clock=clock, multipliers=dict(multipliers or {}), name="test")
-    context = SafeBroker(venue, hooks=new_plugin_manager().hook, runtime=runtime or RuntimeConfig(), clock=clock)
+    context = SafeBroker(venue, hooks=new_plugin_manager().hook, runtime=runtime or RuntimeConfig(),
+                         clock=clock, store=store)
     context.ledger.cash = cash
     context.ledger.replace_holdings({
         asset: Position(asset=asset, quantity=qty, entry_price=prices.get(asset, 100.0), entry_time=now,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import deque
 from datetime import datetime
+from typing import Any
 
 from pydantic import Field
 
@@ -18,7 +19,10 @@ class RateLimitConfig(PluginConfig):
     """[risk.rate-limit]
 
     - `max_orders` (default 200, >= 1) accepted orders per rolling
-    - `per_seconds` (default 60.0, > 0) seconds, counted in this process.
+    - `per_seconds` (default 60.0, > 0) seconds, counted in this process and, when the state
+      backend is shared (SQLite, Redis), over every process trading the same account: the
+      journal's orders are read before each order. Two processes deciding at the same instant
+      may each send one order past the shared count; each stays within its own limit.
 
     The default matches Alpaca's 200 requests per minute and is far above what a bar-driven
     strategy sends; it stops a runaway loop, not a rebalance. Time is the runtime's clock.
@@ -38,6 +42,16 @@ class RateLimitCheck:
     def __init__(self, config: RateLimitConfig | None = None):
         self.config = config or RateLimitConfig()
         self._accepted: deque[datetime] = deque()
+        self._watching = False
+
+    def _watch(self, context: RiskContext) -> None:
+        if not self._watching:
+            self._watching = True
+            context.watch_account_orders(self.config.per_seconds)
+
+    @hookimpl
+    def ml4t_live_on_run_start(self, stats: Any, context: RiskContext) -> None:
+        self._watch(context)  # before the first order, so that one is counted account-wide too
 
     def _expire(self, now: datetime) -> None:
         window = self.config.per_seconds
@@ -49,13 +63,17 @@ class RateLimitCheck:
     def ml4t_live_check_order(self, order: OrderRequest, context: RiskContext) -> Rejection | None:
         if order.is_update or (order.is_close and order.reduces_position):
             return None
+        self._watch(context)
         self._expire(context.now)
-        count = len(self._accepted)
-        if count >= self.config.max_orders:
+        count, limit, window = len(self._accepted), self.config.max_orders, self.config.per_seconds
+        if count >= limit:
+            return Rejection(NAME, f"{count} orders in the last {window:g}s; max {limit}")
+        shared = context.account_orders_within(window)
+        if shared is not None and shared >= limit:
             return Rejection(
                 NAME,
-                f"{count} orders in the last {self.config.per_seconds:g}s; "
-                f"max {self.config.max_orders}",
+                f"{shared} orders on this account in the last {window:g}s "
+                f"(all processes sharing the state); max {limit}",
             )
         return None
 
