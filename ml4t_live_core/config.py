@@ -49,16 +49,16 @@ class RuntimeConfig(PluginConfig):
     #: "latest" keeps only the newest waiting bar and counts the ones it skipped.
     busy_policy: Literal["block", "latest"] = "block"
     raise_on_rejection: bool = False
-    order_timeout: float = Field(10.0, gt=0)
-    getter_timeout: float = Field(2.0, gt=0)
+    order_timeout: float = Field(default=10.0, gt=0)
+    getter_timeout: float = Field(default=2.0, gt=0)
     timezone: str = "America/New_York"
     account: str = "default"
     strategy_id: str | None = None
-    client_order_prefix: str | None = Field(None, pattern=r"^[A-Za-z0-9_.]{1,32}$")
-    warmup_bars: int = Field(0, ge=0)
+    client_order_prefix: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.]{1,32}$")
+    warmup_bars: int = Field(default=0, ge=0)
     #: Journal an equity mark at most this often (bar time); 0 marks every bar. Reports and
     #: `ml4t-live status` draw equity and drawdown from these marks.
-    mark_every_seconds: float = Field(60.0, ge=0, allow_inf_nan=False)
+    mark_every_seconds: float = Field(default=60.0, ge=0, allow_inf_nan=False)
 
 
 class LoggingConfig(PluginConfig):
