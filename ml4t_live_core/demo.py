@@ -53,7 +53,7 @@ def demo_overrides(
     """The demo's configuration, as the dict a TOML file would parse to (limited to what is
     installed, so the demo runs with the core and the sim plugin alone)."""
     state_dir = state_dir or tempfile.mkdtemp(prefix="ml4t-live-demo-")
-    config = {
+    config: dict[str, Any] = {
         "runtime": {"shadow": shadow, "strategy_id": "demo", "on_error": "halt"},
         "broker": {"use": "sim", "sim": {"initial_cash": 100_000.0, "commission_per_share": 0.005}},
         "feed": {"use": "synthetic", "synthetic": {"assets": assets, "bars": bars, "seed": 11}},

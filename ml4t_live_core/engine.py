@@ -153,9 +153,9 @@ class LiveEngine:
             self.stats.connected = False
             self._executor.shutdown(wait=False)
 
-    def _install_signals(self) -> list[Callable[[], None]]:
+    def _install_signals(self) -> list[Callable[[], object]]:
         loop = asyncio.get_running_loop()
-        removers = []
+        removers: list[Callable[[], object]] = []
         for sig in (signal.SIGINT, signal.SIGTERM):
             try:
                 loop.add_signal_handler(sig, self.request_stop, f"signal {sig.name}")

@@ -97,8 +97,8 @@ def configure(config: LoggingConfig | None = None, *, stream: object = None) -> 
     config = config or LoggingConfig()
     secrets_from_environment()
     root = logging.getLogger()
-    for handler in [h for h in root.handlers if getattr(h, "_ml4t_live", False)]:
-        root.removeHandler(handler)
+    for old in [h for h in root.handlers if getattr(h, "_ml4t_live", False)]:
+        root.removeHandler(old)
     handler: logging.Handler
     if config.format == "json":
         handler = logging.StreamHandler(stream or sys.stderr)  # type: ignore[arg-type]
@@ -109,7 +109,7 @@ def configure(config: LoggingConfig | None = None, *, stream: object = None) -> 
 
         handler = RichHandler(console=Console(file=stream or sys.stderr), show_path=False)  # type: ignore[arg-type]
     handler.addFilter(redactor)
-    handler._ml4t_live = True  # type: ignore[attr-defined]
+    handler._ml4t_live = True  # type: ignore[union-attr]  # marks the handler as ours
     root.addHandler(handler)
     root.setLevel(config.level)
     for component, level in config.levels.items():

@@ -203,12 +203,12 @@ def _apply_disable(
         if plugin is not None:
             for kind in Kind:
                 for reg in list(registry.all(kind)):
-                    if reg.plugin == name:
-                        removed.append(registry.remove(kind, reg.name))
+                    if reg.plugin == name and (gone := registry.remove(kind, reg.name)) is not None:
+                        removed.append(gone)
             pm.unregister(plugin)
             pm.set_blocked(name)
             infos[name].disabled = True
-        checks = [reg.name for reg in removed if reg and reg.kind is Kind.RISK_CHECK]
+        checks = [reg.name for reg in removed if reg.kind is Kind.RISK_CHECK]
         if checks:
             log.warning(
                 "RISK CHECK DISABLED by config: %s. Orders will NOT be checked for it.",
