@@ -8,13 +8,17 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import polars as pl
 import pytest
+from ml4t_live_aggregator import (
+    AggregatorConfig,
+    BarAggregator,
+    InvalidTickError,
+    add_batch,
+    parse_interval,
+)
 from pydantic import ValidationError
 
 from ml4t_live_core.compose import load_config
 from ml4t_live_core.errors import ConfigError
-from ml4t_live_core.plugins import LOAD_ENV_VAR
-
-from ml4t_live_aggregator import AggregatorConfig, BarAggregator, InvalidTickError, add_batch, parse_interval
 
 T0 = datetime(2024, 3, 4, 14, 30, tzinfo=UTC)
 GOOD = {"price": 10.0, "size": 2.0}
@@ -114,8 +118,8 @@ def test_bad_settings_are_refused_naming_the_key(options, key):
         AggregatorConfig(interval="1min", **options)
 
 
-def test_config_errors_name_the_feed_aggregator_section(monkeypatch):
-    monkeypatch.setenv(LOAD_ENV_VAR, "sim,aggregator")
+def test_config_errors_name_the_feed_aggregator_section(load_only):
+    load_only("sim", "aggregator")  # the replay feed it wraps is the sim plugin's
     with pytest.raises(ConfigError) as err:
         load_config(None, overrides={"feed": {"use": "replay", "aggregate": "7min"}})
     assert "feed.aggregator" in str(err.value) and "interval" in str(err.value)
@@ -124,8 +128,8 @@ def test_config_errors_name_the_feed_aggregator_section(monkeypatch):
     assert "feed.aggregator" in str(err.value) and "flush" in str(err.value)
 
 
-def test_config_file_selects_the_aggregator_with_its_settings(tmp_path, monkeypatch):
-    monkeypatch.setenv(LOAD_ENV_VAR, "sim,aggregator")
+def test_config_file_selects_the_aggregator_with_its_settings(tmp_path, load_only):
+    load_only("sim", "aggregator")
     path = tmp_path / "live.toml"
     path.write_text('[feed]\nuse = "replay"\naggregate = "15min"\n[feed.aggregator]\nflush_after = 5\ncalendar = "XNYS"\n')
     cfg, _ = load_config(path)

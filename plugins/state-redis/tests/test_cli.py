@@ -10,14 +10,12 @@ from click.testing import CliRunner
 from ml4t_live_testing.redis_server import RedisServer
 
 from ml4t_live_core.cli import main
-from ml4t_live_core.plugins import LOAD_ENV_VAR
 
 STATE = "ml4t-live:desk:state"
 
 
 @pytest.fixture
-def config(fresh_redis: RedisServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv(LOAD_ENV_VAR, "sim,state-redis")
+def config(fresh_redis: RedisServer, tmp_path: Path, with_sim_broker: None) -> Path:
     path = tmp_path / "live.toml"
     path.write_text(f'[state]\nuse = "redis"\n[state.redis]\nurl = "{fresh_redis.url}"\naccount = "desk"\n')
     return path

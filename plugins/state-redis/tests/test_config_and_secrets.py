@@ -53,16 +53,16 @@ def test_defaults() -> None:
     ({"password": "x"}, "password"),
     ({"url": f"redis://:{PASSWORD}@127.0.0.1:6379/0"}, "url"),  # unencoded '/': unparsable
 ])
-def test_bad_settings_name_the_key(section: dict, key: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(LOAD_ENV_VAR, "sim,state-redis")
+def test_bad_settings_name_the_key(section: dict, key: str, with_sim_broker: None) -> None:
     with pytest.raises(ConfigError) as caught:
         load_config(overrides={"state": {"use": "redis", "redis": section}})
     assert caught.value.section == "state.redis" and caught.value.key == key
     assert "pw@" not in str(caught.value) and "s3cret" not in str(caught.value)
 
 
-def test_url_from_the_environment_is_used_and_hidden(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(LOAD_ENV_VAR, "sim,state-redis")
+def test_url_from_the_environment_is_used_and_hidden(
+    monkeypatch: pytest.MonkeyPatch, with_sim_broker: None
+) -> None:
     monkeypatch.setenv("ML4T_LIVE__STATE__REDIS__URL", f"redis://:{QUOTED}@10.0.0.5:6380/2")
     config, _ = load_config(overrides={"state": {"use": "redis"}})
     assert config.state_config.url.get_secret_value().endswith("@10.0.0.5:6380/2")

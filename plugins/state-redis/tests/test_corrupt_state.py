@@ -144,7 +144,7 @@ async def test_a_foreign_stream_entry_is_corruption_not_skipped(fresh_redis: Red
 
 
 def test_cli_halt_refuses_corrupt_state_and_says_how_to_reset(
-    fresh_redis: RedisServer, client: redis.Redis, tmp_path: Path
+    fresh_redis: RedisServer, client: redis.Redis, tmp_path: Path, with_sim_broker: None
 ) -> None:
     store = _store(fresh_redis)
     client.set(store.keys.state, b"garbage")

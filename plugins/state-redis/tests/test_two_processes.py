@@ -9,11 +9,9 @@ import asyncio
 import sys
 from pathlib import Path
 
-import pytest
 from ml4t_live_state_redis import RedisStateConfig, RedisStateStore
 from ml4t_live_testing.redis_server import RedisServer
 
-from ml4t_live_core.plugins import LOAD_ENV_VAR
 from ml4t_live_core.risk import TradingState
 
 CLI = str(Path(sys.executable).parent / "ml4t-live")
@@ -26,9 +24,8 @@ def _config_file(tmp_path: Path, server: RedisServer, account: str = "shared") -
 
 
 async def test_cli_halt_in_another_process_is_seen_on_the_next_read(
-    fresh_redis: RedisServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    fresh_redis: RedisServer, tmp_path: Path, with_sim_broker: None
 ) -> None:
-    monkeypatch.setenv(LOAD_ENV_VAR, "sim,state-redis")
     store = RedisStateStore(RedisStateConfig.model_validate({"url": fresh_redis.url, "account": "shared"}))
     await store.open()
     try:

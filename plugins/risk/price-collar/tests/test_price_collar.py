@@ -138,13 +138,11 @@ def test_registered_through_its_entry_point_with_its_schema(monkeypatch):
     assert registration.plugin == "price-collar"
 
 
-def test_bad_value_in_the_config_file_names_section_and_key(monkeypatch):
-    pytest.importorskip("ml4t_live_sim")  # a config needs a broker to validate against
+def test_bad_value_in_the_config_file_names_section_and_key(load_only):
     from ml4t_live_core.compose import load_config
     from ml4t_live_core.errors import ConfigError
-    from ml4t_live_core.plugins import LOAD_ENV_VAR
 
-    monkeypatch.setenv(LOAD_ENV_VAR, "sim,price-collar")
+    load_only("sim", "price-collar")  # a config needs a broker to validate against
     cfg, _ = load_config(overrides={"risk": {"price-collar": {"max_deviation_pct": 2.5}}})
     assert cfg.risk["price-collar"] == PriceCollarConfig(max_deviation_pct=2.5)
     with pytest.raises(ConfigError, match="risk.price-collar.*max_deviation_pct"):
