@@ -1,4 +1,4 @@
-"""The metrics endpoint, scraped over real HTTP while a run is in progress."""
+"""The metrics endpoint, scraped over real HTTP while an engine run is in progress."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import urllib.request
 
 import pytest
 from ml4t.backtest import Strategy
-from ml4t_live_prometheus.exporter import PrometheusConfig
 from prometheus_client.parser import text_string_to_metric_families
 
 from ml4t_live_core.compose import build
@@ -80,10 +79,6 @@ async def test_scrape_during_a_run_reports_bars_orders_rejections_and_callbacks(
     # the endpoint lives exactly as long as the run
     with pytest.raises(urllib.error.URLError):
         urllib.request.urlopen(f"http://127.0.0.1:{strategy.port}/metrics", timeout=2)
-
-
-def test_endpoint_binds_loopback_by_default():
-    assert PrometheusConfig().host == "127.0.0.1"
 
 
 def test_bad_port_names_the_section_and_key(monkeypatch):
