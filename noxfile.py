@@ -30,7 +30,7 @@ def isolation(session: nox.Session, plugin: str) -> None:
     """Install the core without the default plugins, then one plugin alone, and run its tests."""
     session.install("--no-deps", "-e", ".")
     session.install(*_third_party_deps(ROOT / "pyproject.toml"))
-    session.install("pytest", "pytest-asyncio", "hypothesis", "psutil")
+    session.install("pytest", "pytest-asyncio", "pytest-timeout", "hypothesis", "psutil")
     if plugin != "plugins/testing":
         session.install("--no-deps", "-e", "plugins/testing")
         session.install(*_third_party_deps(ROOT / "plugins/testing/pyproject.toml"))
