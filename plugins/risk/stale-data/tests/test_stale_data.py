@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 import pytest
 from ml4t.backtest import OrderSide
 from ml4t_live_risk_stale_data.check import StaleDataCheck, StaleDataConfig
-from ml4t_live_testing.risk import START, order_request, risk_context
+from ml4t_live_testing.risk import START, assert_registered_check, order_request, risk_context
 from pydantic import ValidationError
 
 CHECK = StaleDataCheck(StaleDataConfig(max_age_seconds=120))
@@ -99,12 +99,6 @@ def test_bad_config_is_refused(bad):
         StaleDataConfig.model_validate(bad)
 
 
-def test_registered_through_its_entry_point_with_its_schema(monkeypatch):
-    from ml4t_live_core.plugins import LOAD_ENV_VAR, Kind, load_plugins
-
-    monkeypatch.setenv(
-        LOAD_ENV_VAR, "stale-data"
-    )  # the plugin alone, as `nox -s isolation` installs it
-    registration = load_plugins().registry.get(Kind.RISK_CHECK, "stale-data")
-    assert registration.factory is StaleDataCheck and registration.config is StaleDataConfig
-    assert registration.plugin == "stale-data"
+def test_registered_through_its_entry_point_with_its_schema(load_only):
+    load_only("stale-data")  # the plugin alone, as `nox -s isolation` installs it
+    assert_registered_check("stale-data", StaleDataCheck, StaleDataConfig)
