@@ -1,4 +1,5 @@
-"""Developer sessions: tests, isolation (each plugin alone with the core), lint, types, docs, bench."""
+"""Developer sessions: tests, isolation (each plugin alone with the core), lint, types, docs,
+bench."""
 
 from __future__ import annotations
 

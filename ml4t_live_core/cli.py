@@ -45,7 +45,9 @@ class PluginCommandGroup(click.Group):
             found: dict[str, click.Command] = {}
             plugins = load_plugins()
             for impl in plugins.pm.hook.ml4t_live_register_commands.get_hookimpls():
-                impl.function(register=lambda command, _plugin=impl.plugin_name: _add(found, command, _plugin))
+                impl.function(
+                    register=lambda command, _plugin=impl.plugin_name: _add(found, command, _plugin)
+                )
             self._plugin_commands[key] = found
         return self._plugin_commands[key]
 
@@ -58,13 +60,16 @@ class PluginCommandGroup(click.Group):
 
 def _add(found: dict[str, click.Command], command: click.Command, plugin: str) -> None:
     if command.name in found or command.name in main.commands:
-        raise PluginError(f"plugin {plugin!r} registers command {command.name!r}, which already exists")
+        raise PluginError(
+            f"plugin {plugin!r} registers command {command.name!r}, which already exists"
+        )
     found[command.name or "?"] = command
 
 
 @click.group(cls=PluginCommandGroup)
 @click.version_option(importlib.metadata.version("ml4t-live"), prog_name="ml4t-live")
-@click.option("--log-level", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+@click.option("--log-level",
+              type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
               help="Default level (else [logging] level in the config, else WARNING).")
 @click.option("--log-format", type=click.Choice(["text", "json"]),
               help="text for people, json for one event per line (else [logging] format).")
@@ -78,7 +83,8 @@ def main(ctx: click.Context, log_level: str | None, log_format: str | None) -> N
 def _configure_logging(from_file: LoggingConfig) -> None:
     """Apply the config file's [logging] section, with the command-line flags on top."""
     flags = click.get_current_context().find_root().obj or {}
-    overrides = {k: v for k, v in (("level", flags.get("log_level")), ("format", flags.get("log_format"))) if v}
+    pairs = (("level", flags.get("log_level")), ("format", flags.get("log_format")))
+    overrides = {k: v for k, v in pairs if v}
     logs.configure(from_file.model_copy(update=overrides))
 
 
@@ -158,14 +164,18 @@ def _set_state(config_path: Path | None, state: TradingState, reason: str) -> No
                 risk_state.trading_state_since = now
                 await store.save_state(risk_state)
             await store.write_trading_state(TradingStateRecord(state, reason, now))
-            await store.append_journal(JournalRecord(now, JournalEvent.TRADING_STATE, reasons=(reason,),
-                                                     detail={"state": state.value, "by": "cli"}))
+            detail = {"state": state.value, "by": "cli"}
+            await store.append_journal(
+                JournalRecord(now, JournalEvent.TRADING_STATE, reasons=(reason,), detail=detail)
+            )
         finally:
             await store.close()
 
     _guarded(lambda: asyncio.run(write()))
-    console.print(f"trading state is now [bold]{state.value.upper()}[/] in {store.backend} state at "
-                  f"{store.location}: {reason}. A running engine picks it up within one bar.")
+    console.print(
+        f"trading state is now [bold]{state.value.upper()}[/] in {store.backend} state at "
+        f"{store.location}: {reason}. A running engine picks it up within one bar."
+    )
 
 
 @main.command()
@@ -221,15 +231,21 @@ def _load_strategy(target: str) -> Any:
     try:
         return cls()
     except TypeError as exc:
-        raise click.BadParameter(f"{class_name}() must be constructible without arguments: {exc}") from None
+        raise click.BadParameter(
+            f"{class_name}() must be constructible without arguments: {exc}"
+        ) from None
 
 
-def _execute(runtime: Runtime, total_bars: int | None = None, report_dir: Path | None = None) -> None:
+def _execute(
+    runtime: Runtime, total_bars: int | None = None, report_dir: Path | None = None
+) -> None:
     from ml4t_live_core.summary import print_summary, progress_callback
 
     callback, progress = progress_callback(console, total_bars)
     runtime.engine._on_bar_done = callback
-    already_journaled = len(_guarded(lambda: asyncio.run(_read_journal(runtime)))) if runtime.store else 0
+    already_journaled = (
+        len(_guarded(lambda: asyncio.run(_read_journal(runtime)))) if runtime.store else 0
+    )
     try:
         with progress:
             stats = _guarded(lambda: asyncio.run(runtime.engine.run()))

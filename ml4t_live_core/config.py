@@ -118,7 +118,9 @@ def disabled_plugins(raw: Mapping[str, Any], source: str = "<defaults>") -> list
         raise ConfigError("unknown key", source=source, section="plugins", key=sorted(unknown)[0])
     disable = section.get("disable", [])
     if not isinstance(disable, list) or not all(isinstance(n, str) for n in disable):
-        raise ConfigError("must be a list of plugin names", source=source, section="plugins", key="disable")
+        raise ConfigError(
+            "must be a list of plugin names", source=source, section="plugins", key="disable"
+        )
     return list(disable)
 
 
@@ -127,13 +129,19 @@ def validate(raw: Mapping[str, Any], plugins: Plugins, source: str = "<defaults>
     known = {"runtime", "logging", "broker", "feed", "state", "risk", "observers", "plugins"}
     for section in raw:
         if section not in known:
-            raise ConfigError(f"unknown section (known: {', '.join(sorted(known))})", source=source, section=section)
+            raise ConfigError(
+                f"unknown section (known: {', '.join(sorted(known))})",
+                source=source,
+                section=section,
+            )
     cfg = LiveConfig(source=source, disable=disabled_plugins(raw, source))
     cfg.runtime = _model(RuntimeConfig, raw.get("runtime", {}), source, "runtime")
     cfg.logging = _model(LoggingConfig, raw.get("logging", {}), source, "logging")
 
     cfg.broker, cfg.broker_config = _select(raw, "broker", "sim", Kind.BROKER, plugins, source)
-    cfg.feed, cfg.feed_config = _select(raw, "feed", "replay", Kind.FEED, plugins, source, extra_keys={"aggregate", "aggregator"})
+    cfg.feed, cfg.feed_config = _select(
+        raw, "feed", "replay", Kind.FEED, plugins, source, extra_keys={"aggregate", "aggregator"}
+    )
     feed_section = raw.get("feed", {})
     if "aggregate" in feed_section:
         reg = plugins.registry.get(Kind.FEED_WRAPPER, "aggregate")
@@ -142,39 +150,58 @@ def validate(raw: Mapping[str, Any], plugins: Plugins, source: str = "<defaults>
     if raw.get("state") is not None or plugins.registry.names(Kind.STATE_STORE):
         default_state = "json" if "json" in plugins.registry.names(Kind.STATE_STORE) else None
         if raw.get("state") is not None or default_state:
-            cfg.state, cfg.state_config = _select(raw, "state", default_state, Kind.STATE_STORE, plugins, source)
+            cfg.state, cfg.state_config = _select(
+                raw, "state", default_state, Kind.STATE_STORE, plugins, source
+            )
 
     cfg.risk = _per_component(raw, "risk", Kind.RISK_CHECK, plugins, source)
     cfg.observers = _per_component(raw, "observers", Kind.OBSERVER, plugins, source)
     return cfg
 
 
-def _per_component(raw: Mapping[str, Any], section: str, kind: Kind, plugins: Plugins, source: str) -> dict[str, Any]:
+def _per_component(
+    raw: Mapping[str, Any], section: str, kind: Kind, plugins: Plugins, source: str
+) -> dict[str, Any]:
     """[<section>.<name>] tables, one per installed component of `kind`, each validated."""
     body = raw.get(section, {})
     if not isinstance(body, dict):
-        raise ConfigError(f"must be a table of [{section}.<name>] sections", source=source, section=section)
+        raise ConfigError(
+            f"must be a table of [{section}.<name>] sections", source=source, section=section
+        )
     # Env overrides cannot spell '-', so ORDER_SIZE addresses [risk.order-size].
     body = {name.replace("_", "-"): value for name, value in body.items()}
     installed = plugins.registry.names(kind)
     for name in body:
         if name not in installed:
-            raise ConfigError(f"no {kind.value.replace('_', ' ')} {name!r} is installed and enabled "
-                              f"(installed: {', '.join(installed) or 'none'})", source=source, section=f"{section}.{name}")
-    return {reg.name: _model(reg.config, body.get(reg.name, {}), source, f"{section}.{reg.name}")
-            for reg in plugins.registry.all(kind)}
+            raise ConfigError(
+                f"no {kind.value.replace('_', ' ')} {name!r} is installed and enabled "
+                f"(installed: {', '.join(installed) or 'none'})",
+                source=source,
+                section=f"{section}.{name}",
+            )
+    return {
+        reg.name: _model(reg.config, body.get(reg.name, {}), source, f"{section}.{reg.name}")
+        for reg in plugins.registry.all(kind)
+    }
 
 
 def _select(
-    raw: Mapping[str, Any], section: str, default: str | None, kind: Kind, plugins: Plugins,
-    source: str, extra_keys: set[str] = frozenset(),  # type: ignore[assignment]
+    raw: Mapping[str, Any],
+    section: str,
+    default: str | None,
+    kind: Kind,
+    plugins: Plugins,
+    source: str,
+    extra_keys: set[str] = frozenset(),  # type: ignore[assignment]
 ) -> tuple[str, Any]:
     body = raw.get(section, {})
     if not isinstance(body, dict):
         raise ConfigError("must be a table", source=source, section=section)
     name = body.get("use", default)
     if not isinstance(name, str):
-        raise ConfigError(f"say which {kind.value} plugin to use", source=source, section=section, key="use")
+        raise ConfigError(
+            f"say which {kind.value} plugin to use", source=source, section=section, key="use"
+        )
     names = set(plugins.registry.names(kind))
     for key, value in body.items():
         if key == "use" or key in extra_keys:
@@ -183,7 +210,9 @@ def _select(
             raise ConfigError(
                 f"unknown key; expected 'use' or a [{section}.<plugin>] table for one of: "
                 f"{', '.join(sorted(names)) or 'none installed'}",
-                source=source, section=section, key=key,
+                source=source,
+                section=section,
+                key=key,
             )
     try:
         reg = plugins.registry.get(kind, name)
@@ -197,7 +226,12 @@ def _model(schema: type[BaseModel] | None, values: Any, source: str, section: st
         raise ConfigError("must be a table", source=source, section=section)
     if schema is None:
         if values:
-            raise ConfigError("this plugin takes no settings", source=source, section=section, key=next(iter(values)))
+            raise ConfigError(
+                "this plugin takes no settings",
+                source=source,
+                section=section,
+                key=next(iter(values)),
+            )
         return None
     try:
         return schema.model_validate(values)
@@ -211,7 +245,7 @@ def _apply_env(raw: dict[str, Any], environ: Mapping[str, str]) -> None:
     for name, value in environ.items():
         if not name.startswith(ENV_PREFIX):
             continue
-        path = [p.lower() for p in name[len(ENV_PREFIX):].split("__") if p]
+        path = [p.lower() for p in name[len(ENV_PREFIX) :].split("__") if p]
         if not path:
             continue
         node = raw

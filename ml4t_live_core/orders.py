@@ -54,8 +54,15 @@ def _check_price(name: str, value: Any, order_type: OrderType, required: bool) -
         if required:
             raise ValueError(f"{name} is required for {order_type.value} orders")
         return
-    if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a finite positive price for {order_type.value}, got {value!r}")
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, Real)
+        or not math.isfinite(value)
+        or value <= 0
+    ):
+        raise ValueError(
+            f"{name} must be a finite positive price for {order_type.value}, got {value!r}"
+        )
 
 
 def match_price(order: Order, bar: dict[str, Any], *, at_open_only: bool = False) -> float | None:
@@ -121,9 +128,13 @@ def update_trailing_stop(order: Order, bar: dict[str, Any]) -> None:
         high = _num(bar.get("high", bar.get("close")))
         if high is not None:
             candidate = high - order.trail_amount
-            order.stop_price = candidate if order.stop_price is None else max(order.stop_price, candidate)
+            order.stop_price = (
+                candidate if order.stop_price is None else max(order.stop_price, candidate)
+            )
     else:
         low = _num(bar.get("low", bar.get("close")))
         if low is not None:
             candidate = low + order.trail_amount
-            order.stop_price = candidate if order.stop_price is None else min(order.stop_price, candidate)
+            order.stop_price = (
+                candidate if order.stop_price is None else min(order.stop_price, candidate)
+            )

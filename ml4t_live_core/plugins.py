@@ -23,7 +23,8 @@ from ml4t_live_core.errors import PluginError
 log = logging.getLogger("ml4t_live.plugins")
 
 ENTRY_POINT_GROUP = "ml4t_live"
-#: Comma-separated entry-point names; when set, only those plugins load (like llm's LLM_LOAD_PLUGINS).
+#: Comma-separated entry-point names; when set, only those plugins load
+#: (like llm's LLM_LOAD_PLUGINS).
 LOAD_ENV_VAR = "ML4T_LIVE_LOAD_PLUGINS"
 
 
@@ -94,7 +95,8 @@ class Registry:
         if existing is not None:
             raise PluginError(
                 f"{registration.kind.value} {registration.name!r} is registered twice: by plugin "
-                f"{existing.plugin!r} and by plugin {registration.plugin!r}; uninstall or disable one"
+                f"{existing.plugin!r} and by plugin {registration.plugin!r}; "
+                f"uninstall or disable one"
             )
         self._items[registration.kind][registration.name] = registration
 

@@ -165,7 +165,8 @@ from $package.check import ${cls}Check, ${cls}Config
 def test_an_order_over_the_limit_is_rejected():
     check = ${cls}Check(${cls}Config(max_quantity=10))
     context = risk_context(prices={"AAPL": 100.0})
-    rejection = check.ml4t_live_check_order(order=order_request(context, "AAPL", 11), context=context)
+    order = order_request(context, "AAPL", 11)
+    rejection = check.ml4t_live_check_order(order=order, context=context)
     assert rejection is not None and rejection.check == "$name"
     assert "quantity 11 exceeds 10" in rejection.reason
 
@@ -173,13 +174,15 @@ def test_an_order_over_the_limit_is_rejected():
 def test_an_order_within_the_limit_passes():
     check = ${cls}Check(${cls}Config(max_quantity=10))
     context = risk_context(prices={"AAPL": 100.0})
-    assert check.ml4t_live_check_order(order=order_request(context, "AAPL", 10), context=context) is None
+    order = order_request(context, "AAPL", 10)
+    assert check.ml4t_live_check_order(order=order, context=context) is None
 
 
 def test_off_unless_set():
     check = ${cls}Check()
     context = risk_context(prices={"AAPL": 100.0})
-    assert check.ml4t_live_check_order(order=order_request(context, "AAPL", 1e6), context=context) is None
+    order = order_request(context, "AAPL", 1e6)
+    assert check.ml4t_live_check_order(order=order, context=context) is None
 '''
 
 README = """# $dist

@@ -1,4 +1,4 @@
-"""match_price: how one order executes against one OHLC bar (shared by the sim and shadow venues)."""
+"""match_price: how one order executes against one OHLC bar (the sim and shadow venues)."""
 
 from __future__ import annotations
 
@@ -24,6 +24,8 @@ def test_limit_orders_without_a_limit_price_never_match() -> None:
 
 def test_stop_limit_triggers_then_respects_its_limit() -> None:
     kept = Order("A", OrderSide.BUY, 1, OrderType.STOP_LIMIT, stop_price=102.0, limit_price=102.5)
-    too_dear = Order("A", OrderSide.BUY, 1, OrderType.STOP_LIMIT, stop_price=102.0, limit_price=101.0)
+    too_dear = Order(
+        "A", OrderSide.BUY, 1, OrderType.STOP_LIMIT, stop_price=102.0, limit_price=101.0
+    )
     assert match_price(kept, BAR) == 102.0
     assert match_price(too_dear, BAR) is None

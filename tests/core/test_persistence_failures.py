@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from ml4t.backtest import OrderStatus, Strategy
+from ml4t_live_sim import SimBroker
 
 from ml4t_live_core.memory_store import MemoryStateStore
 from ml4t_live_core.risk import TradingState
 from ml4t_live_core.state import JournalEvent
-from ml4t_live_sim import SimBroker
 
 
 class BrokenDisk(MemoryStateStore):

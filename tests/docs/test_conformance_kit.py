@@ -1,4 +1,4 @@
-"""The conformance kit fails brokers that break the contract (it is not a kit that passes anything)."""
+"""The conformance kit fails brokers that break the contract (not a kit that passes anything)."""
 
 from __future__ import annotations
 

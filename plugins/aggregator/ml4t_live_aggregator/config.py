@@ -1,4 +1,5 @@
-"""The aggregator's typed settings ([feed] aggregate = "5min" plus an optional [feed.aggregator])."""
+"""The aggregator's typed settings ([feed] aggregate = "5min" plus an optional
+[feed.aggregator])."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ _UNIT_SECONDS = {"s": 1, "sec": 1, "min": 60, "m": 60, "h": 3600, "d": 86400}
 
 
 def parse_interval(text: str) -> int:
-    """'30s', '1min', '5min', '15min', '1h', '1d' -> seconds; the length must divide the hour or the day."""
+    """'30s', '1min', '5min', '15min', '1h', '1d' -> seconds; the length must divide the hour or
+    the day."""
     match = _INTERVAL.match(text) if isinstance(text, str) else None
     if match is None:
         raise ValueError(f"interval {text!r} is not like '30s', '1min', '5min', '1h' or '1d'")
@@ -23,7 +25,10 @@ def parse_interval(text: str) -> int:
     if seconds <= 0:
         raise ValueError(f"interval {text!r} must be longer than zero")
     if 3600 % seconds and 86400 % seconds:
-        raise ValueError(f"interval {text!r} ({seconds} s) divides neither the hour nor the day, so bars cannot align")
+        raise ValueError(
+            f"interval {text!r} ({seconds} s) divides neither the hour nor the day, "
+            f"so bars cannot align"
+        )
     return seconds
 
 
@@ -38,7 +43,8 @@ class AggregatorConfig(PluginConfig):
     #: Wall-clock seconds after a bar's end before it is emitted without a later tick (stuck bar).
     flush_after: float = Field(2.0, ge=0, allow_inf_nan=False)
     #: Event-time seconds a bar stays open after a later tick arrives, for slightly out-of-order
-    #: feeds (several subscriptions): a bar is complete once a tick at `end + allowed_lateness` is seen.
+    #: feeds (several subscriptions): a bar is complete once a tick at `end + allowed_lateness`
+    #: is seen.
     allowed_lateness: float = Field(0.0, ge=0, allow_inf_nan=False)
     #: Live feeds: a tick stamped further than this ahead of the clock is rejected, not trusted.
     max_clock_skew: float = Field(5.0, gt=0, allow_inf_nan=False)

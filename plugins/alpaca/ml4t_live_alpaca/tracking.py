@@ -31,8 +31,14 @@ class OrderTrack:
     filled: dict[str, float] = field(default_factory=dict)
     avg_price: dict[str, float] = field(default_factory=dict)
 
-    def increment(self, alpaca_id: str, cumulative: float, avg_price: float | None,
-                  event_qty: float | None = None, event_price: float | None = None) -> tuple[float, float] | None:
+    def increment(
+        self,
+        alpaca_id: str,
+        cumulative: float,
+        avg_price: float | None,
+        event_qty: float | None = None,
+        event_price: float | None = None,
+    ) -> tuple[float, float] | None:
         """The new execution (quantity, price) implied by Alpaca's cumulative fill, or None if
         nothing new was filled. Prefers the event's own price when it covers exactly the gap."""
         prior = self.filled.get(alpaca_id, 0.0)

@@ -16,7 +16,11 @@ from ml4t_live_core.plugins import LOAD_ENV_VAR
 
 # Runs of the engine need the sim plugin's broker and feeds; alone with the core, these skip.
 sim = pytest.importorskip("ml4t_live_sim")
-ReplayFeed, SyntheticConfig, synthetic_bars = sim.ReplayFeed, sim.SyntheticConfig, sim.feeds.synthetic_bars
+ReplayFeed, SyntheticConfig, synthetic_bars = (
+    sim.ReplayFeed,
+    sim.SyntheticConfig,
+    sim.feeds.synthetic_bars,
+)
 
 
 class ScrapeMidRun(Strategy):
@@ -35,7 +39,11 @@ class ScrapeMidRun(Strategy):
         broker.submit_order("A001", 1)
         if self.bars == 10:
             self.port = self.exporter.port
-            body = urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=5).read().decode()
+            body = (
+                urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=5)
+                .read()
+                .decode()
+            )
             self.scraped = {
                 family.name: [(s.name, s.labels, s.value) for s in family.samples]
                 for family in text_string_to_metric_families(body)
@@ -47,7 +55,8 @@ def runtime_with_exporter(monkeypatch):
     monkeypatch.setenv(LOAD_ENV_VAR, "sim,prometheus")
     strategy = ScrapeMidRun()
     runtime = build(
-        strategy, None,
+        strategy,
+        None,
         overrides={"runtime": {"strategy_id": "metrics"}, "observers": {"prometheus": {"port": 0}}},
         feed=ReplayFeed(data=synthetic_bars(SyntheticConfig(assets=2, bars=15, seed=1))),
         store=MemoryStateStore(),
@@ -57,21 +66,55 @@ def runtime_with_exporter(monkeypatch):
 
 
 def _value(scraped: dict[str, list], family: str, sample: str, **labels: str) -> float:
-    return next(v for name, got, v in scraped[family] if name == sample and all(got.get(k) == x for k, x in labels.items()))
+    return next(
+        v
+        for name, got, v in scraped[family]
+        if name == sample and all(got.get(k) == x for k, x in labels.items())
+    )
 
 
-async def test_scrape_during_a_run_reports_bars_orders_rejections_and_callbacks(runtime_with_exporter):
+async def test_scrape_during_a_run_reports_bars_orders_rejections_and_callbacks(
+    runtime_with_exporter,
+):
     strategy, runtime = runtime_with_exporter
     await runtime.engine.run(install_signal_handlers=False)
 
     scraped = strategy.scraped
     assert _value(scraped, "ml4t_live_bars", "ml4t_live_bars_total") == 10
     assert _value(scraped, "ml4t_live_orders_submitted", "ml4t_live_orders_submitted_total") == 11
-    assert _value(scraped, "ml4t_live_orders_rejected", "ml4t_live_orders_rejected_total", check="broker") == 1
+    assert (
+        _value(
+            scraped, "ml4t_live_orders_rejected", "ml4t_live_orders_rejected_total", check="broker"
+        )
+        == 1
+    )
     # 9 callbacks had finished when the 10th scraped
-    assert _value(scraped, "ml4t_live_strategy_callback_seconds", "ml4t_live_strategy_callback_seconds_count") == 9
-    assert _value(scraped, "ml4t_live_trading_state", "ml4t_live_trading_state", ml4t_live_trading_state="active") == 1
-    assert _value(scraped, "ml4t_live_trading_state", "ml4t_live_trading_state", ml4t_live_trading_state="halted") == 0
+    assert (
+        _value(
+            scraped,
+            "ml4t_live_strategy_callback_seconds",
+            "ml4t_live_strategy_callback_seconds_count",
+        )
+        == 9
+    )
+    assert (
+        _value(
+            scraped,
+            "ml4t_live_trading_state",
+            "ml4t_live_trading_state",
+            ml4t_live_trading_state="active",
+        )
+        == 1
+    )
+    assert (
+        _value(
+            scraped,
+            "ml4t_live_trading_state",
+            "ml4t_live_trading_state",
+            ml4t_live_trading_state="halted",
+        )
+        == 0
+    )
     assert _value(scraped, "ml4t_live_connected", "ml4t_live_connected") == 1
     assert _value(scraped, "ml4t_live_open_positions", "ml4t_live_open_positions") == 1
     assert 99_000 < _value(scraped, "ml4t_live_equity", "ml4t_live_equity") < 101_000
@@ -84,8 +127,13 @@ async def test_scrape_during_a_run_reports_bars_orders_rejections_and_callbacks(
 def test_bad_port_names_the_section_and_key(monkeypatch):
     monkeypatch.setenv(LOAD_ENV_VAR, "sim,prometheus")
     with pytest.raises(ConfigError, match=r"\[observers.prometheus\].*'port'"):
-        build(ScrapeMidRun(), None, overrides={"observers": {"prometheus": {"port": 70000}}},
-              store=MemoryStateStore(), feed=ReplayFeed(data=synthetic_bars(SyntheticConfig(assets=1, bars=2))))
+        build(
+            ScrapeMidRun(),
+            None,
+            overrides={"observers": {"prometheus": {"port": 70000}}},
+            store=MemoryStateStore(),
+            feed=ReplayFeed(data=synthetic_bars(SyntheticConfig(assets=1, bars=2))),
+        )
 
 
 async def test_a_busy_port_stops_the_run_before_the_strategy_starts(monkeypatch):
@@ -98,8 +146,13 @@ async def test_a_busy_port_stops_the_run_before_the_strategy_starts(monkeypatch)
         taken.listen()
         monkeypatch.setenv(LOAD_ENV_VAR, "sim,prometheus")
         strategy = ScrapeMidRun()
-        runtime = build(strategy, None, overrides={"observers": {"prometheus": {"port": taken.getsockname()[1]}}},
-                        store=MemoryStateStore(), feed=ReplayFeed(data=synthetic_bars(SyntheticConfig(assets=1, bars=3))))
+        runtime = build(
+            strategy,
+            None,
+            overrides={"observers": {"prometheus": {"port": taken.getsockname()[1]}}},
+            store=MemoryStateStore(),
+            feed=ReplayFeed(data=synthetic_bars(SyntheticConfig(assets=1, bars=3))),
+        )
         with pytest.raises(PluginError, match="cannot listen"):
             await runtime.engine.run(install_signal_handlers=False)
     assert strategy.bars == 0

@@ -13,7 +13,6 @@ from typing import Any
 import polars as pl
 
 from ml4t_live_core.protocols import BarEvent
-
 from ml4t_live_sim.config import ReplayConfig, SyntheticConfig
 
 REQUIRED_COLUMNS = ("timestamp", "asset", "open", "high", "low", "close", "volume")
@@ -30,18 +29,25 @@ def load_bars(source: str | Path | pl.DataFrame | Any, *, timezone: str = "UTC")
         path = Path(source)
         if not path.exists():
             raise FeedDataError(f"replay data {path} does not exist")
-        df = pl.read_parquet(path) if path.suffix == ".parquet" else pl.read_csv(path, try_parse_dates=True)
+        df = (
+            pl.read_parquet(path)
+            if path.suffix == ".parquet"
+            else pl.read_csv(path, try_parse_dates=True)
+        )
     elif isinstance(source, pl.DataFrame):
         df = source
     else:
         df = pl.from_pandas(source.reset_index() if "timestamp" not in source.columns else source)
     missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
     if missing:
-        raise FeedDataError(f"replay data {name} lacks columns {missing} (needs {list(REQUIRED_COLUMNS)})")
+        raise FeedDataError(
+            f"replay data {name} lacks columns {missing} (needs {list(REQUIRED_COLUMNS)})"
+        )
     if df.is_empty():
         raise FeedDataError(f"replay data {name} has no rows")
     df = df.select(
-        pl.col("timestamp"), pl.col("asset").cast(pl.String),
+        pl.col("timestamp"),
+        pl.col("asset").cast(pl.String),
         *(pl.col(c).cast(pl.Float64) for c in ("open", "high", "low", "close", "volume")),
     )
     dtype = df.schema["timestamp"]
@@ -50,12 +56,18 @@ def load_bars(source: str | Path | pl.DataFrame | Any, *, timezone: str = "UTC")
     if dtype.time_zone is None:
         df = df.with_columns(pl.col("timestamp").dt.replace_time_zone(timezone))
     bad = df.filter(
-        pl.any_horizontal(pl.col("open", "high", "low", "close").is_null() | ~pl.col("open", "high", "low", "close").is_finite())
+        pl.any_horizontal(
+            pl.col("open", "high", "low", "close").is_null()
+            | ~pl.col("open", "high", "low", "close").is_finite()
+        )
         | (pl.col("close") <= 0)
     )
     if not bad.is_empty():
         row = bad.row(0, named=True)
-        raise FeedDataError(f"replay data {name}: non-finite or non-positive price at {row['timestamp']} {row['asset']}")
+        raise FeedDataError(
+            f"replay data {name}: non-finite or non-positive price at "
+            f"{row['timestamp']} {row['asset']}"
+        )
     return df.sort("timestamp", "asset", maintain_order=True)
 
 
@@ -71,13 +83,22 @@ def frame_to_events(df: pl.DataFrame) -> list[BarEvent]:
     start = 0
     for count, ts in zip(runs["len"].to_list(), runs["value"].to_list(), strict=True):
         end = start + count
-        events.append((ts, {
-            assets[i]: {
-                "open": opens[i], "high": highs[i], "low": lows[i], "close": closes[i],
-                "volume": volumes[i],
-            }
-            for i in range(start, end)
-        }, {}))
+        events.append(
+            (
+                ts,
+                {
+                    assets[i]: {
+                        "open": opens[i],
+                        "high": highs[i],
+                        "low": lows[i],
+                        "close": closes[i],
+                        "volume": volumes[i],
+                    }
+                    for i in range(start, end)
+                },
+                {},
+            )
+        )
         start = end
     return events
 

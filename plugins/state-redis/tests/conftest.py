@@ -21,7 +21,9 @@ def with_sim_broker(load_only: Callable[..., None]) -> None:
 @pytest.fixture
 def redis_config(fresh_redis: RedisServer) -> Callable[..., RedisStateConfig]:
     def make(**overrides: Any) -> RedisStateConfig:
-        return RedisStateConfig.model_validate({"url": fresh_redis.url, "timeout": 2.0, **overrides})
+        return RedisStateConfig.model_validate(
+            {"url": fresh_redis.url, "timeout": 2.0, **overrides}
+        )
 
     return make
 
@@ -41,4 +43,3 @@ def own_server(tmp_path: Path) -> Iterator[RedisServer]:
         pytest.skip("redis-server is not installed")
     with running_redis_server(tmp_path / "redis") as server:
         yield server
-

@@ -66,17 +66,24 @@ def test_url_from_the_environment_is_used_and_hidden(
     monkeypatch.setenv("ML4T_LIVE__STATE__REDIS__URL", f"redis://:{QUOTED}@10.0.0.5:6380/2")
     config, _ = load_config(overrides={"state": {"use": "redis"}})
     assert config.state_config.url.get_secret_value().endswith("@10.0.0.5:6380/2")
-    for text in (repr(config.state_config), str(config.state_config), RedisStateStore(config.state_config).location):
+    for text in (
+        repr(config.state_config),
+        str(config.state_config),
+        RedisStateStore(config.state_config).location,
+    ):
         assert QUOTED not in text and "s3cret" not in text
 
 
-@pytest.mark.parametrize(("url", "shown"), [
-    (f"redis://:{QUOTED}@127.0.0.1:6379/0", "redis://***@127.0.0.1:6379/0"),
-    (f"rediss://user:{QUOTED}@host.example:6380/1", "rediss://***@host.example:6380/1"),
-    (f"redis://127.0.0.1:6379/0?password={QUOTED}", "redis://127.0.0.1:6379/0"),
-    (f"redis://:{PASSWORD}@127.0.0.1:6379/0", "<unparsable redis URL>"),
-    ("unix:///run/redis.sock?db=2", "unix:///run/redis.sock"),
-])
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        (f"redis://:{QUOTED}@127.0.0.1:6379/0", "redis://***@127.0.0.1:6379/0"),
+        (f"rediss://user:{QUOTED}@host.example:6380/1", "rediss://***@host.example:6380/1"),
+        (f"redis://127.0.0.1:6379/0?password={QUOTED}", "redis://127.0.0.1:6379/0"),
+        (f"redis://:{PASSWORD}@127.0.0.1:6379/0", "<unparsable redis URL>"),
+        ("unix:///run/redis.sock?db=2", "unix:///run/redis.sock"),
+    ],
+)
 def test_redacted_url_has_no_credentials(url: str, shown: str) -> None:
     assert redact_url(url) == shown
 
@@ -89,7 +96,9 @@ async def test_password_protected_server_works_and_password_never_shows(
     assert QUOTED not in store.location and "s3cret" not in store.location
     await store.open()
     try:
-        await store.save_state(__import__("ml4t_live_core.state", fromlist=["RiskState"]).RiskState())
+        await store.save_state(
+            __import__("ml4t_live_core.state", fromlist=["RiskState"]).RiskState()
+        )
         assert await store.load_state() is not None
     finally:
         await store.close()

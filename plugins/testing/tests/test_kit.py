@@ -34,7 +34,9 @@ class TestCoreSimulatedVenue(BrokerConformance):
 
 
 def test_risk_context_holds_the_given_portfolio_and_prices() -> None:
-    context = risk_context(positions={"A": 10, "B": -4}, prices={"A": 50.0, "B": 25.0}, cash=1_000.0)
+    context = risk_context(
+        positions={"A": 10, "B": -4}, prices={"A": 50.0, "B": 25.0}, cash=1_000.0
+    )
     assert context.position_quantity("A") == 10 and context.position_quantity("B") == -4
     assert context.gross_exposure() == pytest.approx(10 * 50.0 + 4 * 25.0)
     assert context.net_exposure() == pytest.approx(10 * 50.0 - 4 * 25.0)
