@@ -5,11 +5,9 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import importlib.metadata
-import importlib.util
 import json
 import logging
 import os
-import sys
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +25,7 @@ from ml4t_live_core.plugins import LOAD_ENV_VAR, Kind, load_plugins
 from ml4t_live_core.protocols import TradingStateRecord
 from ml4t_live_core.risk import TradingState
 from ml4t_live_core.state import JournalEvent, JournalRecord
+from ml4t_live_core.strategy_target import load_strategy_class, new_strategy
 
 console = Console()
 log = logging.getLogger("ml4t_live.cli")
@@ -119,7 +118,7 @@ def demo(assets: int, bars: int, shadow: bool) -> None:
               show_default=True, help="Where session reports are written when the run ends.")
 def run(target: str, config_path: Path, shadow: bool, report_dir: Path) -> None:
     """Run TARGET (path/to/file.py:StrategyClass) with the given config file."""
-    strategy = _load_strategy(target)
+    strategy = new_strategy(load_strategy_class(target))
     overrides = {"runtime": {"shadow": True}} if shadow else None
     runtime = _guarded(lambda: build(strategy, config_path, overrides=overrides))
     _configure_logging(runtime.config.logging)
@@ -211,29 +210,6 @@ def _guarded(fn: Any) -> Any:
         return fn()
     except (ConfigError, PluginError, StateCorruptError) as exc:
         raise click.ClickException(str(exc)) from None
-
-
-def _load_strategy(target: str) -> Any:
-    path_text, sep, class_name = target.rpartition(":")
-    if not sep or not path_text or not class_name:
-        raise click.BadParameter("expected path/to/file.py:ClassName", param_hint="TARGET")
-    path = Path(path_text)
-    if not path.is_file():
-        raise click.BadParameter(f"{path} is not a file", param_hint="TARGET")
-    spec = importlib.util.spec_from_file_location(f"ml4t_live_user_{path.stem}", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    cls = getattr(module, class_name, None)
-    if cls is None:
-        raise click.BadParameter(f"{path} has no class {class_name!r}", param_hint="TARGET")
-    try:
-        return cls()
-    except TypeError as exc:
-        raise click.BadParameter(
-            f"{class_name}() must be constructible without arguments: {exc}"
-        ) from None
 
 
 def _execute(
