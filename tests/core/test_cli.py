@@ -54,7 +54,10 @@ class Slow(Strategy):
 def test_sigterm_ends_cleanly_with_on_end_and_exit_code_zero(tmp_path):
     (tmp_path / "strategy.py").write_text(STRATEGY.format(markers=str(tmp_path)))
     config = tmp_path / "live.toml"
-    config.write_text('[feed]\nuse = "synthetic"\n[feed.synthetic]\nassets = 2\nbars = 3000\n')
+    config.write_text(
+        '[feed]\nuse = "synthetic"\n[feed.synthetic]\nassets = 2\nbars = 3000\n'
+        "[observers.prometheus]\nport = 0\n"  # never the fixed default port: it may be taken
+    )
     proc = subprocess.Popen(
         [str(SCRIPT), "run", f"{tmp_path / 'strategy.py'}:Slow", "--config", str(config)],
         stdout=subprocess.PIPE,
