@@ -210,14 +210,7 @@ class AlpacaBroker:
         except UnsupportedOrderError as exc:
             order.reject(str(exc), "unsupported_order")
             return order
-        track = self._tracks.get(order.order_id) or OrderTrack(
-            order.order_id,
-            order.asset,
-            order.side,
-            order.order_type,
-            order.limit_price,
-            order.stop_price,
-        )
+        track = self._tracks.get(order.order_id) or OrderTrack.of(order)
         self._tracks[order.order_id] = track
         track.in_flight = True
         try:
@@ -456,14 +449,7 @@ class AlpacaBroker:
     def _adopt(self, alpaca: AlpacaOrder, *, known_filled: bool = False) -> OrderTrack:
         """Track an order this process did not place (placed before a restart, or elsewhere)."""
         order = to_order(alpaca)
-        track = OrderTrack(
-            order.order_id,
-            order.asset,
-            order.side,
-            order.order_type,
-            order.limit_price,
-            order.stop_price,
-        )
+        track = OrderTrack.of(order)
         self._tracks[order.order_id] = track
         self._remember(track, alpaca)
         if known_filled:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ml4t.backtest import OrderSide, OrderType
+from ml4t.backtest import Order, OrderSide, OrderType
 
 from ml4t_live_alpaca.mapping import EPSILON
 
@@ -30,6 +30,18 @@ class OrderTrack:
     in_flight: bool = False
     filled: dict[str, float] = field(default_factory=dict)
     avg_price: dict[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, order: Order) -> OrderTrack:
+        """A new track for `order`, keyed by its client order id."""
+        return cls(
+            order.order_id,
+            order.asset,
+            order.side,
+            order.order_type,
+            order.limit_price,
+            order.stop_price,
+        )
 
     def increment(
         self,
