@@ -58,7 +58,7 @@ from ml4t_live_core.config import PluginConfig
 class ${cls}Config(PluginConfig):
     """Settings of the $name broker. Add your API's URL and (SecretStr) credentials here."""
 
-    initial_cash: float = Field(100_000.0, gt=0, allow_inf_nan=False)
+    initial_cash: float = Field(default=100_000.0, gt=0, allow_inf_nan=False)
 '''
 
 BROKER = '''"""The $name broker: an async `BrokerAdapter`.
@@ -136,7 +136,7 @@ NAME = "$name"
 class ${cls}Config(PluginConfig):
     """Settings of [risk.$name]."""
 
-    max_quantity: float | None = Field(None, gt=0, allow_inf_nan=False)
+    max_quantity: float | None = Field(default=None, gt=0, allow_inf_nan=False)
 
 
 class ${cls}Check:

@@ -41,13 +41,13 @@ class AggregatorConfig(PluginConfig):
 
     interval: str
     #: Wall-clock seconds after a bar's end before it is emitted without a later tick (stuck bar).
-    flush_after: float = Field(2.0, ge=0, allow_inf_nan=False)
+    flush_after: float = Field(default=2.0, ge=0, allow_inf_nan=False)
     #: Event-time seconds a bar stays open after a later tick arrives, for slightly out-of-order
     #: feeds (several subscriptions): a bar is complete once a tick at `end + allowed_lateness`
     #: is seen.
-    allowed_lateness: float = Field(0.0, ge=0, allow_inf_nan=False)
+    allowed_lateness: float = Field(default=0.0, ge=0, allow_inf_nan=False)
     #: Live feeds: a tick stamped further than this ahead of the clock is rejected, not trusted.
-    max_clock_skew: float = Field(5.0, gt=0, allow_inf_nan=False)
+    max_clock_skew: float = Field(default=5.0, gt=0, allow_inf_nan=False)
     #: Bars align to midnight in this timezone (matters for intervals longer than an hour).
     timezone: str = "UTC"
     #: Exchange calendar (pandas-market-calendars name, e.g. "XNYS"): drops ticks outside the
@@ -58,7 +58,7 @@ class AggregatorConfig(PluginConfig):
     #: the inner feed, "drop_oldest" discards the oldest waiting bar, "coalesce" merges the two
     #: oldest waiting bars into one. Every drop or merge is counted.
     backpressure: Literal["block", "drop_oldest", "coalesce"] = "block"
-    max_pending_bars: int = Field(1000, ge=1)
+    max_pending_bars: int = Field(default=1000, ge=1)
     #: The assets expected in every bar; `context["missing"]` lists those without data.
     #: Defaults to every asset seen so far.
     assets: list[str] | None = None

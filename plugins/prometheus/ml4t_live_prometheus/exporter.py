@@ -53,7 +53,7 @@ class PrometheusConfig(PluginConfig):
 
     enabled: bool = True
     host: str = "127.0.0.1"
-    port: int = Field(9464, ge=0, le=65535)
+    port: int = Field(default=9464, ge=0, le=65535)
 
 
 class RuntimeCollector(Collector):

@@ -39,8 +39,8 @@ class DailyLossConfig(PluginConfig):
     measured from the equity at resumption for the rest of that day.
     """
 
-    max_loss: float | None = Field(None, gt=0, allow_inf_nan=False)
-    max_pct: float | None = Field(None, gt=0, lt=100, allow_inf_nan=False)
+    max_loss: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    max_pct: float | None = Field(default=None, gt=0, lt=100, allow_inf_nan=False)
     action: Literal["halt", "reduce"] = "halt"
 
 

@@ -36,7 +36,7 @@ class DrawdownConfig(PluginConfig):
     deliberate resume is not undone on the next bar.
     """
 
-    max_pct: float | None = Field(None, gt=0, lt=100, allow_inf_nan=False)
+    max_pct: float | None = Field(default=None, gt=0, lt=100, allow_inf_nan=False)
     action: Literal["halt", "reduce"] = "halt"
 
 

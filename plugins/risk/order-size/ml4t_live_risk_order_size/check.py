@@ -29,8 +29,8 @@ class OrderSizeConfig(PluginConfig):
     able to flatten.
     """
 
-    max_shares: float | None = Field(None, gt=0, allow_inf_nan=False)
-    max_value: float | None = Field(None, gt=0, allow_inf_nan=False)
+    max_shares: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    max_value: float | None = Field(default=None, gt=0, allow_inf_nan=False)
 
 
 class OrderSizeCheck:
