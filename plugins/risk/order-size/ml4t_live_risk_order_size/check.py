@@ -50,6 +50,7 @@ class OrderSizeCheck:
             return Rejection(NAME, f"quantity {order.quantity:,g} > max {max_shares:,g}")
         if max_value is None:
             return None
+        price: float | None
         if order.order_type in _LIMIT_TYPES and order.limit_price is not None:
             price, source = order.limit_price, "limit price"
         else:
