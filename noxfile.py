@@ -1,4 +1,5 @@
-"""Developer sessions: tests, isolation (each plugin alone with the core), lint, types, docs, bench."""
+"""Developer sessions: tests, isolation (each plugin alone with the core), lint, types, docs,
+bench."""
 
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ def isolation(session: nox.Session, plugin: str) -> None:
     """Install the core without the default plugins, then one plugin alone, and run its tests."""
     session.install("--no-deps", "-e", ".")
     session.install(*_third_party_deps(ROOT / "pyproject.toml"))
-    session.install("pytest", "pytest-asyncio", "hypothesis", "psutil")
+    session.install("pytest", "pytest-asyncio", "pytest-timeout", "hypothesis", "psutil")
     if plugin != "plugins/testing":
         session.install("--no-deps", "-e", "plugins/testing")
         session.install(*_third_party_deps(ROOT / "plugins/testing/pyproject.toml"))

@@ -21,7 +21,6 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import polars as pl
-
 from harness import handoff_floor, median_of_runs, percentiles, report
 from ml4t_live_aggregator import AggregatorConfig, BarAggregator, add_batch
 
@@ -31,17 +30,23 @@ T0 = datetime(2024, 3, 4, 14, 30, tzinfo=UTC)
 def tick_frame(n: int, assets: int, seconds: int, seed: int = 7) -> pl.DataFrame:
     rng = np.random.default_rng(seed)
     offsets_ns = np.sort(rng.integers(0, seconds * 1_000_000_000, n))
-    return pl.DataFrame({
-        "timestamp": pl.Series(offsets_ns + int(T0.timestamp()) * 1_000_000_000).cast(pl.Datetime("ns", "UTC")),
-        "asset": pl.Series([f"A{i:03d}" for i in rng.integers(0, assets, n)]),
-        "price": 100 + rng.standard_normal(n).cumsum() * 0.01,
-        "size": rng.integers(1, 500, n).astype(np.float64),
-    })
+    return pl.DataFrame(
+        {
+            "timestamp": pl.Series(offsets_ns + int(T0.timestamp()) * 1_000_000_000).cast(
+                pl.Datetime("ns", "UTC")
+            ),
+            "asset": pl.Series([f"A{i:03d}" for i in rng.integers(0, assets, n)]),
+            "price": 100 + rng.standard_normal(n).cumsum() * 0.01,
+            "size": rng.integers(1, 500, n).astype(np.float64),
+        }
+    )
 
 
 def batch_rate(frame: pl.DataFrame, block: int | None) -> float:
     agg = BarAggregator(AggregatorConfig(interval="1min"))
-    blocks = [frame] if block is None else [frame.slice(i, block) for i in range(0, frame.height, block)]
+    blocks = (
+        [frame] if block is None else [frame.slice(i, block) for i in range(0, frame.height, block)]
+    )
     start = time.perf_counter()
     bars = 0
     for part in blocks:
@@ -93,24 +98,41 @@ def main() -> None:
 
     frame = tick_frame(args.ticks, assets=100, seconds=600)
     small = frame.head(args.per_event_ticks)
-    events = [(ts, {asset: {"price": price, "size": size}}) for ts, asset, price, size in small.iter_rows()]
+    events = [
+        (ts, {asset: {"price": price, "size": size}})
+        for ts, asset, price, size in small.iter_rows()
+    ]
 
     results = {
-        "ticks": args.ticks, "assets": 100, "interval": "1min",
-        "batch_ticks_per_s_one_frame": median_of_runs(lambda: batch_rate(frame, None), args.repeats),
-        "batch_ticks_per_s_10k_blocks": median_of_runs(lambda: batch_rate(frame, 10_000), args.repeats),
+        "ticks": args.ticks,
+        "assets": 100,
+        "interval": "1min",
+        "batch_ticks_per_s_one_frame": median_of_runs(
+            lambda: batch_rate(frame, None), args.repeats
+        ),
+        "batch_ticks_per_s_10k_blocks": median_of_runs(
+            lambda: batch_rate(frame, 10_000), args.repeats
+        ),
         "per_event_ticks_per_s": median_of_runs(lambda: per_event_rate(events), args.repeats),
-        "floor_empty_python_loop_per_s": median_of_runs(lambda: empty_loop_rate(events), args.repeats),
+        "floor_empty_python_loop_per_s": median_of_runs(
+            lambda: empty_loop_rate(events), args.repeats
+        ),
         "emit_500_assets": percentiles(emit_samples(500, 300)),
         "floor_handoff": handoff_floor(),
     }
     targets = {
-        "batch >= 1M ticks/s (one frame)": results["batch_ticks_per_s_one_frame"]["median"] >= 1_000_000,
-        "batch >= 1M ticks/s (10k blocks)": results["batch_ticks_per_s_10k_blocks"]["median"] >= 1_000_000,
+        "batch >= 1M ticks/s (one frame)": results["batch_ticks_per_s_one_frame"]["median"]
+        >= 1_000_000,
+        "batch >= 1M ticks/s (10k blocks)": results["batch_ticks_per_s_10k_blocks"]["median"]
+        >= 1_000_000,
         "emit 500 assets p50 < 1 ms": results["emit_500_assets"]["p50_us"] < 1_000,
     }
-    results["per_event_vs_empty_loop"] = statistics.median([
-        results["per_event_ticks_per_s"]["median"] / results["floor_empty_python_loop_per_s"]["median"]])
+    results["per_event_vs_empty_loop"] = statistics.median(
+        [
+            results["per_event_ticks_per_s"]["median"]
+            / results["floor_empty_python_loop_per_s"]["median"]
+        ]
+    )
     report("aggregator", results, targets)
 
 

@@ -29,8 +29,13 @@ def percentiles(samples_ns: Sequence[int | float]) -> dict[str, float]:
     def at(q: float) -> float:
         return ordered[min(len(ordered) - 1, int(q * len(ordered)))] / 1_000
 
-    return {"p50_us": at(0.50), "p90_us": at(0.90), "p99_us": at(0.99), "max_us": ordered[-1] / 1_000,
-            "n": len(ordered)}
+    return {
+        "p50_us": at(0.50),
+        "p90_us": at(0.90),
+        "p99_us": at(0.99),
+        "max_us": ordered[-1] / 1_000,
+        "n": len(ordered),
+    }
 
 
 def time_calls(fn: Callable[[], Any], n: int) -> list[int]:
@@ -62,13 +67,20 @@ def handoff_floor(n: int = 2_000) -> dict[str, float]:
     return percentiles(asyncio.run(main()))
 
 
-def fsync_floor(directory: str | Path | None = None, n: int = 1_000, record: bytes | None = None) -> dict[str, float]:
+def fsync_floor(
+    directory: str | Path | None = None, n: int = 1_000, record: bytes | None = None
+) -> dict[str, float]:
     """One fsync'd append of a journal-sized record to a file in `directory` (the state dir)."""
-    record = record or (b'{"event":"submitted","client_order_id":"bench-00000001","asset":"A000",'
-                        b'"side":"buy","quantity":10.0}\n')
+    record = record or (
+        b'{"event":"submitted","client_order_id":"bench-00000001","asset":"A000",'
+        b'"side":"buy","quantity":10.0}\n'
+    )
     with tempfile.TemporaryDirectory(dir=directory) as tmp:
-        fd = os.open(os.path.join(tmp, "floor.jsonl"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        fd = os.open(
+            os.path.join(tmp, "floor.jsonl"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600
+        )
         try:
+
             def append() -> None:
                 os.write(fd, record)
                 os.fsync(fd)
@@ -81,14 +93,25 @@ def fsync_floor(directory: str | Path | None = None, n: int = 1_000, record: byt
 def median_of_runs(run: Callable[[], float], repeats: int = 5) -> dict[str, float]:
     """Median (and spread) of a figure measured `repeats` times."""
     values = [run() for _ in range(repeats)]
-    return {"median": statistics.median(values), "min": min(values), "max": max(values), "runs": repeats}
+    return {
+        "median": statistics.median(values),
+        "min": min(values),
+        "max": max(values),
+        "runs": repeats,
+    }
 
 
-def report(name: str, results: dict[str, Any], targets: dict[str, bool] | None = None) -> dict[str, Any]:
+def report(
+    name: str, results: dict[str, Any], targets: dict[str, bool] | None = None
+) -> dict[str, Any]:
     """Print the results as JSON and write them to bench-results/<name>.json."""
     payload = {
         "benchmark": name,
-        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()},
+        "machine": {
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+        },
         "results": results,
         "targets_met": targets or {},
     }

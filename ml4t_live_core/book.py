@@ -41,7 +41,9 @@ class AccountBook:
     # --- pending bookkeeping (incremental, so checks stay O(1)) ----------------------------
     def _add_pending(self, order: Order) -> None:
         key = (order.asset, order.side)
-        self._pending_qty[key] = self._pending_qty.get(key, 0.0) + order.quantity - order.filled_quantity
+        self._pending_qty[key] = (
+            self._pending_qty.get(key, 0.0) + order.quantity - order.filled_quantity
+        )
         self._publish_pending(order)
 
     def _remove_pending(self, order: Order) -> None:

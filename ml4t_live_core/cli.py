@@ -5,11 +5,9 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import importlib.metadata
-import importlib.util
 import json
 import logging
 import os
-import sys
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +25,7 @@ from ml4t_live_core.plugins import LOAD_ENV_VAR, Kind, load_plugins
 from ml4t_live_core.protocols import TradingStateRecord
 from ml4t_live_core.risk import TradingState
 from ml4t_live_core.state import JournalEvent, JournalRecord
+from ml4t_live_core.strategy_target import load_strategy_class, new_strategy
 
 console = Console()
 log = logging.getLogger("ml4t_live.cli")
@@ -45,7 +44,9 @@ class PluginCommandGroup(click.Group):
             found: dict[str, click.Command] = {}
             plugins = load_plugins()
             for impl in plugins.pm.hook.ml4t_live_register_commands.get_hookimpls():
-                impl.function(register=lambda command, _plugin=impl.plugin_name: _add(found, command, _plugin))
+                impl.function(
+                    register=lambda command, _plugin=impl.plugin_name: _add(found, command, _plugin)
+                )
             self._plugin_commands[key] = found
         return self._plugin_commands[key]
 
@@ -58,16 +59,24 @@ class PluginCommandGroup(click.Group):
 
 def _add(found: dict[str, click.Command], command: click.Command, plugin: str) -> None:
     if command.name in found or command.name in main.commands:
-        raise PluginError(f"plugin {plugin!r} registers command {command.name!r}, which already exists")
+        raise PluginError(
+            f"plugin {plugin!r} registers command {command.name!r}, which already exists"
+        )
     found[command.name or "?"] = command
 
 
 @click.group(cls=PluginCommandGroup)
 @click.version_option(importlib.metadata.version("ml4t-live"), prog_name="ml4t-live")
-@click.option("--log-level", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
-              help="Default level (else [logging] level in the config, else WARNING).")
-@click.option("--log-format", type=click.Choice(["text", "json"]),
-              help="text for people, json for one event per line (else [logging] format).")
+@click.option(
+    "--log-level",
+    type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+    help="Default level (else [logging] level in the config, else WARNING).",
+)
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    help="text for people, json for one event per line (else [logging] format).",
+)
 @click.pass_context
 def main(ctx: click.Context, log_level: str | None, log_format: str | None) -> None:
     """Run ml4t-backtest strategies live, unchanged, behind layered safety."""
@@ -78,18 +87,28 @@ def main(ctx: click.Context, log_level: str | None, log_format: str | None) -> N
 def _configure_logging(from_file: LoggingConfig) -> None:
     """Apply the config file's [logging] section, with the command-line flags on top."""
     flags = click.get_current_context().find_root().obj or {}
-    overrides = {k: v for k, v in (("level", flags.get("log_level")), ("format", flags.get("log_format"))) if v}
+    pairs = (("level", flags.get("log_level")), ("format", flags.get("log_format")))
+    overrides = {k: v for k, v in pairs if v}
     logs.configure(from_file.model_copy(update=overrides))
 
 
 @main.command()
-@click.option("--broker", "venue_name", default="sim", show_default=True, metavar="NAME",
-              help="sim: the embedded paper broker. Other names are simulated venues that "
-                   "plugins register (ml4t-live-testing: alpaca-sim, ib-sim): the real broker "
-                   "plugin against a local simulator. An unknown name lists the installed ones.")
+@click.option(
+    "--broker",
+    "venue_name",
+    default="sim",
+    show_default=True,
+    metavar="NAME",
+    help="sim: the embedded paper broker. Other names are simulated venues that "
+    "plugins register (ml4t-live-testing: alpaca-sim, ib-sim): the real broker "
+    "plugin against a local simulator. An unknown name lists the installed ones.",
+)
 @click.option("--assets", default=6, show_default=True, type=click.IntRange(1, 2000))
-@click.option("--bars", type=click.IntRange(1, 100_000),
-              help="Bars to run  [default: 390 on sim, 60 on a simulated venue]")
+@click.option(
+    "--bars",
+    type=click.IntRange(1, 100_000),
+    help="Bars to run  [default: 390 on sim, 60 on a simulated venue]",
+)
 @click.option("--shadow", is_flag=True, help="Shadow mode: orders go to a virtual portfolio.")
 def demo(venue_name: str, assets: int, bars: int | None, shadow: bool) -> None:
     """Run the demo strategy through the whole stack: no account, no network."""
@@ -100,29 +119,46 @@ def demo(venue_name: str, assets: int, bars: int | None, shadow: bool) -> None:
     if venue_name not in venue_names(plugins.registry):
         raise click.BadParameter(
             f"unknown venue {venue_name!r}; installed: {', '.join(venue_names(plugins.registry))}. "
-            "Simulated venues come from plugins (e.g. ml4t-live-testing)", param_hint="--broker")
+            "Simulated venues come from plugins (e.g. ml4t-live-testing)",
+            param_hint="--broker",
+        )
     bars = bars or (390 if venue_name == BUILT_IN else 60)
     overrides = demo_overrides(
-        assets, bars, shadow,
+        assets,
+        bars,
+        shadow,
         installed_checks=set(plugins.registry.names(Kind.RISK_CHECK)),
         installed_stores=set(plugins.registry.names(Kind.STATE_STORE)),
         installed_observers=set(plugins.registry.names(Kind.OBSERVER)),
         accelerated=venue_name != BUILT_IN,
     )
-    report_dir = Path(overrides.get("state", {}).get("json", {}).get("directory") or tempfile.mkdtemp(prefix="ml4t-live-demo-"))
+    report_dir = Path(
+        overrides.get("state", {}).get("json", {}).get("directory")
+        or tempfile.mkdtemp(prefix="ml4t-live-demo-")
+    )
     checks = ", ".join(plugins.registry.names(Kind.RISK_CHECK)) or "none installed"
     if venue_name == BUILT_IN:
         runtime = _guarded(lambda: build(MomentumRotation(), None, overrides=overrides))
-        console.print(f"[bold]ml4t-live demo[/]: {assets} assets x {bars} one-minute bars, "
-                      f"{'shadow' if shadow else 'sim'} broker, checks: {checks}")
+        console.print(
+            f"[bold]ml4t-live demo[/]: {assets} assets x {bars} one-minute bars, "
+            f"{'shadow' if shadow else 'sim'} broker, checks: {checks}"
+        )
         _execute(runtime, total_bars=bars, report_dir=report_dir)
         return
     venue = plugins.registry.get(Kind.DEMO_VENUE, venue_name).factory(DemoSpec(assets, bars))
     _demo_on_venue(venue, venue_name, plugins, overrides, report_dir, shadow=shadow, checks=checks)
 
 
-def _demo_on_venue(venue: Any, venue_name: str, plugins: Any, overrides: dict[str, Any],
-                   report_dir: Path, *, shadow: bool, checks: str) -> None:
+def _demo_on_venue(
+    venue: Any,
+    venue_name: str,
+    plugins: Any,
+    overrides: dict[str, Any],
+    report_dir: Path,
+    *,
+    shadow: bool,
+    checks: str,
+) -> None:
     """The demo against a plugin's simulated venue: its simulator, the real broker plugin."""
     from ml4t_live_core.demo import MomentumRotation
     from ml4t_live_core.demo_venue import missing_requirements
@@ -130,8 +166,10 @@ def _demo_on_venue(venue: Any, venue_name: str, plugins: Any, overrides: dict[st
     missing = missing_requirements(venue, plugins.registry)
     if missing:
         needs = missing[0] if len(missing) == 1 else f"{', '.join(missing[:-1])} and {missing[-1]}"
-        raise click.ClickException(f"--broker {venue_name} needs the {needs} plugin(s), "
-                                   f"which are not installed: {venue.install_hint}")
+        raise click.ClickException(
+            f"--broker {venue_name} needs the {needs} plugin(s), "
+            f"which are not installed: {venue.install_hint}"
+        )
     bars = venue.spec.bars
     try:
         try:
@@ -143,10 +181,12 @@ def _demo_on_venue(venue: Any, venue_name: str, plugins: Any, overrides: dict[st
         strategy = MomentumRotation(lookback=period, every=period)
         runtime = _guarded(lambda: build(strategy, None, overrides=overrides))
         cfg = runtime.config
-        console.print(f"[bold]ml4t-live demo[/]: {venue.spec.assets} assets x {bars} bars on "
-                      f"[bold]{venue_name}[/] (broker plugin {cfg.broker!r}, feed plugin "
-                      f"{cfg.feed!r}, {'shadow' if shadow else 'orders to the simulator'}), "
-                      f"checks: {checks}")
+        console.print(
+            f"[bold]ml4t-live demo[/]: {venue.spec.assets} assets x {bars} bars on "
+            f"[bold]{venue_name}[/] (broker plugin {cfg.broker!r}, feed plugin "
+            f"{cfg.feed!r}, {'shadow' if shadow else 'orders to the simulator'}), "
+            f"checks: {checks}"
+        )
         _execute(runtime, total_bars=bars, report_dir=report_dir, venue=venue)
         _print_venue_account(venue_name, venue, runtime)
     finally:
@@ -157,31 +197,43 @@ def _print_venue_account(venue_name: str, venue: Any, runtime: Runtime) -> None:
     """The simulator's own book beside the runtime's: the orders really went there."""
     account = venue.account()
     held = ", ".join(f"{a} {q:g}" for a, q in sorted(account.positions.items())) or "none"
-    console.print(f"{venue_name} account (the simulator's own book): cash {account.cash:,.2f}; "
-                  f"positions: {held}")
+    console.print(
+        f"{venue_name} account (the simulator's own book): cash {account.cash:,.2f}; "
+        f"positions: {held}"
+    )
     if runtime.safe.shadow:
         console.print(f"shadow mode: the orders went to the virtual portfolio, not to {venue_name}")
         return
     ledger = runtime.safe.ledger
     ours = {a: h.quantity for a, h in ledger.holdings.items() if h.quantity}
     if ours == account.positions and abs(ledger.cash - account.cash) < 0.005:
-        console.print(f"positions and cash match: the runtime and {venue_name} agree on "
-                      f"{len(ours)} position(s)")
+        console.print(
+            f"positions and cash match: the runtime and {venue_name} agree on "
+            f"{len(ours)} position(s)"
+        )
     else:
         raise click.ClickException(
             f"the runtime and {venue_name} DIFFER: positions {ours} vs {account.positions}, "
-            f"cash {ledger.cash:,.2f} vs {account.cash:,.2f}")
+            f"cash {ledger.cash:,.2f} vs {account.cash:,.2f}"
+        )
 
 
 @main.command()
 @click.argument("target")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option(
+    "--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), required=True
+)
 @click.option("--shadow", is_flag=True, help="Force shadow mode whatever the config says.")
-@click.option("--report-dir", type=click.Path(file_okay=False, path_type=Path), default=Path(".ml4t-live/reports"),
-              show_default=True, help="Where session reports are written when the run ends.")
+@click.option(
+    "--report-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path(".ml4t-live/reports"),
+    show_default=True,
+    help="Where session reports are written when the run ends.",
+)
 def run(target: str, config_path: Path, shadow: bool, report_dir: Path) -> None:
     """Run TARGET (path/to/file.py:StrategyClass) with the given config file."""
-    strategy = _load_strategy(target)
+    strategy = new_strategy(load_strategy_class(target))
     overrides = {"runtime": {"shadow": True}} if shadow else None
     runtime = _guarded(lambda: build(strategy, config_path, overrides=overrides))
     _configure_logging(runtime.config.logging)
@@ -205,8 +257,14 @@ def plugins_command(config_path: Path | None, as_json: bool) -> None:
         table.add_column(column, overflow="fold")
     for info in plugins.infos:
         status = "[red]DISABLED[/]" if info.disabled else ", ".join(info.registrations)
-        table.add_row(info.name, info.distribution, info.version, info.entry_point, status,
-                      "\n".join(h.removeprefix("ml4t_live_") for h in info.hooks))
+        table.add_row(
+            info.name,
+            info.distribution,
+            info.version,
+            info.entry_point,
+            status,
+            "\n".join(h.removeprefix("ml4t_live_") for h in info.hooks),
+        )
     console.print(table)
 
 
@@ -226,14 +284,18 @@ def _set_state(config_path: Path | None, state: TradingState, reason: str) -> No
                 risk_state.trading_state_since = now
                 await store.save_state(risk_state)
             await store.write_trading_state(TradingStateRecord(state, reason, now))
-            await store.append_journal(JournalRecord(now, JournalEvent.TRADING_STATE, reasons=(reason,),
-                                                     detail={"state": state.value, "by": "cli"}))
+            detail = {"state": state.value, "by": "cli"}
+            await store.append_journal(
+                JournalRecord(now, JournalEvent.TRADING_STATE, reasons=(reason,), detail=detail)
+            )
         finally:
             await store.close()
 
     _guarded(lambda: asyncio.run(write()))
-    console.print(f"trading state is now [bold]{state.value.upper()}[/] in {store.backend} state at "
-                  f"{store.location}: {reason}. A running engine picks it up within one bar.")
+    console.print(
+        f"trading state is now [bold]{state.value.upper()}[/] in {store.backend} state at "
+        f"{store.location}: {reason}. A running engine picks it up within one bar."
+    )
 
 
 @main.command()
@@ -271,35 +333,20 @@ def _guarded(fn: Any) -> Any:
         raise click.ClickException(str(exc)) from None
 
 
-def _load_strategy(target: str) -> Any:
-    path_text, sep, class_name = target.rpartition(":")
-    if not sep or not path_text or not class_name:
-        raise click.BadParameter("expected path/to/file.py:ClassName", param_hint="TARGET")
-    path = Path(path_text)
-    if not path.is_file():
-        raise click.BadParameter(f"{path} is not a file", param_hint="TARGET")
-    spec = importlib.util.spec_from_file_location(f"ml4t_live_user_{path.stem}", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    cls = getattr(module, class_name, None)
-    if cls is None:
-        raise click.BadParameter(f"{path} has no class {class_name!r}", param_hint="TARGET")
-    try:
-        return cls()
-    except TypeError as exc:
-        raise click.BadParameter(f"{class_name}() must be constructible without arguments: {exc}") from None
-
-
-def _execute(runtime: Runtime, total_bars: int | None = None, report_dir: Path | None = None,
-             venue: Any = None) -> None:
+def _execute(
+    runtime: Runtime,
+    total_bars: int | None = None,
+    report_dir: Path | None = None,
+    venue: Any = None,
+) -> None:
     from ml4t_live_core.demo_venue import DemoVenueError, drive
     from ml4t_live_core.summary import print_summary, progress_callback
 
     callback, progress = progress_callback(console, total_bars)
     runtime.engine._on_bar_done = callback
-    already_journaled = len(_guarded(lambda: asyncio.run(_read_journal(runtime)))) if runtime.store else 0
+    already_journaled = (
+        len(_guarded(lambda: asyncio.run(_read_journal(runtime)))) if runtime.store else 0
+    )
     try:
         with progress:
             run = (lambda: drive(runtime, venue)) if venue is not None else runtime.engine.run
@@ -333,10 +380,10 @@ def _session_end(runtime: Runtime, report_dir: Path | None, already_journaled: i
         return
     records = _guarded(lambda: asyncio.run(_read_journal(runtime)))[already_journaled:]
     results = runtime.plugins.hook.ml4t_live_on_session_end(
-        records=records, directory=report_dir, stats=runtime.engine.stats)
+        records=records, directory=report_dir, stats=runtime.engine.stats
+    )
     for path in (p for paths in results if paths for p in paths):
         console.print(f"report: [bold]{path}[/]")
-
 
 
 from ml4t_live_core.parity_command import parity as _parity  # noqa: E402  (a command in its own module)

@@ -97,12 +97,23 @@ def build(
     for reg in registry.all(Kind.OBSERVER):
         plugins.pm.register(reg.factory(cfg.observers[reg.name]), name=f"observer:{reg.name}")
     if not registry.names(Kind.RISK_CHECK):
-        log.warning("no risk checks are installed or enabled: orders are only validated, not limited")
+        log.warning(
+            "no risk checks are installed or enabled: orders are only validated, not limited"
+        )
     runtime = cfg.runtime
-    shadow = SimulatedVenue(fill_timing="last_price", clock=clock, name="shadow") if runtime.shadow else None
+    shadow = (
+        SimulatedVenue(fill_timing="last_price", clock=clock, name="shadow")
+        if runtime.shadow
+        else None
+    )
     safe = SafeBroker(
-        broker, hooks=plugins.hook, runtime=runtime, clock=clock, store=store,
-        shadow_venue=shadow, prefix=client_order_prefix(strategy, cfg),
+        broker,
+        hooks=plugins.hook,
+        runtime=runtime,
+        clock=clock,
+        store=store,
+        shadow_venue=shadow,
+        prefix=client_order_prefix(strategy, cfg),
     )
     engine = LiveEngine(strategy, safe, feed, runtime=runtime, clock=clock)
     return Runtime(engine, safe, broker, feed, store, cfg, plugins, clock)

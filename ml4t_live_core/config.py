@@ -50,20 +50,20 @@ class RuntimeConfig(PluginConfig):
     #: "latest" keeps only the newest waiting bar and counts the ones it skipped.
     busy_policy: Literal["block", "latest"] = "block"
     raise_on_rejection: bool = False
-    order_timeout: float = Field(10.0, gt=0)
-    getter_timeout: float = Field(2.0, gt=0)
+    order_timeout: float = Field(default=10.0, gt=0)
+    getter_timeout: float = Field(default=2.0, gt=0)
     timezone: str = "America/New_York"
     account: str = "default"
     strategy_id: str | None = None
-    client_order_prefix: str | None = Field(None, pattern=r"^[A-Za-z0-9_.]{1,32}$")
-    warmup_bars: int = Field(0, ge=0)
+    client_order_prefix: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.]{1,32}$")
+    warmup_bars: int = Field(default=0, ge=0)
     #: Journal an equity mark at most this often (bar time); 0 marks every bar. Reports and
     #: `ml4t-live status` draw equity and drawdown from these marks.
-    mark_every_seconds: float = Field(60.0, ge=0, allow_inf_nan=False)
+    mark_every_seconds: float = Field(default=60.0, ge=0, allow_inf_nan=False)
     #: Finished orders, fills and rejected orders kept in memory (the most recent of each) for
     #: `get_orders`, `get_order`, `get_fills` and `get_rejected_orders`; open orders are always
     #: kept. Bounds a long-running process's memory; the journal keeps the full record.
-    history_limit: int = Field(DEFAULT_HISTORY_LIMIT, gt=0, strict=True)
+    history_limit: int = Field(default=DEFAULT_HISTORY_LIMIT, gt=0, strict=True)
 
 
 class LoggingConfig(PluginConfig):
@@ -123,7 +123,9 @@ def disabled_plugins(raw: Mapping[str, Any], source: str = "<defaults>") -> list
         raise ConfigError("unknown key", source=source, section="plugins", key=sorted(unknown)[0])
     disable = section.get("disable", [])
     if not isinstance(disable, list) or not all(isinstance(n, str) for n in disable):
-        raise ConfigError("must be a list of plugin names", source=source, section="plugins", key="disable")
+        raise ConfigError(
+            "must be a list of plugin names", source=source, section="plugins", key="disable"
+        )
     return list(disable)
 
 
@@ -132,13 +134,19 @@ def validate(raw: Mapping[str, Any], plugins: Plugins, source: str = "<defaults>
     known = {"runtime", "logging", "broker", "feed", "state", "risk", "observers", "plugins"}
     for section in raw:
         if section not in known:
-            raise ConfigError(f"unknown section (known: {', '.join(sorted(known))})", source=source, section=section)
+            raise ConfigError(
+                f"unknown section (known: {', '.join(sorted(known))})",
+                source=source,
+                section=section,
+            )
     cfg = LiveConfig(source=source, disable=disabled_plugins(raw, source))
     cfg.runtime = _model(RuntimeConfig, raw.get("runtime", {}), source, "runtime")
     cfg.logging = _model(LoggingConfig, raw.get("logging", {}), source, "logging")
 
     cfg.broker, cfg.broker_config = _select(raw, "broker", "sim", Kind.BROKER, plugins, source)
-    cfg.feed, cfg.feed_config = _select(raw, "feed", "replay", Kind.FEED, plugins, source, extra_keys={"aggregate", "aggregator"})
+    cfg.feed, cfg.feed_config = _select(
+        raw, "feed", "replay", Kind.FEED, plugins, source, extra_keys={"aggregate", "aggregator"}
+    )
     feed_section = raw.get("feed", {})
     if "aggregate" in feed_section:
         reg = plugins.registry.get(Kind.FEED_WRAPPER, "aggregate")
@@ -147,39 +155,58 @@ def validate(raw: Mapping[str, Any], plugins: Plugins, source: str = "<defaults>
     if raw.get("state") is not None or plugins.registry.names(Kind.STATE_STORE):
         default_state = "json" if "json" in plugins.registry.names(Kind.STATE_STORE) else None
         if raw.get("state") is not None or default_state:
-            cfg.state, cfg.state_config = _select(raw, "state", default_state, Kind.STATE_STORE, plugins, source)
+            cfg.state, cfg.state_config = _select(
+                raw, "state", default_state, Kind.STATE_STORE, plugins, source
+            )
 
     cfg.risk = _per_component(raw, "risk", Kind.RISK_CHECK, plugins, source)
     cfg.observers = _per_component(raw, "observers", Kind.OBSERVER, plugins, source)
     return cfg
 
 
-def _per_component(raw: Mapping[str, Any], section: str, kind: Kind, plugins: Plugins, source: str) -> dict[str, Any]:
+def _per_component(
+    raw: Mapping[str, Any], section: str, kind: Kind, plugins: Plugins, source: str
+) -> dict[str, Any]:
     """[<section>.<name>] tables, one per installed component of `kind`, each validated."""
     body = raw.get(section, {})
     if not isinstance(body, dict):
-        raise ConfigError(f"must be a table of [{section}.<name>] sections", source=source, section=section)
+        raise ConfigError(
+            f"must be a table of [{section}.<name>] sections", source=source, section=section
+        )
     # Env overrides cannot spell '-', so ORDER_SIZE addresses [risk.order-size].
     body = {name.replace("_", "-"): value for name, value in body.items()}
     installed = plugins.registry.names(kind)
     for name in body:
         if name not in installed:
-            raise ConfigError(f"no {kind.value.replace('_', ' ')} {name!r} is installed and enabled "
-                              f"(installed: {', '.join(installed) or 'none'})", source=source, section=f"{section}.{name}")
-    return {reg.name: _model(reg.config, body.get(reg.name, {}), source, f"{section}.{reg.name}")
-            for reg in plugins.registry.all(kind)}
+            raise ConfigError(
+                f"no {kind.value.replace('_', ' ')} {name!r} is installed and enabled "
+                f"(installed: {', '.join(installed) or 'none'})",
+                source=source,
+                section=f"{section}.{name}",
+            )
+    return {
+        reg.name: _model(reg.config, body.get(reg.name, {}), source, f"{section}.{reg.name}")
+        for reg in plugins.registry.all(kind)
+    }
 
 
 def _select(
-    raw: Mapping[str, Any], section: str, default: str | None, kind: Kind, plugins: Plugins,
-    source: str, extra_keys: set[str] = frozenset(),  # type: ignore[assignment]
+    raw: Mapping[str, Any],
+    section: str,
+    default: str | None,
+    kind: Kind,
+    plugins: Plugins,
+    source: str,
+    extra_keys: set[str] = frozenset(),  # type: ignore[assignment]
 ) -> tuple[str, Any]:
     body = raw.get(section, {})
     if not isinstance(body, dict):
         raise ConfigError("must be a table", source=source, section=section)
     name = body.get("use", default)
     if not isinstance(name, str):
-        raise ConfigError(f"say which {kind.value} plugin to use", source=source, section=section, key="use")
+        raise ConfigError(
+            f"say which {kind.value} plugin to use", source=source, section=section, key="use"
+        )
     names = set(plugins.registry.names(kind))
     for key, value in body.items():
         if key == "use" or key in extra_keys:
@@ -188,7 +215,9 @@ def _select(
             raise ConfigError(
                 f"unknown key; expected 'use' or a [{section}.<plugin>] table for one of: "
                 f"{', '.join(sorted(names)) or 'none installed'}",
-                source=source, section=section, key=key,
+                source=source,
+                section=section,
+                key=key,
             )
     try:
         reg = plugins.registry.get(kind, name)
@@ -202,7 +231,12 @@ def _model(schema: type[BaseModel] | None, values: Any, source: str, section: st
         raise ConfigError("must be a table", source=source, section=section)
     if schema is None:
         if values:
-            raise ConfigError("this plugin takes no settings", source=source, section=section, key=next(iter(values)))
+            raise ConfigError(
+                "this plugin takes no settings",
+                source=source,
+                section=section,
+                key=next(iter(values)),
+            )
         return None
     try:
         return schema.model_validate(values)
@@ -216,7 +250,7 @@ def _apply_env(raw: dict[str, Any], environ: Mapping[str, str]) -> None:
     for name, value in environ.items():
         if not name.startswith(ENV_PREFIX):
             continue
-        path = [p.lower() for p in name[len(ENV_PREFIX):].split("__") if p]
+        path = [p.lower() for p in name[len(ENV_PREFIX) :].split("__") if p]
         if not path:
             continue
         node = raw

@@ -57,7 +57,7 @@ def demo_overrides(
     `accelerated`: bars arrive milliseconds apart on the wall clock (a simulated venue), so
     checks that measure real time are scaled to it."""
     state_dir = state_dir or tempfile.mkdtemp(prefix="ml4t-live-demo-")
-    config = {
+    config: dict[str, Any] = {
         "runtime": {"shadow": shadow, "strategy_id": "demo", "on_error": "halt"},
         "broker": {"use": "sim", "sim": {"initial_cash": 100_000.0, "commission_per_share": 0.005}},
         "feed": {"use": "synthetic", "synthetic": {"assets": assets, "bars": bars, "seed": 11}},

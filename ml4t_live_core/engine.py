@@ -93,13 +93,15 @@ class LiveEngine:
         return self.wrapper
 
     async def run(self, *, install_signal_handlers: bool = True) -> RuntimeStats:
-        """Connect, call on_start/on_prepare, dispatch every bar, then on_end, persist, disconnect."""
+        """Connect, call on_start/on_prepare, dispatch every bar, then on_end, persist,
+        disconnect."""
         wrapper = await self.connect()
         removers = self._install_signals() if install_signal_handlers else []
         self.safe.hooks.ml4t_live_on_run_start(stats=self.stats, context=self.safe)
         try:
             await self._in_strategy_thread(self.strategy.on_start, wrapper)
-            await self._in_strategy_thread(self.strategy.on_prepare, wrapper, await self._prepare_config())
+            prepare_config = await self._prepare_config()
+            await self._in_strategy_thread(self.strategy.on_prepare, wrapper, prepare_config)
             failure: StrategyError | None = None
             try:
                 if self.runtime.busy_policy == "latest":
@@ -129,7 +131,10 @@ class LiveEngine:
         if wanted:
             fetch = getattr(self.feed, "history", None)
             if fetch is None:
-                log.warning("warmup_bars = %d, but feed %s has no history(); starting cold", wanted, type(self.feed).__name__)
+                log.warning(
+                    "warmup_bars = %d, but feed %s has no history(); starting cold",
+                    wanted, type(self.feed).__name__,
+                )
             else:
                 history = list(await fetch(wanted))
         return LivePrepare(history=history, runtime=self.runtime)
@@ -152,9 +157,9 @@ class LiveEngine:
             self.stats.connected = False
             self._strategy_thread.close()
 
-    def _install_signals(self) -> list[Callable[[], None]]:
+    def _install_signals(self) -> list[Callable[[], object]]:
         loop = asyncio.get_running_loop()
-        removers = []
+        removers: list[Callable[[], object]] = []
         for sig in (signal.SIGINT, signal.SIGTERM):
             try:
                 loop.add_signal_handler(sig, self.request_stop, f"signal {sig.name}")

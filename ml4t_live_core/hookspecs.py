@@ -102,7 +102,9 @@ def ml4t_live_register_commands(register: Register) -> None:
 
 
 @hookspec
-def ml4t_live_on_session_end(records: list[JournalRecord], directory: Path, stats: RuntimeStats) -> list[Path] | None:
+def ml4t_live_on_session_end(
+    records: list[JournalRecord], directory: Path, stats: RuntimeStats
+) -> list[Path] | None:
     """A run of `ml4t-live run` or `demo` ended; `records` is this session's journal, oldest first.
 
     Write session artifacts (reports) under `directory` and return their paths, which the CLI
@@ -126,7 +128,9 @@ def ml4t_live_on_order_accepted(order: OrderRequest, context: RiskContext) -> No
 
 
 @hookspec
-def ml4t_live_on_bar(timestamp: datetime, data: dict[str, dict[str, Any]], context: RiskContext) -> None:
+def ml4t_live_on_bar(
+    timestamp: datetime, data: dict[str, dict[str, Any]], context: RiskContext
+) -> None:
     """A bar was received and marked to market, before the strategy sees it.
 
     Checks that watch equity (drawdown, daily loss) call `context.set_trading_state` here.

@@ -22,7 +22,9 @@ ROOT_LOGGER = "ml4t_live"
 REDACTED = "***"
 #: Environment variables whose values are secrets whatever their name's prefix.
 _SECRET_ENV = re.compile(r"(KEY|SECRET|TOKEN|PASSWORD|PASSWD|ACCOUNT)", re.IGNORECASE)
-_URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@\s]*:)(?P<pw>[^@\s]+)(?P<at>@)", re.IGNORECASE)
+_URL_PASSWORD = re.compile(
+    r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@\s]*:)(?P<pw>[^@\s]+)(?P<at>@)", re.IGNORECASE
+)
 #: Values shorter than this are not treated as secrets (redacting "1" would garble every line).
 _MIN_SECRET = 4
 
@@ -42,7 +44,9 @@ class SecretRedactor(logging.Filter):
 
     def redact(self, text: str) -> str:
         text = _URL_PASSWORD.sub(rf"\g<head>{REDACTED}\g<at>", text)
-        for secret in sorted(self._secrets, key=len, reverse=True):  # longest first: no partial leaks
+        for secret in sorted(
+            self._secrets, key=len, reverse=True
+        ):  # longest first: no partial leaks
             text = text.replace(secret, REDACTED)
         return text
 
@@ -97,8 +101,8 @@ def configure(config: LoggingConfig | None = None, *, stream: object = None) -> 
     config = config or LoggingConfig()
     secrets_from_environment()
     root = logging.getLogger()
-    for handler in [h for h in root.handlers if getattr(h, "_ml4t_live", False)]:
-        root.removeHandler(handler)
+    for old in [h for h in root.handlers if getattr(h, "_ml4t_live", False)]:
+        root.removeHandler(old)
     handler: logging.Handler
     if config.format == "json":
         handler = logging.StreamHandler(stream or sys.stderr)  # type: ignore[arg-type]
@@ -109,7 +113,7 @@ def configure(config: LoggingConfig | None = None, *, stream: object = None) -> 
 
         handler = RichHandler(console=Console(file=stream or sys.stderr), show_path=False)  # type: ignore[arg-type]
     handler.addFilter(redactor)
-    handler._ml4t_live = True  # type: ignore[attr-defined]
+    handler._ml4t_live = True  # type: ignore[union-attr]  # marks the handler as ours
     root.addHandler(handler)
     root.setLevel(config.level)
     for component, level in config.levels.items():

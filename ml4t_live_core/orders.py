@@ -31,11 +31,12 @@ def validate_order_args(
         raise ValueError("order_type MOC is not supported live; use MARKET near the close")
     if isinstance(quantity, bool) or not isinstance(quantity, Real) or not math.isfinite(quantity):
         raise ValueError(f"Order quantity must be a finite real number, got {quantity!r}")
-    if quantity == 0:
+    qty = float(quantity)
+    if qty == 0:
         raise ValueError(f"Order quantity must be non-zero for {asset!r}")
     if side is not None and not isinstance(side, OrderSide):
         raise ValueError(f"side must be an OrderSide or None, got {side!r}")
-    if side is not None and quantity < 0:
+    if side is not None and qty < 0:
         raise ValueError(
             f"Order quantity {quantity!r} for {asset!r} is negative while side={side.name} is "
             f"given; pass a positive quantity with a side, or a signed quantity without one"
@@ -44,8 +45,8 @@ def validate_order_args(
     _check_price("stop_price", stop_price, order_type, order_type in _NEEDS_STOP)
     _check_price("trail_amount", trail_amount, order_type, order_type is OrderType.TRAILING_STOP)
     if side is None:
-        side = OrderSide.BUY if quantity > 0 else OrderSide.SELL
-    return asset, float(abs(quantity)), side
+        side = OrderSide.BUY if qty > 0 else OrderSide.SELL
+    return asset, abs(qty), side
 
 
 def _check_price(name: str, value: Any, order_type: OrderType, required: bool) -> None:
@@ -53,8 +54,15 @@ def _check_price(name: str, value: Any, order_type: OrderType, required: bool) -
         if required:
             raise ValueError(f"{name} is required for {order_type.value} orders")
         return
-    if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a finite positive price for {order_type.value}, got {value!r}")
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, Real)
+        or not math.isfinite(value)
+        or value <= 0
+    ):
+        raise ValueError(
+            f"{name} must be a finite positive price for {order_type.value}, got {value!r}"
+        )
 
 
 def match_price(order: Order, bar: dict[str, Any], *, at_open_only: bool = False) -> float | None:
@@ -77,6 +85,8 @@ def match_price(order: Order, bar: dict[str, Any], *, at_open_only: bool = False
         high = low = open_
     if kind is OrderType.LIMIT:
         limit = order.limit_price
+        if limit is None:  # a malformed order never matches rather than raising on the loop
+            return None
         if buy and low <= limit:
             return min(open_, limit)
         if not buy and high >= limit:
@@ -92,6 +102,8 @@ def match_price(order: Order, bar: dict[str, Any], *, at_open_only: bool = False
         fill = max(open_, stop) if buy else min(open_, stop)
         if kind is OrderType.STOP_LIMIT:
             limit = order.limit_price
+            if limit is None:
+                return None
             if (buy and fill > limit) or (not buy and fill < limit):
                 return None
         return fill
@@ -116,9 +128,13 @@ def update_trailing_stop(order: Order, bar: dict[str, Any]) -> None:
         high = _num(bar.get("high", bar.get("close")))
         if high is not None:
             candidate = high - order.trail_amount
-            order.stop_price = candidate if order.stop_price is None else max(order.stop_price, candidate)
+            order.stop_price = (
+                candidate if order.stop_price is None else max(order.stop_price, candidate)
+            )
     else:
         low = _num(bar.get("low", bar.get("close")))
         if low is not None:
             candidate = low + order.trail_amount
-            order.stop_price = candidate if order.stop_price is None else min(order.stop_price, candidate)
+            order.stop_price = (
+                candidate if order.stop_price is None else min(order.stop_price, candidate)
+            )

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import polars as pl
 from ml4t.backtest import Order, Strategy, run_backtest
@@ -133,7 +133,8 @@ def load_prices(source: str | Path | pl.DataFrame) -> pl.DataFrame:
         pl.col("asset").cast(pl.String),
         *(pl.col(c).cast(pl.Float64) for c in PRICE_COLUMNS),
     )
-    if df.schema["timestamp"].time_zone is None:  # type: ignore[union-attr]
+    ts_type = df.schema["timestamp"]
+    if isinstance(ts_type, pl.Datetime) and ts_type.time_zone is None:
         df = df.with_columns(pl.col("timestamp").dt.replace_time_zone("UTC"))
     bad = df.filter(
         pl.any_horizontal(~pl.col("open", "high", "low", "close").is_finite())
@@ -192,6 +193,10 @@ def _order_row(order: Order) -> OrderRow:
     )
 
 
+@overload
+def _utc(ts: datetime) -> datetime: ...
+@overload
+def _utc(ts: None) -> None: ...
 def _utc(ts: datetime | None) -> datetime | None:
     return ts if ts is None or ts.tzinfo else ts.replace(tzinfo=UTC)
 
@@ -299,10 +304,10 @@ def compare(backtest: RunRecord, live: RunRecord, tolerance: Tolerance) -> list[
         if b is None or lv is None or not _same_order(b, lv, tolerance):
             diffs.append(Difference("order", f"#{i + 1}", _show(b), _show(lv)))
     for i in range(max(len(backtest.fills), len(live.fills))):
-        b = backtest.fills[i] if i < len(backtest.fills) else None
-        lv = live.fills[i] if i < len(live.fills) else None
-        if b is None or lv is None or not _same_fill(b, lv, tolerance):
-            diffs.append(Difference("fill", f"#{i + 1}", _show(b), _show(lv)))
+        bf = backtest.fills[i] if i < len(backtest.fills) else None
+        lf = live.fills[i] if i < len(live.fills) else None
+        if bf is None or lf is None or not _same_fill(bf, lf, tolerance):
+            diffs.append(Difference("fill", f"#{i + 1}", _show(bf), _show(lf)))
     for asset in sorted(set(backtest.positions) | set(live.positions)):
         b_qty, l_qty = backtest.positions.get(asset, 0.0), live.positions.get(asset, 0.0)
         if abs(b_qty - l_qty) > tolerance.quantity:

@@ -5,8 +5,6 @@ do not, 2 when parity could not be run at all."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import click
@@ -16,6 +14,7 @@ from rich.table import Table
 
 from ml4t_live_core.errors import ConfigError, PluginError
 from ml4t_live_core.parity import ParityError, ParityReport, Tolerance, run_parity
+from ml4t_live_core.strategy_target import load_strategy_class, new_strategy
 
 console = Console()
 
@@ -24,32 +23,6 @@ class ParityUsageError(click.ClickException):
     """Parity could not be run (bad data, settings or target): exit 2, never 1 (disagreement)."""
 
     exit_code = 2
-
-
-def load_strategy_class(target: str) -> type:
-    """`path/to/file.py:ClassName` -> the class (each side of parity gets a fresh instance)."""
-    path_text, sep, class_name = target.rpartition(":")
-    if not sep or not path_text or not class_name:
-        raise click.BadParameter("expected path/to/file.py:ClassName", param_hint="TARGET")
-    path = Path(path_text)
-    if not path.is_file():
-        raise click.BadParameter(f"{path} is not a file", param_hint="TARGET")
-    spec = importlib.util.spec_from_file_location(f"ml4t_live_parity_{path.stem}", path)
-    if spec is None or spec.loader is None:
-        raise click.BadParameter(f"{path} is not a Python module", param_hint="TARGET")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    cls = getattr(module, class_name, None)
-    if not isinstance(cls, type):
-        raise click.BadParameter(f"{path} has no class {class_name!r}", param_hint="TARGET")
-    try:
-        cls()
-    except TypeError as exc:
-        raise click.BadParameter(
-            f"{class_name}() must be constructible without arguments: {exc}"
-        ) from None
-    return cls
 
 
 @click.command("parity")
@@ -104,6 +77,7 @@ def parity(
                 f"must be a finite number >= 0, got {value}", param_hint=f"--{name}-tolerance"
             )
     cls = load_strategy_class(target)
+    new_strategy(cls)  # each side gets a fresh instance; fail here, before any work
     settings = {
         "fill_timing": fill_timing,
         "initial_cash": initial_cash,

@@ -23,7 +23,8 @@ from ml4t_live_core.errors import PluginError
 log = logging.getLogger("ml4t_live.plugins")
 
 ENTRY_POINT_GROUP = "ml4t_live"
-#: Comma-separated entry-point names; when set, only those plugins load (like llm's LLM_LOAD_PLUGINS).
+#: Comma-separated entry-point names; when set, only those plugins load
+#: (like llm's LLM_LOAD_PLUGINS).
 LOAD_ENV_VAR = "ML4T_LIVE_LOAD_PLUGINS"
 
 
@@ -96,7 +97,8 @@ class Registry:
         if existing is not None:
             raise PluginError(
                 f"{registration.kind.value} {registration.name!r} is registered twice: by plugin "
-                f"{existing.plugin!r} and by plugin {registration.plugin!r}; uninstall or disable one"
+                f"{existing.plugin!r} and by plugin {registration.plugin!r}; "
+                f"uninstall or disable one"
             )
         self._items[registration.kind][registration.name] = registration
 
@@ -205,12 +207,12 @@ def _apply_disable(
         if plugin is not None:
             for kind in Kind:
                 for reg in list(registry.all(kind)):
-                    if reg.plugin == name:
-                        removed.append(registry.remove(kind, reg.name))
+                    if reg.plugin == name and (gone := registry.remove(kind, reg.name)) is not None:
+                        removed.append(gone)
             pm.unregister(plugin)
             pm.set_blocked(name)
             infos[name].disabled = True
-        checks = [reg.name for reg in removed if reg and reg.kind is Kind.RISK_CHECK]
+        checks = [reg.name for reg in removed if reg.kind is Kind.RISK_CHECK]
         if checks:
             log.warning(
                 "RISK CHECK DISABLED by config: %s. Orders will NOT be checked for it.",

@@ -66,25 +66,33 @@ class Portfolio:
         old = self.holdings.get(fill.asset)
         new_holding: Holding | None
         if old is None:
-            new_holding = Holding(fill.asset, signed, fill.price, fill.timestamp, multiplier, fill.commission)
+            new_holding = Holding(
+                fill.asset, signed, fill.price, fill.timestamp, multiplier, fill.commission
+            )
         else:
             total = old.quantity + signed
             if old.quantity * signed > 0:  # adding to the same side: weighted average cost
                 entry = (old.quantity * old.entry_price + signed * fill.price) / total
                 new_holding = replace(
-                    old, quantity=total, entry_price=entry,
+                    old,
+                    quantity=total,
+                    entry_price=entry,
                     entry_commission=old.entry_commission + fill.commission,
                 )
             else:
                 closed = min(abs(signed), abs(old.quantity))
                 direction = 1.0 if old.quantity > 0 else -1.0
-                self.realized_pnl += (fill.price - old.entry_price) * closed * direction * old.multiplier
+                self.realized_pnl += (
+                    (fill.price - old.entry_price) * closed * direction * old.multiplier
+                )
                 if abs(total) <= QUANTITY_EPSILON:
                     new_holding = None
                 elif total * old.quantity > 0:  # partial close keeps the cost basis
                     new_holding = replace(old, quantity=total)
                 else:  # flip: the remainder opens at the fill price
-                    new_holding = Holding(fill.asset, total, fill.price, fill.timestamp, multiplier, 0.0)
+                    new_holding = Holding(
+                        fill.asset, total, fill.price, fill.timestamp, multiplier, 0.0
+                    )
         holdings = dict(self.holdings)
         if new_holding is None:
             holdings.pop(fill.asset, None)
@@ -95,7 +103,8 @@ class Portfolio:
 
     def market_value(self, prices: Mapping[str, float]) -> float:
         return sum(
-            h.quantity * prices.get(a, h.entry_price) * h.multiplier for a, h in self.holdings.items()
+            h.quantity * prices.get(a, h.entry_price) * h.multiplier
+            for a, h in self.holdings.items()
         )
 
     def gross_exposure(self, prices: Mapping[str, float]) -> float:
@@ -110,7 +119,9 @@ class Portfolio:
     def replace_holdings(self, positions: Mapping[str, Position]) -> None:
         """Adopt a broker's positions (start-up sync, reconciliation)."""
         self.holdings = {
-            asset: Holding(asset, p.quantity, p.entry_price, p.entry_time, p.multiplier, p.entry_commission)
+            asset: Holding(
+                asset, p.quantity, p.entry_price, p.entry_time, p.multiplier, p.entry_commission
+            )
             for asset, p in positions.items()
             if abs(p.quantity) > QUANTITY_EPSILON
         }

@@ -16,7 +16,8 @@ from ml4t.backtest import Fill, Order, OrderStatus, Position
 from ml4t_live_core.risk import TradingState
 from ml4t_live_core.state import JournalRecord, RiskState, StateSchemaError
 
-#: One feed event: (timestamp, {asset: {"open":..,"high":..,"low":..,"close":..,"volume":..}}, context)
+#: One feed event:
+#: (timestamp, {asset: {"open":..,"high":..,"low":..,"close":..,"volume":..}}, context)
 BarEvent = tuple[datetime, dict[str, dict[str, Any]], dict[str, Any]]
 
 
@@ -156,14 +157,19 @@ class TradingStateRecord:
     since: datetime | None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"state": self.state.value, "reason": self.reason,
-                "since": self.since.isoformat() if self.since else None}
+        return {
+            "state": self.state.value,
+            "reason": self.reason,
+            "since": self.since.isoformat() if self.since else None,
+        }
 
     @classmethod
     def from_dict(cls, data: Any) -> TradingStateRecord:
         """Parse strictly; anything unexpected is a `StateSchemaError`."""
         if not isinstance(data, dict) or set(data) != {"state", "reason", "since"}:
-            raise StateSchemaError(f"trading-state record must have state, reason, since: {data!r:.200}")
+            raise StateSchemaError(
+                f"trading-state record must have state, reason, since: {data!r:.200}"
+            )
         try:
             since = None if data["since"] is None else datetime.fromisoformat(data["since"])
             return cls(TradingState(data["state"]), str(data["reason"]), since)

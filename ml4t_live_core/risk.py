@@ -22,6 +22,23 @@ class TradingState(StrEnum):
     REDUCING = "reducing"
     HALTED = "halted"
 
+    @property
+    def severity(self) -> int:
+        """0 ACTIVE, 1 REDUCING, 2 HALTED: checks that trip only ever move to a stricter state."""
+        return _SEVERITY[self]
+
+    def allows(self, order: OrderRequest) -> bool:
+        """Whether an order may be sent in this state: getting out must always stay possible
+        (REDUCING lets through orders that shrink a position, HALTED only closes that do)."""
+        if self is TradingState.ACTIVE:
+            return True
+        if self is TradingState.HALTED:
+            return order.is_close and order.reduces_position
+        return order.reduces_position
+
+
+_SEVERITY = {TradingState.ACTIVE: 0, TradingState.REDUCING: 1, TradingState.HALTED: 2}
+
 
 @dataclass(frozen=True, slots=True)
 class OrderRequest:

@@ -27,7 +27,6 @@ from ml4t_live_core.errors import BacktestOnlyError, BrokerUnavailableError, Ris
 from ml4t_live_core.journaling import Recorder
 from ml4t_live_core.orders import validate_order_args
 from ml4t_live_core.portfolio import QUANTITY_EPSILON
-from ml4t_live_core.reconcile import ReconciliationReport, reconcile
 from ml4t_live_core.protocols import (
     AccountEvent,
     BrokerAdapter,
@@ -39,8 +38,15 @@ from ml4t_live_core.protocols import (
     StateStore,
     TradingStateRecord,
 )
+from ml4t_live_core.reconcile import ReconciliationReport, reconcile
 from ml4t_live_core.risk import OrderRequest, Rejection, TradingState
-from ml4t_live_core.state import JournalEvent, JournalRecord, RiskState, format_client_order_id, journal_seq
+from ml4t_live_core.state import (
+    JournalEvent,
+    JournalRecord,
+    RiskState,
+    format_client_order_id,
+    journal_seq,
+)
 from ml4t_live_core.stats import RuntimeStats
 
 log = logging.getLogger("ml4t_live.safety")
@@ -112,7 +118,8 @@ class SafeBroker(AccountBook):
                 seed(await self.broker.get_account(), await self.broker.get_positions())
         self.connected = True
         await self.sync_account()
-        if self.store is not None:  # before the first bar: what the journal and the broker disagree on
+        # before the first bar: what the journal and the broker disagree on
+        if self.store is not None:
             self.reconciliation = await reconcile(self.store, self.broker, shadow=self.shadow)
             self._adopt(self.reconciliation)
 
@@ -226,9 +233,9 @@ class SafeBroker(AccountBook):
         return copy.copy(entry), copy.copy(tp), copy.copy(sl)
 
     def _prepare(
-        self, asset: Any, quantity: Any, side: Any, order_type: Any, limit_price: Any, stop_price: Any,
-        trail_amount: Any, *, rebalance_id: str | None = None, parent_id: str | None = None,
-        is_close: bool = False,
+        self, asset: Any, quantity: Any, side: Any, order_type: Any, limit_price: Any,
+        stop_price: Any, trail_amount: Any, *, rebalance_id: str | None = None,
+        parent_id: str | None = None, is_close: bool = False,
     ) -> tuple[Order, OrderRequest]:
         """Validate arguments (ValueError), assign the idempotent client order id, describe it."""
         asset, qty, side = validate_order_args(
@@ -240,7 +247,10 @@ class SafeBroker(AccountBook):
         held = self.ledger.quantity(asset)
         signed = qty if side is OrderSide.BUY else -qty
         pending_against = self._pending_qty.get((asset, side), 0.0)
-        reduces = held != 0 and held * signed < 0 and qty + pending_against <= abs(held) + QUANTITY_EPSILON
+        reduces = (
+            held != 0 and held * signed < 0
+            and qty + pending_against <= abs(held) + QUANTITY_EPSILON
+        )
         order = Order(
             asset=asset, side=side, quantity=qty, order_type=order_type, limit_price=limit_price,
             stop_price=stop_price, trail_amount=trail_amount, parent_id=parent_id,
@@ -536,7 +546,9 @@ class SafeBroker(AccountBook):
         saved_since = self.risk_state.trading_state_since
         if first_look and record.since and saved_since and record.since <= saved_since:
             return  # at start-up, the saved state is newer than the flag: it stands
-        log.warning("trading state changed outside this process: %s (%s)", record.state.value, record.reason)
+        log.warning(
+            "trading state changed outside this process: %s (%s)", record.state.value, record.reason
+        )
         self._apply_trading_state(record.state, record.reason, record.since or self.clock.now())
 
     # --- RiskContext -------------------------------------------------------------------------

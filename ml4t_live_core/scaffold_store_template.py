@@ -15,8 +15,8 @@ def ml4t_live_register_state_stores(register):
     register("$name", ${cls}Store, config=${cls}Config)
 '''
 
-STORE = '''"""The `$name` state store: a directory with state.json (replaced atomically), journal.jsonl
-(append-only, fsync'd per record) and trading_state.json. Swap the file calls for your
+STORE = '''"""The `$name` state store: a directory with state.json (replaced atomically),
+journal.jsonl (append-only, fsync'd per record) and trading_state.json. Swap the file calls for your
 backend's and keep tests/test_contract.py (the StateStore contract) green.
 """
 
@@ -91,7 +91,9 @@ class ${cls}Store:
         return max((s for s in seqs if s is not None), default=None)
 
     async def load_state(self) -> RiskState | None:
-        return await asyncio.to_thread(lambda: state_after_journal(self._read_state(), self._journal_max_seq()))
+        return await asyncio.to_thread(
+            lambda: state_after_journal(self._read_state(), self._journal_max_seq())
+        )
 
     async def save_state(self, state: RiskState) -> None:
         await asyncio.to_thread(_atomic_write, self.state_path, encode_state(state))
@@ -147,7 +149,8 @@ class ${cls}Store:
             raise self._corrupt(f"trading_state.json: {exc}") from None
 
     async def write_trading_state(self, record: TradingStateRecord) -> None:
-        await asyncio.to_thread(_atomic_write, self.trading_path, json.dumps(record.to_dict()).encode())
+        payload = json.dumps(record.to_dict()).encode()
+        await asyncio.to_thread(_atomic_write, self.trading_path, payload)
 
     # --- reset --------------------------------------------------------------------------------
     async def reset(self) -> list[str]:

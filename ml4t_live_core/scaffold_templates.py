@@ -58,7 +58,7 @@ from ml4t_live_core.config import PluginConfig
 class ${cls}Config(PluginConfig):
     """Settings of the $name broker. Add your API's URL and (SecretStr) credentials here."""
 
-    initial_cash: float = Field(100_000.0, gt=0, allow_inf_nan=False)
+    initial_cash: float = Field(default=100_000.0, gt=0, allow_inf_nan=False)
 '''
 
 BROKER = '''"""The $name broker: an async `BrokerAdapter`.
@@ -136,7 +136,7 @@ NAME = "$name"
 class ${cls}Config(PluginConfig):
     """Settings of [risk.$name]."""
 
-    max_quantity: float | None = Field(None, gt=0, allow_inf_nan=False)
+    max_quantity: float | None = Field(default=None, gt=0, allow_inf_nan=False)
 
 
 class ${cls}Check:
@@ -165,7 +165,8 @@ from $package.check import ${cls}Check, ${cls}Config
 def test_an_order_over_the_limit_is_rejected():
     check = ${cls}Check(${cls}Config(max_quantity=10))
     context = risk_context(prices={"AAPL": 100.0})
-    rejection = check.ml4t_live_check_order(order=order_request(context, "AAPL", 11), context=context)
+    order = order_request(context, "AAPL", 11)
+    rejection = check.ml4t_live_check_order(order=order, context=context)
     assert rejection is not None and rejection.check == "$name"
     assert "quantity 11 exceeds 10" in rejection.reason
 
@@ -173,13 +174,15 @@ def test_an_order_over_the_limit_is_rejected():
 def test_an_order_within_the_limit_passes():
     check = ${cls}Check(${cls}Config(max_quantity=10))
     context = risk_context(prices={"AAPL": 100.0})
-    assert check.ml4t_live_check_order(order=order_request(context, "AAPL", 10), context=context) is None
+    order = order_request(context, "AAPL", 10)
+    assert check.ml4t_live_check_order(order=order, context=context) is None
 
 
 def test_off_unless_set():
     check = ${cls}Check()
     context = risk_context(prices={"AAPL": 100.0})
-    assert check.ml4t_live_check_order(order=order_request(context, "AAPL", 1e6), context=context) is None
+    order = order_request(context, "AAPL", 1e6)
+    assert check.ml4t_live_check_order(order=order, context=context) is None
 '''
 
 README = """# $dist

@@ -7,7 +7,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 from rich.console import Console
@@ -20,7 +20,6 @@ from ml4t_live_core.protocols import StateStore
 from ml4t_live_core.state import JournalEvent, JournalRecord
 
 console = Console()
-T = TypeVar("T")
 
 config_option = click.option(
     "--config",
@@ -30,7 +29,7 @@ config_option = click.option(
 )
 
 
-def with_store(config_path: Path | None, action: Callable[[StateStore], Awaitable[T]]) -> T:
+def with_store[T](config_path: Path | None, action: Callable[[StateStore], Awaitable[T]]) -> T:
     """Open the configured store, run `action`, close it; known errors become one clear line."""
     try:
         cfg, plugins = load_config(config_path)

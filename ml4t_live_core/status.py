@@ -41,7 +41,8 @@ class Status:
     @property
     def trading_state(self) -> str:
         if self.trading is not None:
-            return f"{self.trading.state.value.upper()} since {self.trading.since}: {self.trading.reason}"
+            trading = self.trading
+            return f"{trading.state.value.upper()} since {trading.since}: {trading.reason}"
         if self.state is not None:
             return self.state.trading_state.value.upper()
         return "ACTIVE (no state yet)"
@@ -64,9 +65,13 @@ async def gather(store: StateStore, recent: int = 10) -> Status:
     marks = [r for r in records if r.event is JournalEvent.MARK]
     shadow = records[-1].shadow if records else False
     return Status(
-        where=f"{store.backend} state at {store.location}", state=state, trading=trading, shadow=shadow,
+        where=f"{store.backend} state at {store.location}",
+        state=state,
+        trading=trading,
+        shadow=shadow,
         positions={a: q for a, q in (journal_positions(records, shadow=shadow) or {}).items() if q},
-        last_mark=marks[-1] if marks else None, recent=decisions[-recent:],
+        last_mark=marks[-1] if marks else None,
+        recent=decisions[-recent:],
     )
 
 
@@ -78,7 +83,9 @@ def read_metrics(url: str, timeout: float = 2.0) -> dict[str, float] | None:
     except (urllib.error.URLError, OSError, ValueError):
         return None
     values: dict[str, float] = {}
-    for line in body.splitlines():  # the text exposition format: `name value` for unlabelled samples
+    for (
+        line
+    ) in body.splitlines():  # the text exposition format: `name value` for unlabelled samples
         name, _, value = line.partition(" ")
         if name in _LIVE_SAMPLES:
             try:
@@ -97,17 +104,25 @@ def print_status(status: Status, live: dict[str, float] | None, metrics_url: str
     table.add_row("mode", "shadow (virtual portfolio)" if status.shadow else "broker")
     pnl = status.pnl_today
     day = status.state.trading_day if status.state else None
-    table.add_row("P&L today", "unknown (no equity mark or day start yet)" if pnl is None
-                  else f"{pnl:+,.2f} since the start of {day}")
+    table.add_row(
+        "P&L today",
+        "unknown (no equity mark or day start yet)"
+        if pnl is None
+        else f"{pnl:+,.2f} since the start of {day}",
+    )
     last_bar = status.last_mark.timestamp if status.last_mark else None
     if live and "ml4t_live_last_bar_timestamp_seconds" in live:
         last_bar = datetime.fromtimestamp(live["ml4t_live_last_bar_timestamp_seconds"]).astimezone()
     table.add_row("last bar", str(last_bar or "none yet"))
     if metrics_url is not None:
-        table.add_row("engine", "not answering at " + metrics_url if live is None else
-                      f"running: equity {live.get('ml4t_live_equity', float('nan')):,.2f}, "
-                      f"{'connected' if live.get('ml4t_live_connected') else 'DISCONNECTED'}, "
-                      f"{live.get('ml4t_live_bars_total', 0):.0f} bars")
+        table.add_row(
+            "engine",
+            "not answering at " + metrics_url
+            if live is None
+            else f"running: equity {live.get('ml4t_live_equity', float('nan')):,.2f}, "
+            f"{'connected' if live.get('ml4t_live_connected') else 'DISCONNECTED'}, "
+            f"{live.get('ml4t_live_bars_total', 0):.0f} bars",
+        )
     console.print(table)
     positions = Table(title="positions (from the journal's fills)")
     positions.add_column("asset")
@@ -120,14 +135,25 @@ def print_status(status: Status, live: dict[str, float] | None, metrics_url: str
         recent.add_column(column, overflow="fold")
     for r in status.recent:
         qty = r.filled_quantity if r.filled_quantity is not None else r.quantity
-        recent.add_row(r.timestamp.isoformat(), r.event.value, r.client_order_id or "", r.asset or "",
-                       r.side or "", "" if qty is None else f"{qty:g}", "; ".join(r.reasons))
+        recent.add_row(
+            r.timestamp.isoformat(),
+            r.event.value,
+            r.client_order_id or "",
+            r.asset or "",
+            r.side or "",
+            "" if qty is None else f"{qty:g}",
+            "; ".join(r.reasons),
+        )
     console.print(recent)
 
 
 @click.command("status")
 @config_option
-@click.option("--metrics", "metrics_url", help="A running engine's metrics URL, e.g. http://127.0.0.1:9464/metrics.")
+@click.option(
+    "--metrics",
+    "metrics_url",
+    help="A running engine's metrics URL, e.g. http://127.0.0.1:9464/metrics.",
+)
 def status_command(config_path: Path | None, metrics_url: str | None) -> None:
     """Trading state, positions, today's P&L, last bar time and the last 10 journal entries."""
     status = with_store(config_path, gather)

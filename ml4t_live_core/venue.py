@@ -115,7 +115,8 @@ class SimulatedVenue:
 
     def _snapshot(self) -> AccountSnapshot:
         equity = self.portfolio.equity(self._prices)
-        return AccountSnapshot(cash=self.portfolio.cash, equity=equity, buying_power=max(self.portfolio.cash, 0.0))
+        cash = self.portfolio.cash
+        return AccountSnapshot(cash=cash, equity=equity, buying_power=max(cash, 0.0))
 
     def get_multiplier(self, asset: str) -> float:
         return self.multipliers.get(asset, 1.0)
@@ -138,12 +139,18 @@ class SimulatedVenue:
                     return self._fill(order, fill_at, self.clock.now())
         if order.order_type is OrderType.MARKET and self.fill_timing == "last_price":
             order.reject(f"no market price known for {order.asset}", "price_unavailable")
-            self._emit(OrderStatusEvent(order.order_id, OrderStatus.REJECTED, self.clock.now(), order.rejection_reason))
+            self._emit(
+                OrderStatusEvent(
+                    order.order_id, OrderStatus.REJECTED, self.clock.now(), order.rejection_reason
+                )
+            )
             return order
         self._resting[order.order_id] = order
         return copy.copy(order)
 
-    async def submit_bracket(self, entry: Order, take_profit: Order, stop_loss: Order) -> tuple[Order, Order, Order]:
+    async def submit_bracket(
+        self, entry: Order, take_profit: Order, stop_loss: Order
+    ) -> tuple[Order, Order, Order]:
         """A native bracket: children rest only once the entry fills, and cancel each other."""
         children = [copy.copy(take_profit), copy.copy(stop_loss)]
         self._waiting[entry.order_id] = children
@@ -168,7 +175,9 @@ class SimulatedVenue:
 
     def _cancel(self, order: Order, reason: str) -> None:
         order.status = OrderStatus.CANCELLED
-        self._emit(OrderStatusEvent(order.order_id, OrderStatus.CANCELLED, self.clock.now(), reason))
+        self._emit(
+            OrderStatusEvent(order.order_id, OrderStatus.CANCELLED, self.clock.now(), reason)
+        )
 
     def _pop_waiting_child(self, client_order_id: str) -> Order | None:
         for children in self._waiting.values():
@@ -234,20 +243,30 @@ class SimulatedVenue:
             return order
         self._fill_seq += 1
         fill = Fill(
-            order_id=order.order_id, asset=order.asset, side=order.side, quantity=order.quantity,
-            price=price, timestamp=when, commission=commission,
-            order_type=order.order_type.value, multiplier=multiplier,
+            order_id=order.order_id,
+            asset=order.asset,
+            side=order.side,
+            quantity=order.quantity,
+            price=price,
+            timestamp=when,
+            commission=commission,
+            order_type=order.order_type.value,
+            multiplier=multiplier,
         )
         self.portfolio.apply_fill(fill, multiplier)
         order.status = OrderStatus.FILLED
         order.filled_at, order.filled_price, order.filled_quantity = when, price, order.quantity
         order.commission_paid = commission
-        self._emit(FillEvent(fill, order_complete=True, execution_id=f"{self.name}-x{self._fill_seq}"))
+        self._emit(
+            FillEvent(fill, order_complete=True, execution_id=f"{self.name}-x{self._fill_seq}")
+        )
         self._emit(AccountEvent(self._snapshot()))
         self._after_fill(order)
         return copy.copy(order)
 
-    def _refuse(self, order: Order, price: float, multiplier: float, commission: float) -> str | None:
+    def _refuse(
+        self, order: Order, price: float, multiplier: float, commission: float
+    ) -> str | None:
         held = self.portfolio.quantity(order.asset)
         if order.side is OrderSide.BUY and held >= 0:
             cost = order.quantity * price * multiplier + commission
@@ -256,4 +275,3 @@ class SimulatedVenue:
         if order.side is OrderSide.SELL and not self.allow_short and order.quantity > held + 1e-9:
             return f"short selling not allowed: selling {order.quantity} with {held} held"
         return None
-

@@ -78,13 +78,17 @@ class ThreadSafeBrokerWrapper:
     def _call(self, coro: Coroutine[Any, Any, Any], timeout: float, what: str) -> Any:
         if self._loop_thread_is_current():
             coro.close()
-            raise RuntimeError(f"broker.{what}() was called on the event loop thread; it would deadlock")
+            raise RuntimeError(
+                f"broker.{what}() was called on the event loop thread; it would deadlock"
+            )
         future = asyncio.run_coroutine_threadsafe(coro, self._loop)
         try:
             return future.result(timeout)
         except concurrent.futures.TimeoutError:
             future.cancel()
-            raise BrokerUnavailableError(f"broker.{what}() got no answer within {timeout:.1f}s") from None
+            raise BrokerUnavailableError(
+                f"broker.{what}() got no answer within {timeout:.1f}s"
+            ) from None
 
     def _loop_thread_is_current(self) -> bool:
         thread_id = getattr(self._loop, "_thread_id", None)
@@ -103,14 +107,33 @@ class ThreadSafeBrokerWrapper:
         _options: Any = None,
     ) -> Order | None:
         """Submit an order; a risk rejection comes back as an Order with status REJECTED."""
-        return self._submit(asset, quantity, side, order_type, limit_price, stop_price,
-                            trail_amount, rebalance_id=getattr(_options, "rebalance_id", None))
+        return self._submit(
+            asset,
+            quantity,
+            side,
+            order_type,
+            limit_price,
+            stop_price,
+            trail_amount,
+            rebalance_id=getattr(_options, "rebalance_id", None),
+        )
 
     def _submit(
-        self, asset: Any, quantity: Any, side: Any, order_type: Any, limit_price: Any,
-        stop_price: Any, trail_amount: Any, *, rebalance_id: str | None = None, is_close: bool = False,
+        self,
+        asset: Any,
+        quantity: Any,
+        side: Any,
+        order_type: Any,
+        limit_price: Any,
+        stop_price: Any,
+        trail_amount: Any,
+        *,
+        rebalance_id: str | None = None,
+        is_close: bool = False,
     ) -> Order:
-        asset, qty, side = validate_order_args(asset, quantity, side, order_type, limit_price, stop_price, trail_amount)
+        asset, qty, side = validate_order_args(
+            asset, quantity, side, order_type, limit_price, stop_price, trail_amount
+        )
         if self._controls:
             request = self._run_controls(asset, qty if side is OrderSide.BUY else -qty)
             # As in the backtest, an order that passed the controls consumes the counts even if
@@ -118,32 +141,72 @@ class ThreadSafeBrokerWrapper:
             self._commit_counts(request)
         order = self._call(
             self._safe.submit_order(
-                asset, qty, side, order_type, limit_price, stop_price, trail_amount,
-                rebalance_id=rebalance_id, is_close=is_close,
+                asset,
+                qty,
+                side,
+                order_type,
+                limit_price,
+                stop_price,
+                trail_amount,
+                rebalance_id=rebalance_id,
+                is_close=is_close,
             ),
-            self._order_timeout, "submit_order",
+            self._order_timeout,
+            "submit_order",
         )
         return order
 
-    def buy(self, asset: str, shares: float | None = None, contracts: int | None = None,
-            amount: float | None = None, dollars: float | None = None,
-            order_type: OrderType = OrderType.MARKET, limit_price: float | None = None) -> Order | None:
-        return self._side_order(OrderSide.BUY, asset, shares, contracts, amount, dollars, order_type, limit_price)
+    def buy(
+        self,
+        asset: str,
+        shares: float | None = None,
+        contracts: int | None = None,
+        amount: float | None = None,
+        dollars: float | None = None,
+        order_type: OrderType = OrderType.MARKET,
+        limit_price: float | None = None,
+    ) -> Order | None:
+        return self._side_order(
+            OrderSide.BUY, asset, shares, contracts, amount, dollars, order_type, limit_price
+        )
 
-    def sell(self, asset: str, shares: float | None = None, contracts: int | None = None,
-             amount: float | None = None, dollars: float | None = None,
-             order_type: OrderType = OrderType.MARKET, limit_price: float | None = None) -> Order | None:
-        return self._side_order(OrderSide.SELL, asset, shares, contracts, amount, dollars, order_type, limit_price)
+    def sell(
+        self,
+        asset: str,
+        shares: float | None = None,
+        contracts: int | None = None,
+        amount: float | None = None,
+        dollars: float | None = None,
+        order_type: OrderType = OrderType.MARKET,
+        limit_price: float | None = None,
+    ) -> Order | None:
+        return self._side_order(
+            OrderSide.SELL, asset, shares, contracts, amount, dollars, order_type, limit_price
+        )
 
-    def _side_order(self, side: OrderSide, asset: str, shares: Any, contracts: Any, amount: Any,
-                    dollars: Any, order_type: OrderType, limit_price: Any) -> Order | None:
+    def _side_order(
+        self,
+        side: OrderSide,
+        asset: str,
+        shares: Any,
+        contracts: Any,
+        amount: Any,
+        dollars: Any,
+        order_type: OrderType,
+        limit_price: Any,
+    ) -> Order | None:
         given = [v for v in (shares, contracts, amount, dollars) if v is not None]
         if not given:
             raise ValueError("Must provide one of: shares, contracts, amount, dollars")
         if len(given) > 1:
             raise ValueError("Must provide only one of: shares, contracts, amount, dollars")
         if dollars is not None:
-            if isinstance(dollars, bool) or not isinstance(dollars, int | float) or not math.isfinite(dollars) or dollars <= 0:
+            if (
+                isinstance(dollars, bool)
+                or not isinstance(dollars, int | float)
+                or not math.isfinite(dollars)
+                or dollars <= 0
+            ):
                 raise ValueError(f"dollars must be a finite positive amount, got {dollars!r}")
             price = self._current_price(asset)
             if price is None:
@@ -151,40 +214,89 @@ class ThreadSafeBrokerWrapper:
             quantity = dollars / (price * self.get_multiplier(asset))
         else:
             quantity = given[0]
-            if isinstance(quantity, int | float) and not isinstance(quantity, bool) and math.isfinite(quantity) and quantity < 0:
-                raise ValueError(f"{side.name.lower()}() quantity must be positive, got {quantity!r}")
+            if (
+                isinstance(quantity, int | float)
+                and not isinstance(quantity, bool)
+                and math.isfinite(quantity)
+                and quantity < 0
+            ):
+                raise ValueError(
+                    f"{side.name.lower()}() quantity must be positive, got {quantity!r}"
+                )
         return self._submit(asset, quantity, side, order_type, limit_price, None, None)
 
-    def submit_bracket(self, asset: str, quantity: float, take_profit: float, stop_loss: float,
-                       entry_type: OrderType = OrderType.MARKET, entry_limit: float | None = None,
-                       validate_prices: bool = True) -> tuple[Order, Order, Order] | None:
+    def submit_bracket(
+        self,
+        asset: str,
+        quantity: float,
+        take_profit: float,
+        stop_loss: float,
+        entry_type: OrderType = OrderType.MARKET,
+        entry_limit: float | None = None,
+        validate_prices: bool = True,
+    ) -> tuple[Order, Order, Order] | None:
         """Entry + take-profit + stop-loss as the broker's native bracket (children are OCO and
         activate when the entry fills). Inverted prices warn, as in the backtest."""
         if validate_prices:
-            _warn_inverted_bracket(asset, quantity, take_profit, stop_loss,
-                                   entry_limit if entry_limit is not None else self._current_price(asset))
+            _warn_inverted_bracket(
+                asset,
+                quantity,
+                take_profit,
+                stop_loss,
+                entry_limit if entry_limit is not None else self._current_price(asset),
+            )
         return self._call(
-            self._safe.submit_bracket(asset, quantity, take_profit, stop_loss, entry_type, entry_limit),
-            self._order_timeout, "submit_bracket",
+            self._safe.submit_bracket(
+                asset, quantity, take_profit, stop_loss, entry_type, entry_limit
+            ),
+            self._order_timeout,
+            "submit_bracket",
         )
 
-    def close_position(self, asset: str, order_type: OrderType = OrderType.MARKET, _options: Any = None) -> Order | None:
+    def close_position(
+        self, asset: str, order_type: OrderType = OrderType.MARKET, _options: Any = None
+    ) -> Order | None:
         holding = self._safe.ledger.holdings.get(asset)
         if holding is None or holding.quantity == 0:
             return None
         side = OrderSide.SELL if holding.quantity > 0 else OrderSide.BUY
-        return self._submit(asset, abs(holding.quantity), side, order_type, None, None, None,
-                            rebalance_id=getattr(_options, "rebalance_id", None), is_close=True)
+        return self._submit(
+            asset,
+            abs(holding.quantity),
+            side,
+            order_type,
+            None,
+            None,
+            None,
+            rebalance_id=getattr(_options, "rebalance_id", None),
+            is_close=True,
+        )
 
-    def flatten_all_positions(self, reason: str, order_type: OrderType = OrderType.MARKET) -> list[Order]:
+    def flatten_all_positions(
+        self, reason: str, order_type: OrderType = OrderType.MARKET
+    ) -> list[Order]:
         log.warning("flatten_all_positions: %s", reason)
         for order in self.get_pending_orders():
             self.cancel_order(order.order_id)
-        return [o for asset in list(self._safe.ledger.holdings) if (o := self.close_position(asset, order_type))]
+        return [
+            o
+            for asset in list(self._safe.ledger.holdings)
+            if (o := self.close_position(asset, order_type))
+        ]
 
-    def reduce_position(self, asset: str, fraction: float, order_type: OrderType = OrderType.MARKET,
-                        limit_price: float | None = None) -> Order | None:
-        if isinstance(fraction, bool) or not isinstance(fraction, int | float) or not math.isfinite(fraction) or not 0 < fraction <= 1:
+    def reduce_position(
+        self,
+        asset: str,
+        fraction: float,
+        order_type: OrderType = OrderType.MARKET,
+        limit_price: float | None = None,
+    ) -> Order | None:
+        if (
+            isinstance(fraction, bool)
+            or not isinstance(fraction, int | float)
+            or not math.isfinite(fraction)
+            or not 0 < fraction <= 1
+        ):
             raise ValueError(f"fraction must be a finite value in (0, 1], got {fraction!r}")
         holding = self._safe.ledger.holdings.get(asset)
         if holding is None or holding.quantity == 0:
@@ -192,16 +304,26 @@ class ThreadSafeBrokerWrapper:
         if fraction == 1:
             return self.close_position(asset, order_type)
         side = OrderSide.SELL if holding.quantity > 0 else OrderSide.BUY
-        return self._submit(asset, abs(holding.quantity) * fraction, side, order_type, limit_price, None, None)
+        return self._submit(
+            asset, abs(holding.quantity) * fraction, side, order_type, limit_price, None, None
+        )
 
-    def reduce_all_positions(self, fraction: float, reason: str, order_type: OrderType = OrderType.MARKET) -> list[Order]:
+    def reduce_all_positions(
+        self, fraction: float, reason: str, order_type: OrderType = OrderType.MARKET
+    ) -> list[Order]:
         log.warning("reduce_all_positions(%s): %s", fraction, reason)
         for order in self.get_pending_orders():
             self.cancel_order(order.order_id)
-        return [o for asset in list(self._safe.ledger.holdings) if (o := self.reduce_position(asset, fraction, order_type))]
+        return [
+            o
+            for asset in list(self._safe.ledger.holdings)
+            if (o := self.reduce_position(asset, fraction, order_type))
+        ]
 
     def cancel_order(self, order_id: str) -> bool:
-        return bool(self._call(self._safe.cancel_order(order_id), self._order_timeout, "cancel_order"))
+        return bool(
+            self._call(self._safe.cancel_order(order_id), self._order_timeout, "cancel_order")
+        )
 
     def update_order(self, order_id: str, **changes: Any) -> bool:
         order = self._safe.pending_view.get(order_id)
@@ -210,11 +332,20 @@ class ThreadSafeBrokerWrapper:
             if _positive_number(remaining):  # bad values are the loop's ValueError to raise
                 signed = remaining if order.side is OrderSide.BUY else -remaining
                 self._run_controls(order.asset, signed, replacing=order_id)
-        return bool(self._call(self._safe.update_order(order_id, **changes), self._order_timeout, "update_order"))
+        return bool(
+            self._call(
+                self._safe.update_order(order_id, **changes), self._order_timeout, "update_order"
+            )
+        )
 
     # --- target helpers (same arithmetic as ml4t-backtest, on live prices) ---------------
-    def order_target_percent(self, asset: str, target_percent: float, order_type: OrderType = OrderType.MARKET,
-                             limit_price: float | None = None) -> Order | None:
+    def order_target_percent(
+        self,
+        asset: str,
+        target_percent: float,
+        order_type: OrderType = OrderType.MARKET,
+        limit_price: float | None = None,
+    ) -> Order | None:
         _finite("target_percent", target_percent)
         value = self.get_account_value()
         price = self._current_price(asset)
@@ -222,25 +353,48 @@ class ThreadSafeBrokerWrapper:
             return None
         return self._to_target_value(asset, value * target_percent, price, order_type, limit_price)
 
-    def order_target_value(self, asset: str, target_value: float, order_type: OrderType = OrderType.MARKET,
-                           limit_price: float | None = None) -> Order | None:
+    def order_target_value(
+        self,
+        asset: str,
+        target_value: float,
+        order_type: OrderType = OrderType.MARKET,
+        limit_price: float | None = None,
+    ) -> Order | None:
         _finite("target_value", target_value)
         price = self._current_price(asset)
         if price is None:
             return None
         return self._to_target_value(asset, target_value, price, order_type, limit_price)
 
-    def _to_target_value(self, asset: str, target: float, price: float, order_type: OrderType,
-                         limit_price: float | None, rebalance_id: str | None = None) -> Order | None:
+    def _to_target_value(
+        self,
+        asset: str,
+        target: float,
+        price: float,
+        order_type: OrderType,
+        limit_price: float | None,
+        rebalance_id: str | None = None,
+    ) -> Order | None:
         unit = price * self.get_multiplier(asset)
         holding = self._safe.ledger.holdings.get(asset)
         delta = target - (holding.quantity * unit if holding else 0.0)
         if abs(delta) < _MIN_TARGET_DELTA:
             return None
         side = OrderSide.BUY if delta > 0 else OrderSide.SELL
-        return self._submit(asset, abs(delta) / unit, side, order_type, limit_price, None, None, rebalance_id=rebalance_id)
+        return self._submit(
+            asset,
+            abs(delta) / unit,
+            side,
+            order_type,
+            limit_price,
+            None,
+            None,
+            rebalance_id=rebalance_id,
+        )
 
-    def rebalance_to_weights(self, target_weights: dict[str, float], order_type: OrderType = OrderType.MARKET) -> list[Order]:
+    def rebalance_to_weights(
+        self, target_weights: dict[str, float], order_type: OrderType = OrderType.MARKET
+    ) -> list[Order]:
         for asset, weight in target_weights.items():
             _finite(f"weight for {asset!r}", weight)
         value = self.get_account_value()
@@ -285,7 +439,11 @@ class ThreadSafeBrokerWrapper:
         return self.get_positions()
 
     def get_pending_orders(self, asset: str | None = None) -> list[Order]:
-        return [copy.copy(o) for o in self._safe.pending_view.values() if asset is None or o.asset == asset]
+        return [
+            copy.copy(o)
+            for o in self._safe.pending_view.values()
+            if asset is None or o.asset == asset
+        ]
 
     @property
     def pending_orders(self) -> list[Order]:
@@ -317,7 +475,9 @@ class ThreadSafeBrokerWrapper:
         fills = list(self._safe.fills)
         return [copy.copy(f) for f in fills if order_id is None or f.order_id == order_id]
 
-    def get_orders(self, asset: str | None = None, *, pending_only: bool = False) -> tuple[Order, ...]:
+    def get_orders(
+        self, asset: str | None = None, *, pending_only: bool = False
+    ) -> tuple[Order, ...]:
         """Every open order plus the most recent `[runtime] history_limit` finished and rejected
         ones, in submission order (rejected-by-check orders last)."""
         if pending_only:
@@ -327,15 +487,23 @@ class ThreadSafeBrokerWrapper:
     def get_order(self, order_id: str) -> Order | None:
         """An open order, or a finished one still in the history; None for an id that has left
         it (or never existed), as the backtest answers for an unknown id."""
-        orders = self._call(self._snapshot_orders(None, order_id), self._getter_timeout, "get_order")
+        orders = self._call(
+            self._snapshot_orders(None, order_id), self._getter_timeout, "get_order"
+        )
         return orders[0] if orders else None
 
-    async def _snapshot_orders(self, asset: str | None, order_id: str | None = None) -> tuple[Order, ...]:
+    async def _snapshot_orders(
+        self, asset: str | None, order_id: str | None = None
+    ) -> tuple[Order, ...]:
         orders = self._safe._orders
         if order_id is not None:
-            found = orders.get(order_id) or next((o for o in self._safe.rejected if o.order_id == order_id), None)
+            found = orders.get(order_id) or next(
+                (o for o in self._safe.rejected if o.order_id == order_id), None
+            )
             return (copy.copy(found),) if found else ()
-        everything = list(orders.values()) + [o for o in self._safe.rejected if o.order_id not in orders]
+        everything = list(orders.values()) + [
+            o for o in self._safe.rejected if o.order_id not in orders
+        ]
         return tuple(copy.copy(o) for o in everything if asset is None or o.asset == asset)
 
     def get_last_price(self, asset: str) -> float | None:
@@ -344,15 +512,26 @@ class ThreadSafeBrokerWrapper:
     def get_multiplier(self, asset: str) -> float:
         return self._safe.venue.get_multiplier(asset)
 
-    def get_price_for_source(self, source: ExecutionPrice, asset: str, *, side: OrderSide | None = None,
-                             quantity: float | None = None, use_open: bool = False) -> float | None:
+    def get_price_for_source(
+        self,
+        source: ExecutionPrice,
+        asset: str,
+        *,
+        side: OrderSide | None = None,
+        quantity: float | None = None,
+        use_open: bool = False,
+    ) -> float | None:
         bar = self._bar.get(asset)
         if bar is None:
             return None
         field = {ExecutionPrice.OPEN: "open", ExecutionPrice.CLOSE: "close"}.get(source, "close")
         if use_open:
             field = "open"
-        if source is ExecutionPrice.MID and bar.get("high") is not None and bar.get("low") is not None:
+        if (
+            source is ExecutionPrice.MID
+            and bar.get("high") is not None
+            and bar.get("low") is not None
+        ):
             return (bar["high"] + bar["low"]) / 2.0
         value = bar.get(field, bar.get("close"))
         return float(value) if value is not None else None
@@ -360,7 +539,12 @@ class ThreadSafeBrokerWrapper:
     def _current_price(self, asset: str) -> float | None:
         bar = self._bar.get(asset)
         price = bar.get("close") if bar else None
-        if price is None or not isinstance(price, int | float) or not math.isfinite(price) or price <= 0:
+        if (
+            price is None
+            or not isinstance(price, int | float)
+            or not math.isfinite(price)
+            or price <= 0
+        ):
             return None
         return float(price)
 
@@ -384,8 +568,11 @@ class ThreadSafeBrokerWrapper:
         (raises `TradingControlViolation`). The session is the trading day in the runtime's
         timezone, the day the risk state rolls on."""
         holding = self._safe.ledger.holdings.get(asset)
-        pending = [o for o in self._safe.pending_view.values()
-                   if o.asset == asset and o.order_id != replacing]
+        pending = [
+            o
+            for o in self._safe.pending_view.values()
+            if o.asset == asset and o.order_id != replacing
+        ]
         stamp = self._bar_time
         local = stamp.astimezone(self._safe._tz) if stamp and stamp.tzinfo else stamp
         session = local.date() if local else None
@@ -393,12 +580,18 @@ class ThreadSafeBrokerWrapper:
         buys = sum(o.quantity - o.filled_quantity for o in pending if o.side is OrderSide.BUY)
         sells = sum(o.quantity - o.filled_quantity for o in pending if o.side is OrderSide.SELL)
         request = OrderControlContext(
-            timestamp=stamp, asset=asset, quantity=signed_quantity,
+            timestamp=stamp,
+            asset=asset,
+            quantity=signed_quantity,
             position_quantity=holding.quantity if holding else 0.0,
-            pending_buy_quantity=buys, pending_sell_quantity=sells,
-            price=self._current_price(asset), multiplier=self.get_multiplier(asset),
-            session_date=session, orders_in_session=self._session_counts.get(session, 0),
-            orders_in_day=self._day_counts.get(day, 0), is_update=replacing is not None,
+            pending_buy_quantity=buys,
+            pending_sell_quantity=sells,
+            price=self._current_price(asset),
+            multiplier=self.get_multiplier(asset),
+            session_date=session,
+            orders_in_session=self._session_counts.get(session, 0),
+            orders_in_day=self._day_counts.get(day, 0),
+            is_update=replacing is not None,
         )
         for control in self._controls:
             if getattr(control, "counts_order_requests", False) and not request.is_update:
@@ -436,7 +629,9 @@ class ThreadSafeBrokerWrapper:
         deliver every event already received so the next read sees them."""
         self._call(asyncio.sleep(0), self._getter_timeout, "_process_orders")
 
-    def _register_completion_validator(self, owner: object, validator: Callable[[int], None]) -> None:
+    def _register_completion_validator(
+        self, owner: object, validator: Callable[[int], None]
+    ) -> None:
         if all(existing is not owner for existing, _ in self._completion_validators):
             self._completion_validators.append((owner, validator))
 
@@ -445,10 +640,14 @@ class ThreadSafeBrokerWrapper:
 
     # --- everything else on the backtest Broker ------------------------------------------
     def get_trades(self, *args: Any, **kwargs: Any) -> Any:
-        raise BacktestOnlyError("get_trades", "round-trip trade records are not kept live; use get_fills()")
+        raise BacktestOnlyError(
+            "get_trades", "round-trip trade records are not kept live; use get_fills()"
+        )
 
     def get_last_trade(self, *args: Any, **kwargs: Any) -> Any:
-        raise BacktestOnlyError("get_last_trade", "round-trip trade records are not kept live; use get_fills()")
+        raise BacktestOnlyError(
+            "get_last_trade", "round-trip trade records are not kept live; use get_fills()"
+        )
 
     def __getattr__(self, name: str) -> Any:
         if not name.startswith("__") and hasattr(Broker, name):
@@ -456,23 +655,39 @@ class ThreadSafeBrokerWrapper:
         raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")
 
 
-def _warn_inverted_bracket(asset: str, quantity: Any, take_profit: Any, stop_loss: Any, reference: float | None) -> None:
-    if reference is None or not isinstance(quantity, int | float) or not all(
-        isinstance(p, int | float) for p in (take_profit, stop_loss)
+def _warn_inverted_bracket(
+    asset: str, quantity: Any, take_profit: Any, stop_loss: Any, reference: float | None
+) -> None:
+    if (
+        reference is None
+        or not isinstance(quantity, int | float)
+        or not all(isinstance(p, int | float) for p in (take_profit, stop_loss))
     ):
         return  # argument errors are raised by validation on the loop
     long = quantity > 0
     if (take_profit <= reference) if long else (take_profit >= reference):
-        warnings.warn(f"Bracket order for {'LONG' if long else 'SHORT'} {asset}: take_profit ({take_profit}) "
-                      f"is on the wrong side of entry ({reference})", UserWarning, stacklevel=3)
+        warnings.warn(
+            f"Bracket order for {'LONG' if long else 'SHORT'} {asset}: take_profit ({take_profit}) "
+            f"is on the wrong side of entry ({reference})",
+            UserWarning,
+            stacklevel=3,
+        )
     if (stop_loss >= reference) if long else (stop_loss <= reference):
-        warnings.warn(f"Bracket order for {'LONG' if long else 'SHORT'} {asset}: stop_loss ({stop_loss}) "
-                      f"is on the wrong side of entry ({reference})", UserWarning, stacklevel=3)
+        warnings.warn(
+            f"Bracket order for {'LONG' if long else 'SHORT'} {asset}: stop_loss ({stop_loss}) "
+            f"is on the wrong side of entry ({reference})",
+            UserWarning,
+            stacklevel=3,
+        )
 
 
 def _positive_number(value: Any) -> bool:
-    return (isinstance(value, int | float) and not isinstance(value, bool)
-            and math.isfinite(value) and value > 0)
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and value > 0
+    )
 
 
 def _finite(name: str, value: Any) -> None:

@@ -47,5 +47,7 @@ def test_each_plugin_has_one_entry_point_in_the_ml4t_live_group():
 def test_uv_lock_is_consistent_with_every_extra():
     """`ml4t-live[...]` resolves in the workspace: the lock file covers every extra."""
     uv = os.environ.get("UV", "uv")  # `uv run` tells its children where it lives
-    result = subprocess.run([uv, "lock", "--check", "--offline"], cwd=ROOT, capture_output=True, text=True)
+    result = subprocess.run(
+        [uv, "lock", "--check", "--offline"], cwd=ROOT, capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stderr

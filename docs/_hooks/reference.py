@@ -85,7 +85,8 @@ def schema_markdown(table: str, schema: type[BaseModel] | None) -> str:
     rows = ["| key | type | default | limits |", "| --- | --- | --- | --- |"]
     for name, field in schema.model_fields.items():
         rows.append(
-            f"| `{name}` | `{_type_name(field.annotation)}` | {_default(field)} | {_limits(field)} |"
+            f"| `{name}` | `{_type_name(field.annotation)}` "
+            f"| {_default(field)} | {_limits(field)} |"
         )
     return f"`[{table}]` — {schema.__name__}\n\n{doc}\n\n" + "\n".join(rows) + "\n"
 

@@ -15,7 +15,9 @@ SCRIPT = Path(sys.executable).parent / "ml4t-live"
 
 
 def cli(*args: str, **kwargs) -> subprocess.CompletedProcess[str]:  # type: ignore[no-untyped-def]
-    return subprocess.run([str(SCRIPT), *args], capture_output=True, text=True, timeout=120, **kwargs)
+    return subprocess.run(
+        [str(SCRIPT), *args], capture_output=True, text=True, timeout=120, **kwargs
+    )
 
 
 def test_demo_runs_offline_and_shows_filled_orders():
@@ -52,11 +54,17 @@ class Slow(Strategy):
 def test_sigterm_ends_cleanly_with_on_end_and_exit_code_zero(tmp_path):
     (tmp_path / "strategy.py").write_text(STRATEGY.format(markers=str(tmp_path)))
     config = tmp_path / "live.toml"
-    # port 0: another ml4t-live on this machine may hold the default metrics port
-    config.write_text('[feed]\nuse = "synthetic"\n[feed.synthetic]\nassets = 2\nbars = 3000\n'
-                      '[observers.prometheus]\nport = 0\n')
-    proc = subprocess.Popen([str(SCRIPT), "run", f"{tmp_path / 'strategy.py'}:Slow", "--config", str(config)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    config.write_text(
+        '[feed]\nuse = "synthetic"\n[feed.synthetic]\nassets = 2\nbars = 3000\n'
+        "[observers.prometheus]\nport = 0\n"  # never the fixed default port: it may be taken
+    )
+    proc = subprocess.Popen(
+        [str(SCRIPT), "run", f"{tmp_path / 'strategy.py'}:Slow", "--config", str(config)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+    )
     deadline = time.monotonic() + 60
     while not (tmp_path / "started").exists():
         assert proc.poll() is None, proc.communicate()

@@ -23,8 +23,11 @@ def write(tmp_path: Path, text: str) -> Path:
 
 
 def test_valid_file_selects_plugins_with_typed_config(tmp_path):
-    path = write(tmp_path, '[runtime]\nshadow = true\n[broker]\nuse = "sim"\n[broker.sim]\ninitial_cash = 5000\n'
-                           '[feed]\nuse = "synthetic"\n[feed.synthetic]\nassets = 2\n')
+    path = write(
+        tmp_path,
+        '[runtime]\nshadow = true\n[broker]\nuse = "sim"\n[broker.sim]\ninitial_cash = 5000\n'
+        '[feed]\nuse = "synthetic"\n[feed.synthetic]\nassets = 2\n',
+    )
     cfg, _ = load_config(path, environ={})
     assert cfg.runtime.shadow is True
     assert cfg.broker == "sim" and cfg.broker_config.initial_cash == 5000
@@ -74,8 +77,11 @@ def test_missing_file_is_a_config_error(tmp_path):
 
 def test_environment_overrides_file_values(tmp_path):
     path = write(tmp_path, "[broker.sim]\ninitial_cash = 5000\n")
-    env = {"ML4T_LIVE__BROKER__SIM__INITIAL_CASH": "7500", "ML4T_LIVE__RUNTIME__SHADOW": "true",
-           "ML4T_LIVE__RUNTIME__ACCOUNT": "paper-1"}
+    env = {
+        "ML4T_LIVE__BROKER__SIM__INITIAL_CASH": "7500",
+        "ML4T_LIVE__RUNTIME__SHADOW": "true",
+        "ML4T_LIVE__RUNTIME__ACCOUNT": "paper-1",
+    }
     cfg, _ = load_config(path, environ=env)
     assert cfg.broker_config.initial_cash == 7500
     assert cfg.runtime.shadow is True and cfg.runtime.account == "paper-1"

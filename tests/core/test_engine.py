@@ -114,7 +114,8 @@ async def test_busy_policy_latest_skips_and_counts_waiting_bars(make_runtime, ba
 
     events = frame_to_events(bars.head(3 * 20))
     strategy = Recorder(sleep=0.05)
-    runtime = make_runtime(strategy, feed=SlowFeed(events), overrides={"runtime": {"busy_policy": "latest"}})
+    latest = {"runtime": {"busy_policy": "latest"}}
+    runtime = make_runtime(strategy, feed=SlowFeed(events), overrides=latest)
     stats = await runtime.engine.run(install_signal_handlers=False)
     assert stats.bars_skipped > 0
     assert stats.bars + stats.bars_skipped == 20
@@ -152,7 +153,9 @@ async def test_on_prepare_receives_warmup_history(make_runtime, bars):
 
     events = frame_to_events(bars.head(3 * 5))
     strategy = Preparer()
-    runtime = make_runtime(strategy, feed=FeedWithHistory(events), overrides={"runtime": {"warmup_bars": 3}})
+    runtime = make_runtime(
+        strategy, feed=FeedWithHistory(events), overrides={"runtime": {"warmup_bars": 3}}
+    )
     await runtime.engine.run(install_signal_handlers=False)
     assert strategy.config.live is True
     assert [ts for ts, _, _ in strategy.config.history] == [e[0] for e in events[:3]]

@@ -38,11 +38,19 @@ def captured(monkeypatch):
 
 def test_json_format_is_one_event_per_line_with_component_and_order_id(captured):
     out = captured(format="json", level="INFO")
-    logging.getLogger("ml4t_live.safety").info("order rejected: %s", "BUY 10 AAPL", extra={"order_id": "s.a-00000007"})
+    logging.getLogger("ml4t_live.safety").info(
+        "order rejected: %s", "BUY 10 AAPL", extra={"order_id": "s.a-00000007"}
+    )
     logging.getLogger("ml4t_live.engine").warning("stopping: %s", "signal SIGTERM")
     lines = [json.loads(line) for line in out.getvalue().splitlines()]
-    assert [(e["level"], e["component"]) for e in lines] == [("INFO", "safety"), ("WARNING", "engine")]
-    assert lines[0]["message"] == "order rejected: BUY 10 AAPL" and lines[0]["order_id"] == "s.a-00000007"
+    assert [(e["level"], e["component"]) for e in lines] == [
+        ("INFO", "safety"),
+        ("WARNING", "engine"),
+    ]
+    assert (
+        lines[0]["message"] == "order rejected: BUY 10 AAPL"
+        and lines[0]["order_id"] == "s.a-00000007"
+    )
     assert lines[1]["timestamp"].endswith("+00:00")
 
 
@@ -74,9 +82,25 @@ def test_component_levels_override_the_default(captured):
 def test_cli_json_logs_from_a_real_run_parse_and_carry_no_secret(tmp_path):
     env = {**os.environ, "APCA_API_KEY_ID": SECRET, "ML4T_LIVE_LOAD_PLUGINS": "sim"}
     result = subprocess.run(
-        [sys.executable, "-m", "ml4t_live_core", "--log-format", "json", "--log-level", "INFO",
-         "demo", "--bars", "40", "--assets", "3"],
-        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "ml4t_live_core",
+            "--log-format",
+            "json",
+            "--log-level",
+            "INFO",
+            "demo",
+            "--bars",
+            "40",
+            "--assets",
+            "3",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     events = [json.loads(line) for line in result.stderr.splitlines() if line.strip()]

@@ -5,13 +5,12 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from ml4t.backtest import OrderSide, OrderType, Strategy
+from ml4t_live_sim import SimBroker
 
 from ml4t_live_core.orders import validate_order_args
-from ml4t_live_sim import SimBroker
 
 
 class CountingSimBroker(SimBroker):
@@ -36,11 +35,23 @@ BAD_CALLS = [
     (dict(asset="   ", quantity=5), "asset"),
     (dict(asset=None, quantity=5), "asset"),
     (dict(asset="A000", quantity=5, order_type=OrderType.LIMIT), "limit_price is required"),
-    (dict(asset="A000", quantity=5, order_type=OrderType.LIMIT, limit_price=-1.0), "limit_price must be a finite positive"),
-    (dict(asset="A000", quantity=5, order_type=OrderType.STOP, stop_price=0.0), "stop_price must be a finite positive"),
+    (
+        dict(asset="A000", quantity=5, order_type=OrderType.LIMIT, limit_price=-1.0),
+        "limit_price must be a finite positive",
+    ),
+    (
+        dict(asset="A000", quantity=5, order_type=OrderType.STOP, stop_price=0.0),
+        "stop_price must be a finite positive",
+    ),
     (dict(asset="A000", quantity=5, order_type=OrderType.STOP), "stop_price is required"),
-    (dict(asset="A000", quantity=5, order_type=OrderType.TRAILING_STOP), "trail_amount is required"),
-    (dict(asset="A000", quantity=5, order_type=OrderType.LIMIT, limit_price=math.nan), "finite positive"),
+    (
+        dict(asset="A000", quantity=5, order_type=OrderType.TRAILING_STOP),
+        "trail_amount is required",
+    ),
+    (
+        dict(asset="A000", quantity=5, order_type=OrderType.LIMIT, limit_price=math.nan),
+        "finite positive",
+    ),
     (dict(asset="A000", quantity=True), "finite real number"),
     (dict(asset="A000", quantity="10"), "finite real number"),
 ]
@@ -74,12 +85,22 @@ async def test_bad_orders_raise_and_never_reach_the_broker(make_runtime):
     assert runtime.safe.stats.orders_submitted == 0
 
 
-@given(quantity=st.floats(allow_nan=True, allow_infinity=True), price=st.one_of(st.none(), st.floats()))
+@given(
+    quantity=st.floats(allow_nan=True, allow_infinity=True), price=st.one_of(st.none(), st.floats())
+)
 def test_validation_accepts_only_finite_nonzero_quantities_and_positive_prices(quantity, price):
     try:
-        asset, qty, side = validate_order_args("AAPL", quantity, None, OrderType.LIMIT, price, None, None)
+        asset, qty, side = validate_order_args(
+            "AAPL", quantity, None, OrderType.LIMIT, price, None, None
+        )
     except ValueError:
-        assert not math.isfinite(quantity) or quantity == 0 or price is None or not math.isfinite(price) or price <= 0
+        assert (
+            not math.isfinite(quantity)
+            or quantity == 0
+            or price is None
+            or not math.isfinite(price)
+            or price <= 0
+        )
     else:
         assert qty == abs(quantity) > 0 and math.isfinite(qty)
         assert side is (OrderSide.BUY if quantity > 0 else OrderSide.SELL)

@@ -37,7 +37,10 @@ def test_plugins_command_lists_the_sim_plugin(monkeypatch):
     result = CliRunner().invoke(main, ["plugins", "--json"])
     assert result.exit_code == 0, result.output
     sim = next(p for p in json.loads(result.output) if p["name"] == "sim")
-    assert sim["distribution"] == "ml4t-live-sim" and sim["entry_point"] == "sim = ml4t_live_sim.plugin"
+    assert (
+        sim["distribution"] == "ml4t-live-sim"
+        and sim["entry_point"] == "sim = ml4t_live_sim.plugin"
+    )
     assert "register_brokers" in " ".join(sim["hooks"]) and "broker:sim" in sim["registrations"]
     table = CliRunner().invoke(main, ["plugins"])
     assert table.exit_code == 0 and "ml4t-live-s" in table.output

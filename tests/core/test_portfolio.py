@@ -15,7 +15,15 @@ T0 = datetime(2024, 1, 2, 15, tzinfo=UTC)
 
 
 def fill(side: OrderSide, qty: float, price: float, commission: float = 0.0) -> Fill:
-    return Fill(order_id="x", asset="AAPL", side=side, quantity=qty, price=price, timestamp=T0, commission=commission)
+    return Fill(
+        order_id="x",
+        asset="AAPL",
+        side=side,
+        quantity=qty,
+        price=price,
+        timestamp=T0,
+        commission=commission,
+    )
 
 
 def test_adding_to_a_position_averages_the_cost_basis():
@@ -66,8 +74,17 @@ def test_holdings_map_is_replaced_not_mutated():
     assert before == {} and p.holdings is not before
 
 
-@given(st.lists(st.tuples(st.sampled_from([OrderSide.BUY, OrderSide.SELL]),
-                          st.integers(1, 500), st.floats(1, 1_000)), min_size=1, max_size=40))
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from([OrderSide.BUY, OrderSide.SELL]),
+            st.integers(1, 500),
+            st.floats(1, 1_000),
+        ),
+        min_size=1,
+        max_size=40,
+    )
+)
 def test_equity_is_conserved_when_marked_at_the_fill_price(fills):
     """With no commission, equity marked at the last fill price = cash + realized + unrealized."""
     p = Portfolio(1_000_000)
@@ -75,4 +92,6 @@ def test_equity_is_conserved_when_marked_at_the_fill_price(fills):
         p.apply_fill(fill(side, qty, price))
         h = p.holdings.get("AAPL")
         unrealized = (price - h.entry_price) * h.quantity if h else 0.0
-        assert p.equity({"AAPL": price}) == pytest.approx(1_000_000 + p.realized_pnl + unrealized, rel=1e-9, abs=1e-6)
+        assert p.equity({"AAPL": price}) == pytest.approx(
+            1_000_000 + p.realized_pnl + unrealized, rel=1e-9, abs=1e-6
+        )

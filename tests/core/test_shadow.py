@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 from ml4t.backtest import OrderSide, Strategy
+from ml4t_live_sim import SimBroker
 
 from ml4t_live_core.hookspecs import hookimpl
-from ml4t_live_sim import SimBroker
 
 SHADOW = {"runtime": {"shadow": True}}
 
@@ -65,7 +65,12 @@ async def test_shadow_flips_and_partial_closes_keep_cost_basis_and_cash(make_run
     p1, p2, p3, p4 = strategy.prices
     safe = runtime.safe
     fills = [(f.side, f.quantity, f.price) for f in safe.fills]
-    assert fills == [(OrderSide.BUY, 10, p1), (OrderSide.BUY, 10, p2), (OrderSide.SELL, 5, p3), (OrderSide.SELL, 30, p4)]
+    assert fills == [
+        (OrderSide.BUY, 10, p1),
+        (OrderSide.BUY, 10, p2),
+        (OrderSide.SELL, 5, p3),
+        (OrderSide.SELL, 30, p4),
+    ]
     holding = safe.ledger.holdings["A000"]
     assert holding.quantity == -15 and holding.entry_price == pytest.approx(p4)
     average = (10 * p1 + 10 * p2) / 20
@@ -86,7 +91,9 @@ async def test_checks_see_the_virtual_portfolio(make_runtime):
     probe = SeesPosition()
     strategy = Sequence()
     broker = CountingSimBroker()
-    runtime = make_runtime(strategy, broker=broker, overrides=SHADOW, extra_plugins=[(probe, "probe")])
+    runtime = make_runtime(
+        strategy, broker=broker, overrides=SHADOW, extra_plugins=[(probe, "probe")]
+    )
     await runtime.engine.run(install_signal_handlers=False)
     assert probe.seen == [0, 10, 20, 15]
     assert broker.portfolio.holdings == {}
@@ -101,5 +108,8 @@ async def test_market_order_without_any_price_is_rejected_in_shadow_mode(make_ru
     strategy = BuyUnknown()
     runtime = make_runtime(strategy, overrides=SHADOW)
     await runtime.engine.run(install_signal_handlers=False)
-    assert strategy.order.status.value == "rejected" and "no market price" in strategy.order.rejection_reason
+    assert (
+        strategy.order.status.value == "rejected"
+        and "no market price" in strategy.order.rejection_reason
+    )
     assert runtime.safe.ledger.holdings == {}

@@ -6,14 +6,14 @@ import textwrap
 
 import pytest
 from click.testing import CliRunner
+from ml4t_live_sim import SyntheticConfig
+from ml4t_live_sim.feeds import synthetic_bars
 from prometheus_client import CollectorRegistry, Gauge, start_http_server
 
 from ml4t_live_core.cli import main
-from ml4t_live_core.compose import build, load_config
+from ml4t_live_core.compose import load_config
 from ml4t_live_core.plugins import LOAD_ENV_VAR, Kind
 from ml4t_live_core.state import JournalEvent
-from ml4t_live_sim import SyntheticConfig
-from ml4t_live_sim.feeds import synthetic_bars
 
 STRATEGY = '''
 from ml4t.backtest import Strategy
@@ -51,8 +51,17 @@ def ran(tmp_path, monkeypatch):
         directory = "{tmp_path / 'state'}"
     """))
     (tmp_path / "strategy.py").write_text(STRATEGY)
-    result = CliRunner().invoke(main, ["run", f"{tmp_path / 'strategy.py'}:Accumulate", "--config", str(config),
-                                       "--report-dir", str(tmp_path / "reports")])
+    result = CliRunner().invoke(
+        main,
+        [
+            "run",
+            f"{tmp_path / 'strategy.py'}:Accumulate",
+            "--config",
+            str(config),
+            "--report-dir",
+            str(tmp_path / "reports"),
+        ],
+    )
     assert result.exit_code == 0, result.output
     return config
 
@@ -84,7 +93,9 @@ def test_status_shows_state_positions_pnl_last_bar_and_recent_entries(ran):
     status = asyncio.run(read())
     assert status.positions == {"A000": 70.0, "A001": -7.0}
     assert status.last_mark is not None and status.last_mark.timestamp.minute == 9  # bar 40 = 15:09
-    assert status.pnl_today == pytest.approx(status.last_mark.detail["equity"] - status.state.start_of_day_equity)
+    assert status.pnl_today == pytest.approx(
+        status.last_mark.detail["equity"] - status.state.start_of_day_equity
+    )
     assert f"{status.pnl_today:+,.2f}" in out
     assert len(status.recent) == 10 and all(r.event is not JournalEvent.MARK for r in status.recent)
     assert status.recent[-1].event is JournalEvent.TRADING_STATE  # the halt is the newest entry
@@ -98,7 +109,9 @@ def test_status_reads_a_running_engines_metrics(ran):
     server, _ = start_http_server(0, addr="127.0.0.1", registry=registry)
     try:
         url = f"http://127.0.0.1:{server.server_port}/metrics"
-        result = CliRunner().invoke(main, ["status", "--config", str(ran), "--metrics", url], env={"COLUMNS": "220"})
+        result = CliRunner().invoke(
+            main, ["status", "--config", str(ran), "--metrics", url], env={"COLUMNS": "220"}
+        )
     finally:
         server.shutdown()
         server.server_close()
@@ -107,8 +120,11 @@ def test_status_reads_a_running_engines_metrics(ran):
 
 
 def test_status_says_when_no_engine_answers(ran):
-    result = CliRunner().invoke(main, ["status", "--config", str(ran), "--metrics", "http://127.0.0.1:9/metrics"],
-                                env={"COLUMNS": "220"})
+    result = CliRunner().invoke(
+        main,
+        ["status", "--config", str(ran), "--metrics", "http://127.0.0.1:9/metrics"],
+        env={"COLUMNS": "220"},
+    )
     assert result.exit_code == 0 and "not answering at http://127.0.0.1:9/metrics" in result.output
 
 

@@ -18,7 +18,10 @@ async def test_bundled_example_round_trip_runs_unchanged(make_runtime):
     runtime = make_runtime(strategy, data=prices)
     await runtime.engine.run(install_signal_handlers=False)
     fills = runtime.safe.fills
-    assert [(f.asset, f.side.name, f.quantity) for f in fills] == [("AAPL", "BUY", 10), ("AAPL", "SELL", 10)]
+    assert [(f.asset, f.side.name, f.quantity) for f in fills] == [
+        ("AAPL", "BUY", 10),
+        ("AAPL", "SELL", 10),
+    ]
     assert runtime.safe.ledger.holdings == {}
 
 
@@ -41,7 +44,9 @@ async def test_target_weight_executor_rebalances_through_the_wrapper(make_runtim
     runtime = make_runtime(strategy)
     await runtime.engine.run(install_signal_handlers=False)
     safe = runtime.safe
-    assert strategy.submitted and all(o.order_id.startswith("test.default-") for o in strategy.submitted)
+    assert strategy.submitted and all(
+        o.order_id.startswith("test.default-") for o in strategy.submitted
+    )
     equity = safe.equity()
     for asset, holding in safe.ledger.holdings.items():
         weight = holding.quantity * safe.prices[asset] / equity
@@ -131,11 +136,16 @@ class BigThenSmall(Strategy):
 
 async def test_risk_rejection_comes_back_as_rejected_order_and_the_rest_continues(make_runtime):
     strategy = BigThenSmall()
-    runtime = make_runtime(strategy, extra_plugins=[(MaxQuantity(), "max-qty"), (AlwaysNo(), "always-no")])
+    runtime = make_runtime(
+        strategy, extra_plugins=[(MaxQuantity(), "max-qty"), (AlwaysNo(), "always-no")]
+    )
     runtime.plugins.pm.unregister(name="always-no")
     await runtime.engine.run(install_signal_handlers=False)
     big, small = strategy.orders
-    assert big.status is OrderStatus.REJECTED and "max-qty: quantity 20 > max 10" in big.rejection_reason
+    assert (
+        big.status is OrderStatus.REJECTED
+        and "max-qty: quantity 20 > max 10" in big.rejection_reason
+    )
     assert small.status is not OrderStatus.REJECTED
     assert strategy.reason == big.rejection_reason
     assert [o.order_id for o in strategy.rejected] == [big.order_id]
@@ -144,7 +154,9 @@ async def test_risk_rejection_comes_back_as_rejected_order_and_the_rest_continue
 
 async def test_all_rejections_of_one_order_are_reported_together(make_runtime):
     strategy = BigThenSmall()
-    runtime = make_runtime(strategy, extra_plugins=[(MaxQuantity(), "max-qty"), (AlwaysNo(), "always-no")])
+    runtime = make_runtime(
+        strategy, extra_plugins=[(MaxQuantity(), "max-qty"), (AlwaysNo(), "always-no")]
+    )
     await runtime.engine.run(install_signal_handlers=False)
     big = strategy.orders[0]
     assert "max-qty:" in big.rejection_reason and "always-no: testing" in big.rejection_reason
@@ -152,8 +164,11 @@ async def test_all_rejections_of_one_order_are_reported_together(make_runtime):
 
 async def test_raise_on_rejection_raises_a_trading_control_violation(make_runtime):
     strategy = BigThenSmall()
-    runtime = make_runtime(strategy, extra_plugins=[(MaxQuantity(), "max-qty")],
-                           overrides={"runtime": {"raise_on_rejection": True}})
+    runtime = make_runtime(
+        strategy,
+        extra_plugins=[(MaxQuantity(), "max-qty")],
+        overrides={"runtime": {"raise_on_rejection": True}},
+    )
     await runtime.engine.run(install_signal_handlers=False)
     (error,) = strategy.raised
     assert isinstance(error, TradingControlViolation) and error.checks == ("max-qty",)

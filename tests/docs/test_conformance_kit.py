@@ -1,11 +1,10 @@
-"""The conformance kit fails brokers that break the contract (it is not a kit that passes anything)."""
+"""The conformance kit fails brokers that break the contract (not a kit that passes anything)."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
+
+from .child_pytest import run_pytest
 
 BROKEN = '''
 import copy
@@ -58,26 +57,7 @@ class TestAlwaysConnected(Base):
 def test_the_kit_catches_a_retry_that_doubles_and_a_connection_that_lies(tmp_path: Path):
     (tmp_path / "test_broken.py").write_text(BROKEN)
     (tmp_path / "pytest.ini").write_text("[pytest]\nasyncio_mode = auto\n")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ML4T_LIVE")}
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "no:randomly",
-            "-p",
-            "no:cacheprovider",
-            "-rf",
-            "test_broken.py",
-        ],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    result = run_pytest("-rf", "test_broken.py", cwd=tmp_path)
     failed = {
         line.split("::", 2)[1] + "::" + line.split("::", 2)[2].split(" ")[0]
         for line in result.stdout.splitlines()

@@ -17,6 +17,8 @@ import pytest
 
 from ml4t_live_core.plugins import LOAD_ENV_VAR, Kind, load_plugins
 
+from .child_pytest import run_pytest
+
 CLI = [sys.executable, "-m", "ml4t_live_core"]
 KEY = "docs-test-key-789"
 
@@ -50,24 +52,7 @@ def test_ml4t_live_plugins_lists_them_with_their_distributions(example_plugins):
 
 @pytest.mark.parametrize("example", ["toybroker", "order-limit"])
 def test_the_examples_own_tests_pass(example_plugins, example):
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "no:randomly",
-            "-p",
-            "no:cacheprovider",
-            str(example_plugins[example] / "tests"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=_env(),
-        cwd=example_plugins[example],
-    )
+    result = run_pytest(str(example_plugins[example] / "tests"), cwd=example_plugins[example])
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     assert " passed" in result.stdout
 

@@ -3,8 +3,6 @@ broker) pass as written, and refuses bad names and existing folders."""
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 import tomllib
 from datetime import UTC, datetime
@@ -15,6 +13,8 @@ from click.testing import CliRunner
 
 from ml4t_live_core.cli import main
 from ml4t_live_core.scaffold import scaffold
+
+from .child_pytest import run_pytest
 
 
 @pytest.mark.parametrize(
@@ -34,28 +34,7 @@ def test_the_scaffold_passes_its_own_tests(
     project = tomllib.loads((target / "pyproject.toml").read_text())["project"]
     package = f"ml4t_live_{name.replace('-', '_')}"
     assert project["entry-points"]["ml4t_live"] == {name: f"{package}.plugin"}
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ML4T_LIVE")} | {
-        "PYTHONPATH": str(target)
-    }
-    run = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "no:randomly",
-            "-p",
-            "no:cacheprovider",
-            "-rs",
-            "tests",
-        ],
-        cwd=target,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    run = run_pytest("-rs", "tests", cwd=target, PYTHONPATH=str(target))
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
     passed = int(run.stdout.split(" passed")[0].split()[-1])
     assert passed + run.stdout.count("SKIPPED") >= expected_tests, run.stdout[-1500:]

@@ -75,7 +75,9 @@ class BuyTwice(Strategy):
             self.orders.append(broker.submit_order("A001", 1))
 
 
-async def test_an_unreadable_trading_state_mid_run_halts_and_rejects(make_runtime, tmp_path) -> None:  # type: ignore[no-untyped-def]
+async def test_an_unreadable_trading_state_mid_run_halts_and_rejects(
+    make_runtime, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
     from ml4t.backtest import OrderStatus
 
     from .conftest import durable_store

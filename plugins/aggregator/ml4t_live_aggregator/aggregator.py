@@ -13,11 +13,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from ml4t_live_core.protocols import BarEvent
-
 from ml4t_live_aggregator.config import AggregatorConfig
 from ml4t_live_aggregator.inputs import InvalidTickError, Piece, check_timestamp, parse
 from ml4t_live_aggregator.sessions import Sessions
+from ml4t_live_core.protocols import BarEvent
 
 log = logging.getLogger("ml4t_live.aggregator")
 
@@ -95,7 +94,9 @@ class BarAggregator:
         self._fixed_assets = config.assets is not None
 
     # --- input -----------------------------------------------------------------------------
-    def add_event(self, timestamp: datetime, data: dict[str, Any], now: datetime | None = None) -> list[BarEvent]:
+    def add_event(
+        self, timestamp: datetime, data: dict[str, Any], now: datetime | None = None
+    ) -> list[BarEvent]:
         """Take one inner feed event (see `inputs`); return the bars it completed.
 
         With `now` (live feeds), a piece stamped more than `max_clock_skew` seconds in the future
@@ -117,8 +118,10 @@ class BarAggregator:
                     self.reject(str(exc))
                     continue
                 if limit is not None and piece[0] > limit:
-                    self.reject(f"{asset} at {piece[0]}: timestamp is more than {self.config.max_clock_skew} s "
-                                f"ahead of the clock ({now})")
+                    self.reject(
+                        f"{asset} at {piece[0]}: timestamp is more than "
+                        f"{self.config.max_clock_skew} s ahead of the clock ({now})"
+                    )
                     continue
                 add(piece)
         return self.due()
@@ -140,8 +143,13 @@ class BarAggregator:
             current = self._bucket_for(ts)
             if current is None:
                 self.stats.outside_session += 1
-                self.stats.note("outside_session", "%s tick at %s is outside the %s session: dropped",
-                                asset, ts, self.config.calendar)
+                self.stats.note(
+                    "outside_session",
+                    "%s tick at %s is outside the %s session: dropped",
+                    asset,
+                    ts,
+                    self.config.calendar,
+                )
                 return
             self._current = current
         bar = current.bars.get(asset)
@@ -162,7 +170,12 @@ class BarAggregator:
         if ts > self.watermark:
             self.watermark = ts
 
-    def merge(self, bucket: _Bucket, asset: str, agg: tuple[float, float, float, float, float, datetime, datetime]) -> None:
+    def merge(
+        self,
+        bucket: _Bucket,
+        asset: str,
+        agg: tuple[float, float, float, float, float, datetime, datetime],
+    ) -> None:
         """Fold a pre-aggregated run of pieces (the batch path) into `bucket`'s bar for `asset`."""
         o, h, low, c, v, first, last = agg
         bar = bucket.bars.get(asset)
@@ -181,8 +194,13 @@ class BarAggregator:
 
     def _late(self, asset: str, ts: datetime) -> None:
         self.stats.late += 1
-        self.stats.note("late", "late tick %s at %s: its bar (up to %s) was already emitted; not applied",
-                        asset, ts, self.emitted_through)
+        self.stats.note(
+            "late",
+            "late tick %s at %s: its bar (up to %s) was already emitted; not applied",
+            asset,
+            ts,
+            self.emitted_through,
+        )
 
     # --- buckets ---------------------------------------------------------------------------
     def align(self, ts: datetime) -> datetime:
@@ -269,7 +287,9 @@ class BarAggregator:
         }
         missing = [a for a in self._known if a not in data]
         context = {
-            "bar_start": bucket.lo, "bar_end": bucket.hi, "interval": self.config.interval,
+            "bar_start": bucket.lo,
+            "bar_end": bucket.hi,
+            "interval": self.config.interval,
             "missing": missing,
         }
         label = bucket.lo if self.config.label == "start" else bucket.hi

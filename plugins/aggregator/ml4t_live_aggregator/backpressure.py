@@ -1,4 +1,5 @@
-"""The bounded queue between the aggregator and a slow consumer, with an explicit overflow policy."""
+"""The bounded queue between the aggregator and a slow consumer, with an explicit overflow
+policy."""
 
 from __future__ import annotations
 
@@ -7,9 +8,8 @@ import logging
 from collections import deque
 from typing import Literal
 
-from ml4t_live_core.protocols import BarEvent
-
 from ml4t_live_aggregator.aggregator import AggregatorStats
+from ml4t_live_core.protocols import BarEvent
 
 log = logging.getLogger("ml4t_live.aggregator")
 
@@ -55,18 +55,30 @@ class BarQueue:
         if self.policy == "drop_oldest":
             dropped = self._items.popleft()
             self.stats.dropped_backpressure += 1
-            self.stats.note("backpressure", "consumer is %d bars behind: dropped bar %s", self.limit, dropped[0])
+            self.stats.note(
+                "backpressure", "consumer is %d bars behind: dropped bar %s", self.limit, dropped[0]
+            )
             return event
         self.stats.coalesced_backpressure += 1
         if len(self._items) < 2:  # limit 1: the waiting bar absorbs the new one
             first = self._items.pop()
-            self.stats.note("backpressure", "consumer is 1 bar behind: merged bar %s into %s", first[0], event[0])
+            self.stats.note(
+                "backpressure",
+                "consumer is 1 bar behind: merged bar %s into %s",
+                first[0],
+                event[0],
+            )
             self._items.append(coalesce(first, event))
             return None
         first, second = self._items.popleft(), self._items.popleft()
         self._items.appendleft(coalesce(first, second))
-        self.stats.note("backpressure", "consumer is %d bars behind: merged bar %s into %s",
-                        self.limit, first[0], second[0])
+        self.stats.note(
+            "backpressure",
+            "consumer is %d bars behind: merged bar %s into %s",
+            self.limit,
+            first[0],
+            second[0],
+        )
         return event
 
     async def get(self) -> BarEvent:
@@ -98,14 +110,24 @@ def coalesce(first: BarEvent, second: BarEvent) -> BarEvent:
             data[asset] = dict(a or b)
             continue
         data[asset] = {
-            "open": a["open"], "high": max(a["high"], b["high"]), "low": min(a["low"], b["low"]),
-            "close": b["close"], "volume": a["volume"] + b["volume"],
+            "open": a["open"],
+            "high": max(a["high"], b["high"]),
+            "low": min(a["low"], b["low"]),
+            "close": b["close"],
+            "volume": a["volume"] + b["volume"],
         }
-    missing = [x for x in dict.fromkeys([*ctx1.get("missing", ()), *ctx2.get("missing", ())]) if x not in data]
+    missing = [
+        x
+        for x in dict.fromkeys([*ctx1.get("missing", ()), *ctx2.get("missing", ())])
+        if x not in data
+    ]
     context = {
-        **ctx2, "bar_start": ctx1["bar_start"], "missing": missing,
+        **ctx2,
+        "bar_start": ctx1["bar_start"],
+        "missing": missing,
         "coalesced": ctx1.get("coalesced", 1) + ctx2.get("coalesced", 1),
     }
-    # The merged bar keeps the label convention: start-labelled -> the first's label, else the second's.
+    # The merged bar keeps the label convention: start-labelled -> the first's label, else the
+    # second's.
     label = ts1 if ts1 == ctx1["bar_start"] else ts2
     return label, data, context

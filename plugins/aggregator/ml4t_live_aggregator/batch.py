@@ -12,17 +12,19 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import polars as pl
 
-from ml4t_live_core.protocols import BarEvent
-
 from ml4t_live_aggregator.aggregator import BarAggregator
 from ml4t_live_aggregator.inputs import InvalidTickError
+from ml4t_live_core.protocols import BarEvent
 
 TICK_COLUMNS = ("timestamp", "asset", "price", "size")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def add_batch(agg: BarAggregator, ticks: pl.DataFrame, now: datetime | None = None) -> list[BarEvent]:
-    """Fold `ticks` (columns timestamp [timezone-aware], asset, price, size) in; return completed bars.
+def add_batch(
+    agg: BarAggregator, ticks: pl.DataFrame, now: datetime | None = None
+) -> list[BarEvent]:
+    """Fold `ticks` (columns timestamp [timezone-aware], asset, price, size) in; return the
+    completed bars.
 
     Rows with a null, non-finite or non-positive price, or a null, non-finite or negative size,
     or (given `now`) a timestamp more than `max_clock_skew` ahead, are rejected and counted like
@@ -33,34 +35,56 @@ def add_batch(agg: BarAggregator, ticks: pl.DataFrame, now: datetime | None = No
         raise InvalidTickError(f"tick batch lacks columns {missing} (needs {list(TICK_COLUMNS)})")
     dtype = ticks.schema["timestamp"]
     if not isinstance(dtype, pl.Datetime) or dtype.time_zone is None:
-        raise InvalidTickError(f"tick batch: timestamp column is {dtype}, not a timezone-aware datetime")
+        raise InvalidTickError(
+            f"tick batch: timestamp column is {dtype}, not a timezone-aware datetime"
+        )
     if ticks.is_empty():
         return []
     frame = ticks.select(
-        pl.col("timestamp").dt.convert_time_zone("UTC").dt.cast_time_unit("ns").cast(pl.Int64).alias("ts"),
+        pl.col("timestamp")
+        .dt.convert_time_zone("UTC")
+        .dt.cast_time_unit("ns")
+        .cast(pl.Int64)
+        .alias("ts"),
         pl.col("asset").cast(pl.String),
         pl.col("price").cast(pl.Float64),
         pl.col("size").cast(pl.Float64),
         *([] if agg.utc_aligned else [_offset_ns(agg.config.timezone)]),
     )
     valid = (
-        pl.col("price").is_finite().fill_null(False) & (pl.col("price") > 0).fill_null(False)
-        & pl.col("size").is_finite().fill_null(False) & (pl.col("size") >= 0).fill_null(False)
-        & pl.col("asset").is_not_null() & (pl.col("asset") != "")
+        pl.col("price").is_finite().fill_null(False)
+        & (pl.col("price") > 0).fill_null(False)
+        & pl.col("size").is_finite().fill_null(False)
+        & (pl.col("size") >= 0).fill_null(False)
+        & pl.col("asset").is_not_null()
+        & (pl.col("asset") != "")
     )
     frame = frame.with_columns(valid.alias("valid"))
     if now is not None:
-        future = frame.filter(pl.col("valid") & (pl.col("ts") > _ns(now) + int(agg.config.max_clock_skew * 1e9)))
+        future = frame.filter(
+            pl.col("valid") & (pl.col("ts") > _ns(now) + int(agg.config.max_clock_skew * 1e9))
+        )
         if not future.is_empty():
             row = future.row(0, named=True)
-            agg.reject(f"{row['asset']} at {_dt(row['ts'])}: timestamp is more than {agg.config.max_clock_skew} s "
-                       f"ahead of the clock ({now}); {future.height} such batch rows rejected")
+            agg.reject(
+                f"{row['asset']} at {_dt(row['ts'])}: timestamp is more than "
+                f"{agg.config.max_clock_skew} s ahead of the clock ({now}); "
+                f"{future.height} such batch rows rejected"
+            )
             agg.stats.rejected += future.height - 1
-            frame = frame.filter(~(pl.col("valid") & (pl.col("ts") > _ns(now) + int(agg.config.max_clock_skew * 1e9))))
+            frame = frame.filter(
+                ~(
+                    pl.col("valid")
+                    & (pl.col("ts") > _ns(now) + int(agg.config.max_clock_skew * 1e9))
+                )
+            )
     bad = frame.filter(~pl.col("valid"))
     if not bad.is_empty():
         for row in bad.head(3).iter_rows(named=True):
-            agg.reject(f"{row['asset']} at {_dt(row['ts'])}: invalid tick price={row['price']} size={row['size']}")
+            agg.reject(
+                f"{row['asset']} at {_dt(row['ts'])}: invalid tick "
+                f"price={row['price']} size={row['size']}"
+            )
         agg.stats.rejected += bad.height - min(3, bad.height)
         frame = frame.filter(pl.col("valid"))
     agg.stats.ticks += frame.height
@@ -78,19 +102,31 @@ def add_batch(agg: BarAggregator, ticks: pl.DataFrame, now: datetime | None = No
         outside = int((~inside).sum())
         if outside:
             agg.stats.outside_session += outside
-            agg.stats.note("outside_session", "%d batch ticks outside the %s session: dropped",
-                           outside, agg.config.calendar)
+            agg.stats.note(
+                "outside_session",
+                "%d batch ticks outside the %s session: dropped",
+                outside,
+                agg.config.calendar,
+            )
         keep &= inside
     late = keep & (ts < _ns(agg.emitted_through))
     n_late = int(late.sum())
     if n_late:
         agg.stats.late += n_late
         first = int(np.argmax(late))
-        agg.stats.note("late", "%d late batch ticks (first %s at %s): their bars were already emitted",
-                       n_late, frame["asset"][first], _dt(int(ts[first])))
+        agg.stats.note(
+            "late",
+            "%d late batch ticks (first %s at %s): their bars were already emitted",
+            n_late,
+            frame["asset"][first],
+            _dt(int(ts[first])),
+        )
         keep &= ~late
     frame = frame.with_columns(
-        pl.Series("start", start), pl.Series("stop", stop), pl.Series("lo", lo), pl.Series("hi", hi),
+        pl.Series("start", start),
+        pl.Series("stop", stop),
+        pl.Series("lo", lo),
+        pl.Series("hi", hi),
     ).filter(pl.Series(keep))
     if frame.is_empty():
         return agg.due()
@@ -99,11 +135,16 @@ def add_batch(agg: BarAggregator, ticks: pl.DataFrame, now: datetime | None = No
         frame.sort("ts", maintain_order=True)
         .group_by("lo", "asset")
         .agg(
-            pl.col("start").first(), pl.col("stop").first(), pl.col("hi").first(),
-            pl.col("price").first().alias("open"), pl.col("price").max().alias("high"),
-            pl.col("price").min().alias("low"), pl.col("price").last().alias("close"),
+            pl.col("start").first(),
+            pl.col("stop").first(),
+            pl.col("hi").first(),
+            pl.col("price").first().alias("open"),
+            pl.col("price").max().alias("high"),
+            pl.col("price").min().alias("low"),
+            pl.col("price").last().alias("close"),
             pl.col("size").sum().alias("volume"),
-            pl.col("ts").first().alias("first"), pl.col("ts").last().alias("last"),
+            pl.col("ts").first().alias("first"),
+            pl.col("ts").last().alias("last"),
         )
         .sort("lo")
         .with_columns(
@@ -125,7 +166,9 @@ def _offset_ns(timezone: str) -> pl.Expr:
     """UTC offset in `timezone` of each timestamp, in nanoseconds (varies across DST)."""
     local = pl.col("timestamp").dt.convert_time_zone(timezone).dt.replace_time_zone(None)
     utc = pl.col("timestamp").dt.convert_time_zone("UTC").dt.replace_time_zone(None)
-    return (local.dt.cast_time_unit("ns").cast(pl.Int64) - utc.dt.cast_time_unit("ns").cast(pl.Int64)).alias("offset")
+    return (
+        local.dt.cast_time_unit("ns").cast(pl.Int64) - utc.dt.cast_time_unit("ns").cast(pl.Int64)
+    ).alias("offset")
 
 
 def _ns(ts: datetime) -> int:

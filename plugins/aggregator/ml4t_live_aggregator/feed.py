@@ -1,4 +1,5 @@
-"""AggregatingFeed: the DataFeed wrapper that turns any inner feed's ticks or bars into N-minute bars.
+"""AggregatingFeed: the DataFeed wrapper that turns any inner feed's ticks or bars into
+N-minute bars.
 
 A pump task reads the inner feed and folds every event into a `BarAggregator`; bars it completes
 go through a bounded `BarQueue` to the consumer. For live (realtime) feeds a timer task flushes
@@ -18,14 +19,13 @@ from typing import Any
 
 import polars as pl
 
-from ml4t_live_core.clock import Clock, SystemClock
-from ml4t_live_core.protocols import BarEvent, DataFeed
-
 from ml4t_live_aggregator.aggregator import AggregatorStats, BarAggregator
 from ml4t_live_aggregator.backpressure import BarQueue, QueueClosed
 from ml4t_live_aggregator.batch import add_batch
 from ml4t_live_aggregator.config import AggregatorConfig
 from ml4t_live_aggregator.inputs import InvalidTickError
+from ml4t_live_core.clock import Clock, SystemClock
+from ml4t_live_core.protocols import BarEvent, DataFeed
 
 log = logging.getLogger("ml4t_live.aggregator")
 
@@ -39,8 +39,14 @@ class AggregatingFeed:
     size), which takes the vectorised path.
     """
 
-    def __init__(self, config: AggregatorConfig, inner: DataFeed, *, clock: Clock | None = None,
-                 sleep: Sleep | None = None):
+    def __init__(
+        self,
+        config: AggregatorConfig,
+        inner: DataFeed,
+        *,
+        clock: Clock | None = None,
+        sleep: Sleep | None = None,
+    ):
         self.config = config
         self.inner = inner
         self.realtime = inner.realtime
@@ -150,7 +156,9 @@ class AggregatingFeed:
                 self.aggregator.reject(str(exc))
                 return []
         if not isinstance(data, dict):
-            self.aggregator.reject(f"event at {timestamp}: data is {type(data).__name__}, not a dict of assets")
+            self.aggregator.reject(
+                f"event at {timestamp}: data is {type(data).__name__}, not a dict of assets"
+            )
             return []
         return self.aggregator.add_event(timestamp, data, now)
 

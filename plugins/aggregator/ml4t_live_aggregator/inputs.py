@@ -45,7 +45,9 @@ def parse(timestamp: datetime, asset: str, item: Any, *, checked: bool = False) 
     if type(asset) is not str or not asset:
         raise InvalidTickError(f"asset name {asset!r} at {timestamp} is not a non-empty string")
     if type(item) is not dict:
-        raise InvalidTickError(f"{asset} at {timestamp}: expected a tick or bar dict, got {type(item).__name__}")
+        raise InvalidTickError(
+            f"{asset} at {timestamp}: expected a tick or bar dict, got {type(item).__name__}"
+        )
     if "timestamp" in item:
         ts = check_timestamp(item["timestamp"], asset)
     else:
@@ -54,7 +56,9 @@ def parse(timestamp: datetime, asset: str, item: Any, *, checked: bool = False) 
     if price is not None or "price" in item:
         price = _number(price, "price", asset, ts)
         size = item.get("size", 0.0)
-        size = size if type(size) is float and -1.0 < size < _INF else _number(size, "size", asset, ts)
+        size = (
+            size if type(size) is float and -1.0 < size < _INF else _number(size, "size", asset, ts)
+        )
         if price <= 0:
             raise InvalidTickError(f"{asset} at {ts}: price {price} is not positive")
         if size < 0:
@@ -70,10 +74,13 @@ def parse(timestamp: datetime, asset: str, item: Any, *, checked: bool = False) 
         if v < 0:
             raise InvalidTickError(f"{asset} at {ts}: volume {v} is negative")
         if h < max(o, c, low) or low > min(o, c):
-            raise InvalidTickError(f"{asset} at {ts}: high {h} / low {low} do not bracket open {o} and close {c}")
+            raise InvalidTickError(
+                f"{asset} at {ts}: high {h} / low {low} do not bracket open {o} and close {c}"
+            )
         return ts, asset, o, h, low, c, v
     raise InvalidTickError(
-        f"{asset} at {ts}: neither a tick (price, size) nor a bar (open, high, low, close, volume): keys {sorted(item)}"
+        f"{asset} at {ts}: neither a tick (price, size) nor a bar "
+        f"(open, high, low, close, volume): keys {sorted(item)}"
     )
 
 

@@ -14,8 +14,11 @@ T0 = datetime(2024, 3, 4, 14, 30, tzinfo=UTC)
 def bar(i: int, price: float | None = None, asset: str = "A"):
     start, end = T0 + timedelta(minutes=i), T0 + timedelta(minutes=i + 1)
     p = float(price if price is not None else 10 + i)
-    return start, {asset: {"open": p, "high": p + 1, "low": p - 1, "close": p + 0.5, "volume": 10.0}}, {
-        "bar_start": start, "bar_end": end, "interval": "1min", "missing": []}
+    return (
+        start,
+        {asset: {"open": p, "high": p + 1, "low": p - 1, "close": p + 0.5, "volume": 10.0}},
+        {"bar_start": start, "bar_end": end, "interval": "1min", "missing": []},
+    )
 
 
 async def test_drop_oldest_keeps_the_newest_bars_and_counts_drops():
@@ -25,7 +28,9 @@ async def test_drop_oldest_keeps_the_newest_bars_and_counts_drops():
         await queue.put(bar(i))
         assert len(queue) <= 3
     assert stats.dropped_backpressure == 7
-    assert [(await queue.get())[0] for _ in range(3)] == [T0 + timedelta(minutes=i) for i in (7, 8, 9)]
+    assert [(await queue.get())[0] for _ in range(3)] == [
+        T0 + timedelta(minutes=i) for i in (7, 8, 9)
+    ]
 
 
 async def test_coalesce_merges_the_oldest_bars_without_losing_volume_or_extremes():

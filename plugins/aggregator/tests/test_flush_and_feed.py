@@ -7,11 +7,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from ml4t_live_aggregator import AggregatingFeed, AggregatorConfig, BarAggregator
 
 from ml4t_live_core.clock import ManualClock
 from ml4t_live_core.protocols import BarEvent
-
-from ml4t_live_aggregator import AggregatingFeed, AggregatorConfig, BarAggregator
 
 T0 = datetime(2024, 3, 4, 20, 59, tzinfo=UTC)  # the last minute of a US session
 
@@ -86,7 +85,9 @@ async def live():
     clock = ManualClock(T0)
     sleeper = ManualSleeper(clock)
     inner = LiveQueueFeed()
-    feed = AggregatingFeed(AggregatorConfig(interval="1min", flush_after=2.0), inner, clock=clock, sleep=sleeper.sleep)
+    feed = AggregatingFeed(
+        AggregatorConfig(interval="1min", flush_after=2.0), inner, clock=clock, sleep=sleeper.sleep
+    )
     await feed.start()
     yield feed, inner, clock, sleeper
     await feed.stop()
@@ -110,7 +111,9 @@ async def test_stuck_bar_is_flushed_once_after_flush_after_on_the_clock(live):
 
     await sleeper.advance(3600)
     assert await feed.poll() == 0
-    await inner.queue.put((T0 + timedelta(seconds=59), {"AAA": tick(99.0)}, {}))  # arrives after the flush
+    await inner.queue.put(
+        (T0 + timedelta(seconds=59), {"AAA": tick(99.0)}, {})
+    )  # arrives after the flush
     await settle()
     assert feed.waiting == 0 and feed.stats.late == 1 and feed.stats.bars_emitted == 1
 
@@ -179,13 +182,25 @@ async def test_a_polars_frame_of_ticks_takes_the_batch_path(live):
     import polars as pl
 
     feed, inner, clock, sleeper = live
-    frame = pl.DataFrame({"timestamp": [T0 + timedelta(seconds=s) for s in (1, 2, 61)], "asset": ["AAA"] * 3,
-                          "price": [10.0, 11.0, 12.0], "size": [1.0, 2.0, 3.0]})
+    frame = pl.DataFrame(
+        {
+            "timestamp": [T0 + timedelta(seconds=s) for s in (1, 2, 61)],
+            "asset": ["AAA"] * 3,
+            "price": [10.0, 11.0, 12.0],
+            "size": [1.0, 2.0, 3.0],
+        }
+    )
     clock.advance(61)
     await inner.queue.put((T0 + timedelta(seconds=61), frame, {}))
     await settle()
     ts, data, _ = await next_bar(feed)
-    assert ts == T0 and data["AAA"] == {"open": 10.0, "high": 11.0, "low": 10.0, "close": 11.0, "volume": 3.0}
+    assert ts == T0 and data["AAA"] == {
+        "open": 10.0,
+        "high": 11.0,
+        "low": 10.0,
+        "close": 11.0,
+        "volume": 3.0,
+    }
 
 
 async def test_live_feed_rejects_ticks_stamped_far_ahead_of_the_clock(live):

@@ -79,12 +79,27 @@ class AlpacaBroker:
     ):
         self.config = cfg = config or AlpacaBrokerConfig()
         self._credentials: Credentials = load_credentials(cfg.key_env, cfg.secret_env, environ)
-        client = TradingClient(self._credentials.key_id, self._credentials.secret, paper=cfg.paper, url_override=cfg.base_url)
+        client = TradingClient(
+            self._credentials.key_id,
+            self._credentials.secret,
+            paper=cfg.paper,
+            url_override=cfg.base_url,
+        )
         self._client = prepare_client(client, cfg.http_timeout)
         self._rest = RestCaller(cfg, self._credentials, sleep=sleep)
-        stream_url = cfg.stream_url or (BaseURL.TRADING_STREAM_PAPER if cfg.paper else BaseURL.TRADING_STREAM_LIVE).value
-        self._stream = TradeUpdateStream(stream_url, self._credentials, cfg, on_update=self._on_update,
-                                         on_up=self._on_stream_up, on_down=self._on_stream_down, sleep=sleep)
+        stream_url = (
+            cfg.stream_url
+            or (BaseURL.TRADING_STREAM_PAPER if cfg.paper else BaseURL.TRADING_STREAM_LIVE).value
+        )
+        self._stream = TradeUpdateStream(
+            stream_url,
+            self._credentials,
+            cfg,
+            on_update=self._on_update,
+            on_up=self._on_stream_up,
+            on_down=self._on_stream_down,
+            sleep=sleep,
+        )
         self._clock = clock or SystemClock()
         self._handlers: list[EventHandler] = []
         self._tracks: dict[str, OrderTrack] = {}
@@ -103,7 +118,9 @@ class AlpacaBroker:
             await self._rest.call(self._client.get_account, what="account check")
             await self._stream.start()
         except (AlpacaRequestError, ConnectionError, TimeoutError) as exc:
-            raise BrokerUnavailableError(self._credentials.redact(f"alpaca: cannot connect: {exc}")) from None
+            raise BrokerUnavailableError(
+                self._credentials.redact(f"alpaca: cannot connect: {exc}")
+            ) from None
 
     async def disconnect(self) -> None:
         for task in list(self._background):
@@ -130,8 +147,12 @@ class AlpacaBroker:
         if connected == self._connected:
             return
         self._connected = connected
-        log.log(logging.INFO if connected else logging.WARNING, "alpaca: %s (%s)",
-                "connected" if connected else "DISCONNECTED: new orders are refused", reason)
+        log.log(
+            logging.INFO if connected else logging.WARNING,
+            "alpaca: %s (%s)",
+            "connected" if connected else "DISCONNECTED: new orders are refused",
+            reason,
+        )
         self._emit(ConnectionEvent(connected, reason))
 
     async def _on_stream_up(self) -> None:
@@ -139,7 +160,9 @@ class AlpacaBroker:
         # by both are counted once (cumulative quantities).
         await self._reconcile(emit=self._synced_once)
         self._synced_once = True
-        self._set_connected(True, f"trade stream session {self._stream.sessions + 1} listening, orders reconciled")
+        self._set_connected(
+            True, f"trade stream session {self._stream.sessions + 1} listening, orders reconciled"
+        )
 
     def _on_stream_down(self, reason: str) -> None:
         self._set_connected(False, reason)
@@ -155,13 +178,17 @@ class AlpacaBroker:
 
     async def _open_alpaca_orders(self) -> list[AlpacaOrder]:
         request = GetOrdersRequest(status=QueryOrderStatus.OPEN, limit=500)
-        return list(await self._rest.call(self._client.get_orders, request, what="list open orders"))
+        return list(
+            await self._rest.call(self._client.get_orders, request, what="list open orders")
+        )
 
     async def get_account(self) -> AccountSnapshot:
         account = await self._rest.call(self._client.get_account, what="get account")
         return AccountSnapshot(
-            cash=float(account.cash or 0.0), equity=float(account.equity or 0.0),
-            buying_power=float(account.buying_power or 0.0), currency=account.currency or "USD",
+            cash=float(account.cash or 0.0),
+            equity=float(account.equity or 0.0),
+            buying_power=float(account.buying_power or 0.0),
+            currency=account.currency or "USD",
         )
 
     def get_multiplier(self, asset: str) -> float:
@@ -174,15 +201,16 @@ class AlpacaBroker:
     async def submit_order(self, order: Order) -> Order:
         """Send once; after a lost answer, find the order by client id before sending again."""
         if not self.is_connected:
-            raise BrokerUnavailableError("alpaca: not connected (trade stream down or reconnecting); order not sent")
+            raise BrokerUnavailableError(
+                "alpaca: not connected (trade stream down or reconnecting); order not sent"
+            )
         order = copy.copy(order)
         try:
             request = to_order_request(order, self.config.time_in_force)
         except UnsupportedOrderError as exc:
             order.reject(str(exc), "unsupported_order")
             return order
-        track = self._tracks.get(order.order_id) or OrderTrack(
-            order.order_id, order.asset, order.side, order.order_type, order.limit_price, order.stop_price)
+        track = self._tracks.get(order.order_id) or OrderTrack.of(order)
         self._tracks[order.order_id] = track
         track.in_flight = True
         try:
@@ -191,7 +219,10 @@ class AlpacaBroker:
             if is_transient(exc):
                 return self._outcome_unknown(order, exc)
             track.terminal = True
-            order.reject(f"alpaca refused the order: {api_error_message(exc, self._credentials)}", "broker_rejected")
+            order.reject(
+                f"alpaca refused the order: {api_error_message(exc, self._credentials)}",
+                "broker_rejected",
+            )
             return order
         except Exception as exc:
             if is_transient(exc):
@@ -209,7 +240,10 @@ class AlpacaBroker:
                 if attempt.retry_state.attempt_number > 1:
                     existing = await self._find_by_client_id(client_order_id)
                     if existing is not None:
-                        log.info("alpaca: order %s was accepted before the answer was lost; not re-sent", client_order_id)
+                        log.info(
+                            "alpaca: order %s was accepted before the answer was lost; not re-sent",
+                            client_order_id,
+                        )
                         return existing
                 try:
                     return await self._rest.once(self._client.submit_order, request)
@@ -231,8 +265,12 @@ class AlpacaBroker:
 
     def _outcome_unknown(self, order: Order, exc: BaseException) -> Order:
         """Neither sent for sure nor refused: keep it pending, let a reconciling poll decide."""
-        log.warning("alpaca: order %s: no answer after %d attempts (%s); reconciling in the background",
-                    order.order_id, self.config.retry_attempts, api_error_message(exc, self._credentials))
+        log.warning(
+            "alpaca: order %s: no answer after %d attempts (%s); reconciling in the background",
+            order.order_id,
+            self.config.retry_attempts,
+            api_error_message(exc, self._credentials),
+        )
         self._spawn(self._reconcile_soon())
         return order
 
@@ -253,9 +291,15 @@ class AlpacaBroker:
                 if found is None:
                     return False
                 alpaca_id = str(found.id)
-            await self._rest.call(self._client.cancel_order_by_id, alpaca_id, what=f"cancel {client_order_id}")
+            await self._rest.call(
+                self._client.cancel_order_by_id, alpaca_id, what=f"cancel {client_order_id}"
+            )
         except (AlpacaRequestError, APIError) as exc:
-            log.warning("alpaca: cancel of %s failed: %s", client_order_id, self._credentials.redact(str(exc)))
+            log.warning(
+                "alpaca: cancel of %s failed: %s",
+                client_order_id,
+                self._credentials.redact(str(exc)),
+            )
             return False
         return True
 
@@ -266,16 +310,24 @@ class AlpacaBroker:
             return False
         quantity = changes.get("quantity")
         if quantity is not None and is_fractional(quantity):
-            raise UnsupportedOrderError(f"order {client_order_id}: Alpaca replaces whole-share quantities only, got {quantity}")
+            raise UnsupportedOrderError(
+                f"order {client_order_id}: Alpaca replaces whole-share quantities only, "
+                f"got {quantity}"
+            )
         request = ReplaceOrderRequest(
             qty=int(round(quantity)) if quantity is not None else None,
-            limit_price=changes.get("limit_price"), stop_price=changes.get("stop_price"),
+            limit_price=changes.get("limit_price"),
+            stop_price=changes.get("stop_price"),
             trail=changes.get("trail_amount"),
             client_order_id=replacement_client_id(client_order_id, track.generation + 1),
         )
         try:
-            new = await self._rest.call(self._client.replace_order_by_id, track.alpaca_id, request,
-                                        what=f"replace {client_order_id}")
+            new = await self._rest.call(
+                self._client.replace_order_by_id,
+                track.alpaca_id,
+                request,
+                what=f"replace {client_order_id}",
+            )
         except AlpacaRequestError as exc:
             log.warning("%s", exc)
             return False
@@ -289,7 +341,9 @@ class AlpacaBroker:
         if not self.is_connected:
             raise BrokerUnavailableError("alpaca: not connected; position not closed")
         try:
-            placed = await self._rest.call(self._client.close_position, asset, what=f"close position {asset}")
+            placed = await self._rest.call(
+                self._client.close_position, asset, what=f"close position {asset}"
+            )
         except AlpacaRequestError as exc:
             if exc.status == 404:
                 return None
@@ -309,49 +363,99 @@ class AlpacaBroker:
         self._runtime_id[alpaca_id] = client_id
         event = update.event.value if hasattr(update.event, "value") else str(update.event)
         if event in ("fill", "partial_fill"):
-            self._absorb_fill(track, alpaca, update.timestamp, str(update.execution_id or ""),
-                              event_qty=update.qty, event_price=update.price)
+            self._absorb_fill(
+                track,
+                alpaca,
+                update.timestamp,
+                str(update.execution_id or ""),
+                event_qty=update.qty,
+                event_price=update.price,
+            )
         elif event in _ACKNOWLEDGED:
             track.alpaca_id = track.alpaca_id or alpaca_id
-            self._emit(OrderStatusEvent(client_id, OrderStatus.PENDING, update.timestamp, broker_order_id=alpaca_id))
+            self._emit(
+                OrderStatusEvent(
+                    client_id, OrderStatus.PENDING, update.timestamp, broker_order_id=alpaca_id
+                )
+            )
         elif event == "replaced":
             if alpaca.replaced_by is not None:
                 self._runtime_id[str(alpaca.replaced_by)] = client_id
                 track.alpaca_id = str(alpaca.replaced_by)
         elif event in _ENDED and track.alpaca_id in (None, alpaca_id) and not track.terminal:
             track.terminal = True
-            self._emit(OrderStatusEvent(client_id, OrderStatus.CANCELLED, update.timestamp, reason=f"alpaca: {event}",
-                                        broker_order_id=alpaca_id))
+            self._emit(
+                OrderStatusEvent(
+                    client_id,
+                    OrderStatus.CANCELLED,
+                    update.timestamp,
+                    reason=f"alpaca: {event}",
+                    broker_order_id=alpaca_id,
+                )
+            )
         elif event == "rejected" and not track.terminal:
             track.terminal = True
-            self._emit(OrderStatusEvent(client_id, OrderStatus.REJECTED, update.timestamp,
-                                        reason="alpaca rejected the order", broker_order_id=alpaca_id))
+            self._emit(
+                OrderStatusEvent(
+                    client_id,
+                    OrderStatus.REJECTED,
+                    update.timestamp,
+                    reason="alpaca rejected the order",
+                    broker_order_id=alpaca_id,
+                )
+            )
 
-    def _absorb_fill(self, track: OrderTrack, alpaca: AlpacaOrder, timestamp: datetime, execution_id: str, *,
-                     event_qty: float | None = None, event_price: float | None = None) -> None:
+    def _absorb_fill(
+        self,
+        track: OrderTrack,
+        alpaca: AlpacaOrder,
+        timestamp: datetime,
+        execution_id: str,
+        *,
+        event_qty: float | None = None,
+        event_price: float | None = None,
+    ) -> None:
         alpaca_id = str(alpaca.id)
-        execution = track.increment(alpaca_id, float(alpaca.filled_qty or 0.0), _opt_float(alpaca.filled_avg_price),
-                                    event_qty, event_price)
+        execution = track.increment(
+            alpaca_id,
+            float(alpaca.filled_qty or 0.0),
+            _opt_float(alpaca.filled_avg_price),
+            event_qty,
+            event_price,
+        )
         if execution is None:
-            log.debug("alpaca: fill for %s already counted (duplicate or reconciled)", track.client_order_id)
+            log.debug(
+                "alpaca: fill for %s already counted (duplicate or reconciled)",
+                track.client_order_id,
+            )
             return
         quantity, price = execution
         complete = to_status(alpaca.status) is OrderStatus.FILLED
         if complete:
             track.terminal = True
-        fill = Fill(order_id=track.client_order_id, asset=track.asset, side=track.side, quantity=quantity,
-                    price=price, timestamp=timestamp, order_type=track.order_type.value,
-                    limit_price=track.limit_price, stop_price=track.stop_price)
+        fill = Fill(
+            order_id=track.client_order_id,
+            asset=track.asset,
+            side=track.side,
+            quantity=quantity,
+            price=price,
+            timestamp=timestamp,
+            order_type=track.order_type.value,
+            limit_price=track.limit_price,
+            stop_price=track.stop_price,
+        )
         self._emit(FillEvent(fill, order_complete=complete, execution_id=execution_id))
 
     def _adopt(self, alpaca: AlpacaOrder, *, known_filled: bool = False) -> OrderTrack:
         """Track an order this process did not place (placed before a restart, or elsewhere)."""
         order = to_order(alpaca)
-        track = OrderTrack(order.order_id, order.asset, order.side, order.order_type, order.limit_price, order.stop_price)
+        track = OrderTrack.of(order)
         self._tracks[order.order_id] = track
         self._remember(track, alpaca)
         if known_filled:
-            track.baseline(str(alpaca.id), float(alpaca.filled_qty or 0.0), _opt_float(alpaca.filled_avg_price))
+            track.baseline(
+                str(alpaca.id), float(alpaca.filled_qty or 0.0), _opt_float(alpaca.filled_avg_price)
+            )
         return track
 
     # --- reconciliation -------------------------------------------------------------------
@@ -363,7 +467,9 @@ class AlpacaBroker:
         open_orders = await self._open_alpaca_orders()
         seen: set[str] = set()
         for alpaca in open_orders:
-            client_id = self._runtime_id.get(str(alpaca.id)) or runtime_client_id(alpaca.client_order_id)
+            client_id = self._runtime_id.get(str(alpaca.id)) or runtime_client_id(
+                alpaca.client_order_id
+            )
             track = self._tracks.get(client_id)
             if track is None:
                 track = self._adopt(alpaca, known_filled=not emit)
@@ -376,26 +482,43 @@ class AlpacaBroker:
             if alpaca is None:
                 track.terminal = True
                 if emit:
-                    self._emit(OrderStatusEvent(track.client_order_id, OrderStatus.REJECTED, self._clock.now(),
-                                                reason="alpaca has no such order: it never arrived"))
+                    self._emit(
+                        OrderStatusEvent(
+                            track.client_order_id,
+                            OrderStatus.REJECTED,
+                            self._clock.now(),
+                            reason="alpaca has no such order: it never arrived",
+                        )
+                    )
                 continue
             self._catch_up(track, alpaca, emit)
         if emit:
             snapshot = await self.get_account()
-            if self._fills_emitted == fills_before:  # else the snapshot may predate a fill just applied
+            if (
+                self._fills_emitted == fills_before
+            ):  # else the snapshot may predate a fill just applied
                 self._emit(AccountEvent(snapshot))
 
     async def _current(self, track: OrderTrack) -> AlpacaOrder | None:
         """Alpaca's latest order for a track, following replacements."""
-        found = await self._rest.call(self._find_by_client_id_sync, track.client_order_id, what="order lookup") \
-            if track.alpaca_id is None else await self._rest.call(self._client.get_order_by_id, track.alpaca_id, what="order lookup")
+        found = (
+            await self._rest.call(
+                self._find_by_client_id_sync, track.client_order_id, what="order lookup"
+            )
+            if track.alpaca_id is None
+            else await self._rest.call(
+                self._client.get_order_by_id, track.alpaca_id, what="order lookup"
+            )
+        )
         for _ in range(20):
             if found is None or found.replaced_by is None:
                 break
             if self._synced_once:
                 self._catch_up(track, found, emit=True)
             self._runtime_id[str(found.replaced_by)] = track.client_order_id
-            found = await self._rest.call(self._client.get_order_by_id, str(found.replaced_by), what="order lookup")
+            found = await self._rest.call(
+                self._client.get_order_by_id, str(found.replaced_by), what="order lookup"
+            )
         if found is not None:
             self._remember(track, found)
         return found
@@ -410,23 +533,41 @@ class AlpacaBroker:
 
     def _catch_up(self, track: OrderTrack, alpaca: AlpacaOrder, emit: bool) -> None:
         if not emit:
-            track.baseline(str(alpaca.id), float(alpaca.filled_qty or 0.0), _opt_float(alpaca.filled_avg_price))
+            track.baseline(
+                str(alpaca.id), float(alpaca.filled_qty or 0.0), _opt_float(alpaca.filled_avg_price)
+            )
             return
         alpaca_id = str(alpaca.id)
-        self._absorb_fill(track, alpaca, alpaca.updated_at or self._clock.now(),
-                          f"reconcile:{alpaca_id}:{alpaca.filled_qty}")
+        self._absorb_fill(
+            track,
+            alpaca,
+            alpaca.updated_at or self._clock.now(),
+            f"reconcile:{alpaca_id}:{alpaca.filled_qty}",
+        )
         status = to_status(alpaca.status)
-        if status in (OrderStatus.CANCELLED, OrderStatus.REJECTED) and alpaca.replaced_by is None and not track.terminal:
+        if (
+            status in (OrderStatus.CANCELLED, OrderStatus.REJECTED)
+            and alpaca.replaced_by is None
+            and not track.terminal
+        ):
             track.terminal = True
-            self._emit(OrderStatusEvent(track.client_order_id, status, alpaca.updated_at or self._clock.now(),
-                                        reason=f"alpaca: {alpaca.status.value} (found by reconciliation)",
-                                        broker_order_id=alpaca_id))
+            self._emit(
+                OrderStatusEvent(
+                    track.client_order_id,
+                    status,
+                    alpaca.updated_at or self._clock.now(),
+                    reason=f"alpaca: {alpaca.status.value} (found by reconciliation)",
+                    broker_order_id=alpaca_id,
+                )
+            )
 
     async def _reconcile_soon(self) -> None:
         try:
             await self._reconcile(emit=True)
         except AlpacaRequestError as exc:
-            log.error("alpaca: reconciliation failed (%s); it runs again on the next reconnect", exc)
+            log.error(
+                "alpaca: reconciliation failed (%s); it runs again on the next reconnect", exc
+            )
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)

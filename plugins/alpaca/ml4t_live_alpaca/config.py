@@ -24,19 +24,19 @@ class AlpacaConnection(PluginConfig):
     #: Websocket URL override; None uses Alpaca's endpoint.
     stream_url: str | None = None
     #: Names of the environment variables holding the key id and secret (never the values).
-    key_env: str = Field("APCA_API_KEY_ID", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
-    secret_env: str = Field("APCA_API_SECRET_KEY", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    key_env: str = Field(default="APCA_API_KEY_ID", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    secret_env: str = Field(default="APCA_API_SECRET_KEY", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
     #: Seconds one HTTP request may take (alpaca-py sets no timeout of its own).
-    http_timeout: float = Field(5.0, gt=0, allow_inf_nan=False)
+    http_timeout: float = Field(default=5.0, gt=0, allow_inf_nan=False)
     #: Attempts per REST call on a transient failure (HTTP 429/5xx, timeout, connection lost).
-    retry_attempts: int = Field(4, ge=1, le=20)
-    retry_initial_backoff: float = Field(0.25, gt=0, allow_inf_nan=False)
-    retry_max_backoff: float = Field(8.0, gt=0, allow_inf_nan=False)
+    retry_attempts: int = Field(default=4, ge=1, le=20)
+    retry_initial_backoff: float = Field(default=0.25, gt=0, allow_inf_nan=False)
+    retry_max_backoff: float = Field(default=8.0, gt=0, allow_inf_nan=False)
     #: Reconnect backoff of the websocket streams (exponential, capped).
-    reconnect_initial_backoff: float = Field(1.0, gt=0, allow_inf_nan=False)
-    reconnect_max_backoff: float = Field(30.0, gt=0, allow_inf_nan=False)
+    reconnect_initial_backoff: float = Field(default=1.0, gt=0, allow_inf_nan=False)
+    reconnect_max_backoff: float = Field(default=30.0, gt=0, allow_inf_nan=False)
     #: Seconds to open and authenticate a stream before the attempt counts as failed.
-    stream_open_timeout: float = Field(10.0, gt=0, allow_inf_nan=False)
+    stream_open_timeout: float = Field(default=10.0, gt=0, allow_inf_nan=False)
 
     @field_validator("base_url", "stream_url")
     @classmethod
@@ -83,9 +83,9 @@ class AlpacaFeedConfig(AlpacaConnection):
     #: (`[feed] aggregate = "..."`) to build bars from.
     source: Literal["bars", "trades"] = "bars"
     #: Seconds to wait for the other assets' bars of a minute before emitting the ones that came.
-    bar_wait_seconds: float = Field(5.0, ge=0, allow_inf_nan=False)
+    bar_wait_seconds: float = Field(default=5.0, ge=0, allow_inf_nan=False)
     #: How far back `history()` looks for warm-up bars (weekends and holidays have none).
-    history_lookback_days: int = Field(7, ge=1, le=365)
+    history_lookback_days: int = Field(default=7, ge=1, le=365)
 
     @field_validator("assets")
     @classmethod

@@ -24,7 +24,9 @@ class Credentials:
         return text
 
 
-def load_credentials(key_env: str, secret_env: str, environ: Mapping[str, str] | None = None) -> Credentials:
+def load_credentials(
+    key_env: str, secret_env: str, environ: Mapping[str, str] | None = None
+) -> Credentials:
     """Read both variables; a missing one is a `ConfigError` naming the variable, not a value."""
     env = os.environ if environ is None else environ
     missing = [name for name in (key_env, secret_env) if not env.get(name, "").strip()]

@@ -38,17 +38,27 @@ class AlpacaDataFeed:
 
     realtime = True
 
-    def __init__(self, config: AlpacaFeedConfig, *, environ: dict[str, str] | None = None,
-                 clock: Clock | None = None, sleep: Sleep | None = None):
+    def __init__(
+        self,
+        config: AlpacaFeedConfig,
+        *,
+        environ: dict[str, str] | None = None,
+        clock: Clock | None = None,
+        sleep: Sleep | None = None,
+    ):
         self.config = cfg = config
         credentials = load_credentials(cfg.key_env, cfg.secret_env, environ)
         self._credentials = credentials
         feed = AlpacaFeed.IEX if cfg.feed == "iex" else AlpacaFeed.SIP
-        self._stream = StockDataStream(credentials.key_id, credentials.secret, feed=feed, url_override=cfg.stream_url)
+        self._stream = StockDataStream(
+            credentials.key_id, credentials.secret, feed=feed, url_override=cfg.stream_url
+        )
         # alpaca-py's reconnect backoff is fixed at 1-30 s; follow this plugin's settings instead.
         self._stream._reconnect_min_backoff = cfg.reconnect_initial_backoff
         self._stream._reconnect_max_backoff = cfg.reconnect_max_backoff
-        history = StockHistoricalDataClient(credentials.key_id, credentials.secret, url_override=cfg.base_url)
+        history = StockHistoricalDataClient(
+            credentials.key_id, credentials.secret, url_override=cfg.base_url
+        )
         self._history = prepare_client(history, cfg.http_timeout)
         self._rest = RestCaller(cfg, credentials, sleep=sleep)
         self._clock = clock or SystemClock()
@@ -65,7 +75,9 @@ class AlpacaDataFeed:
             self._stream.subscribe_trades(self._on_stream_trade, *self.config.assets)
         else:
             self._stream.subscribe_bars(self._on_stream_bar, *self.config.assets)
-        self._thread = threading.Thread(target=self._stream.run, name="alpaca-data-stream", daemon=True)
+        self._thread = threading.Thread(
+            target=self._stream.run, name="alpaca-data-stream", daemon=True
+        )
         self._thread.start()
 
     async def stop(self) -> None:
@@ -108,14 +120,20 @@ class AlpacaDataFeed:
 
     async def _on_stream_trade(self, trade: Trade) -> None:
         assert self._loop is not None
-        self._loop.call_soon_threadsafe(self._receive_trade, trade.symbol, trade.timestamp,
-                                        float(trade.price), float(trade.size))
+        self._loop.call_soon_threadsafe(
+            self._receive_trade,
+            trade.symbol,
+            trade.timestamp,
+            float(trade.price),
+            float(trade.size),
+        )
 
     def _receive_trade(self, symbol: str, timestamp: datetime, price: float, size: float) -> None:
         """One trade as one tick event, in the shape the aggregator folds into bars."""
         if not (math.isfinite(price) and price > 0 and math.isfinite(size) and size >= 0):
-            log.error("alpaca: bad trade for %s at %s ignored: %s x %s",
-                      symbol, timestamp, price, size)
+            log.error(
+                "alpaca: bad trade for %s at %s ignored: %s x %s", symbol, timestamp, price, size
+            )
             return
         tick = {"price": price, "size": size, "timestamp": timestamp}
         context = {"source": "alpaca_trades", "feed": self.config.feed}
@@ -125,7 +143,11 @@ class AlpacaDataFeed:
         """Group bars by minute; emit a minute when all assets arrived, a later minute began,
         or `bar_wait_seconds` passed. A bar older than one already emitted is dropped."""
         if self._last_emitted is not None and timestamp <= self._last_emitted:
-            log.warning("alpaca: late bar for %s at %s dropped (minute already delivered)", symbol, timestamp)
+            log.warning(
+                "alpaca: late bar for %s at %s dropped (minute already delivered)",
+                symbol,
+                timestamp,
+            )
             return
         if not all(math.isfinite(v) for v in values.values()) or values["close"] <= 0:
             log.error("alpaca: bad bar for %s at %s ignored: %s", symbol, timestamp, values)
@@ -137,7 +159,9 @@ class AlpacaDataFeed:
         if len(group) == len(self.config.assets):
             self._flush(timestamp)
         elif timestamp not in self._timers and self._loop is not None:
-            self._timers[timestamp] = self._loop.call_later(self.config.bar_wait_seconds, self._flush, timestamp)
+            self._timers[timestamp] = self._loop.call_later(
+                self.config.bar_wait_seconds, self._flush, timestamp
+            )
 
     def _flush(self, timestamp: datetime) -> None:
         data = self._pending.pop(timestamp, None)
@@ -146,7 +170,9 @@ class AlpacaDataFeed:
             timer.cancel()
         if data:
             self._last_emitted = timestamp
-            self._queue.put_nowait((timestamp, data, {"source": "alpaca", "feed": self.config.feed}))
+            self._queue.put_nowait(
+                (timestamp, data, {"source": "alpaca", "feed": self.config.feed})
+            )
 
     # --- warm-up --------------------------------------------------------------------------
     async def history(self, bars: int) -> list[BarEvent]:
@@ -157,11 +183,17 @@ class AlpacaDataFeed:
         by_time: dict[datetime, dict[str, dict[str, Any]]] = {}
         for asset in self.config.assets:
             request = StockBarsRequest(
-                symbol_or_symbols=asset, timeframe=TimeFrame.Minute, limit=bars, sort=Sort.DESC,
-                start=now - timedelta(days=self.config.history_lookback_days), end=now,
+                symbol_or_symbols=asset,
+                timeframe=TimeFrame.Minute,
+                limit=bars,
+                sort=Sort.DESC,
+                start=now - timedelta(days=self.config.history_lookback_days),
+                end=now,
                 feed=AlpacaFeed.IEX if self.config.feed == "iex" else AlpacaFeed.SIP,
             )
-            barset = await self._rest.call(self._history.get_stock_bars, request, what=f"history of {asset}")
+            barset = await self._rest.call(
+                self._history.get_stock_bars, request, what=f"history of {asset}"
+            )
             for bar in barset.data.get(asset, []):
                 by_time.setdefault(bar.timestamp, {})[asset] = _ohlcv(bar)
         times = sorted(by_time)[-bars:]
@@ -169,5 +201,10 @@ class AlpacaDataFeed:
 
 
 def _ohlcv(bar: Bar) -> dict[str, float]:
-    return {"open": float(bar.open), "high": float(bar.high), "low": float(bar.low),
-            "close": float(bar.close), "volume": float(bar.volume)}
+    return {
+        "open": float(bar.open),
+        "high": float(bar.high),
+        "low": float(bar.low),
+        "close": float(bar.close),
+        "volume": float(bar.volume),
+    }

@@ -27,11 +27,24 @@ EPSILON = 1e-9
 _REPLACEMENT = re.compile(r"^(?P<base>.+)\.r\d+$")
 
 _PENDING = {
-    AlpacaStatus.NEW, AlpacaStatus.ACCEPTED, AlpacaStatus.PENDING_NEW, AlpacaStatus.PARTIALLY_FILLED,
-    AlpacaStatus.PENDING_CANCEL, AlpacaStatus.PENDING_REPLACE, AlpacaStatus.PENDING_REVIEW,
-    AlpacaStatus.ACCEPTED_FOR_BIDDING, AlpacaStatus.CALCULATED, AlpacaStatus.STOPPED, AlpacaStatus.HELD,
+    AlpacaStatus.NEW,
+    AlpacaStatus.ACCEPTED,
+    AlpacaStatus.PENDING_NEW,
+    AlpacaStatus.PARTIALLY_FILLED,
+    AlpacaStatus.PENDING_CANCEL,
+    AlpacaStatus.PENDING_REPLACE,
+    AlpacaStatus.PENDING_REVIEW,
+    AlpacaStatus.ACCEPTED_FOR_BIDDING,
+    AlpacaStatus.CALCULATED,
+    AlpacaStatus.STOPPED,
+    AlpacaStatus.HELD,
 }
-_CANCELLED = {AlpacaStatus.CANCELED, AlpacaStatus.EXPIRED, AlpacaStatus.DONE_FOR_DAY, AlpacaStatus.REPLACED}
+_CANCELLED = {
+    AlpacaStatus.CANCELED,
+    AlpacaStatus.EXPIRED,
+    AlpacaStatus.DONE_FOR_DAY,
+    AlpacaStatus.REPLACED,
+}
 _REJECTED = {AlpacaStatus.REJECTED, AlpacaStatus.SUSPENDED}
 
 
@@ -56,42 +69,65 @@ def is_fractional(quantity: float) -> bool:
 def to_order_request(order: Order, time_in_force: str) -> OrderRequest:
     """The alpaca-py request for an ml4t order; its client order id is the runtime's id."""
     if not order.order_id:
-        raise UnsupportedOrderError("order has no client order id; the runtime assigns one before sending")
+        raise UnsupportedOrderError(
+            "order has no client order id; the runtime assigns one before sending"
+        )
     qty = order.quantity
     if not math.isfinite(qty) or qty <= 0:
-        raise UnsupportedOrderError(f"order {order.order_id}: quantity must be positive and finite, got {qty}")
+        raise UnsupportedOrderError(
+            f"order {order.order_id}: quantity must be positive and finite, got {qty}"
+        )
     tif = TimeInForce.CLS if order.order_type is OrderType.MOC else TimeInForce(time_in_force)
     if is_fractional(qty):
         if order.order_type not in (OrderType.MARKET, OrderType.LIMIT):
             raise UnsupportedOrderError(
-                f"order {order.order_id}: Alpaca takes fractional quantities ({qty}) only for market "
-                f"and limit orders, not {order.order_type.value}; round the quantity")
+                f"order {order.order_id}: Alpaca takes fractional quantities ({qty}) only for "
+                f"market and limit orders, not {order.order_type.value}; round the quantity"
+            )
         if tif is not TimeInForce.DAY:
             raise UnsupportedOrderError(
                 f"order {order.order_id}: Alpaca takes fractional quantities ({qty}) only with "
-                f"time_in_force 'day', not {tif.value!r}")
+                f"time_in_force 'day', not {tif.value!r}"
+            )
     common: dict[str, Any] = {
-        "symbol": order.asset, "qty": qty, "time_in_force": tif, "client_order_id": order.order_id,
+        "symbol": order.asset,
+        "qty": qty,
+        "time_in_force": tif,
+        "client_order_id": order.order_id,
         "side": AlpacaSide.BUY if order.side is OrderSide.BUY else AlpacaSide.SELL,
     }
     match order.order_type:
         case OrderType.MARKET | OrderType.MOC:
             return MarketOrderRequest(**common)
         case OrderType.LIMIT:
-            return LimitOrderRequest(**common, limit_price=_price(order.limit_price, "limit_price", order))
+            return LimitOrderRequest(
+                **common, limit_price=_price(order.limit_price, "limit_price", order)
+            )
         case OrderType.STOP:
-            return StopOrderRequest(**common, stop_price=_price(order.stop_price, "stop_price", order))
+            return StopOrderRequest(
+                **common, stop_price=_price(order.stop_price, "stop_price", order)
+            )
         case OrderType.STOP_LIMIT:
-            return StopLimitOrderRequest(**common, stop_price=_price(order.stop_price, "stop_price", order),
-                                         limit_price=_price(order.limit_price, "limit_price", order))
+            return StopLimitOrderRequest(
+                **common,
+                stop_price=_price(order.stop_price, "stop_price", order),
+                limit_price=_price(order.limit_price, "limit_price", order),
+            )
         case OrderType.TRAILING_STOP:
-            return TrailingStopOrderRequest(**common, trail_price=_price(order.trail_amount, "trail_amount", order))
-    raise UnsupportedOrderError(f"order {order.order_id}: Alpaca has no order type {order.order_type.value!r}")
+            return TrailingStopOrderRequest(
+                **common, trail_price=_price(order.trail_amount, "trail_amount", order)
+            )
+    raise UnsupportedOrderError(
+        f"order {order.order_id}: Alpaca has no order type {order.order_type.value!r}"
+    )
 
 
 def _price(value: float | None, name: str, order: Order) -> float:
     if value is None or not math.isfinite(value) or value <= 0:
-        raise UnsupportedOrderError(f"order {order.order_id}: {order.order_type.value} order needs a positive {name}, got {value}")
+        raise UnsupportedOrderError(
+            f"order {order.order_id}: {order.order_type.value} order needs a positive {name}, "
+            f"got {value}"
+        )
     # Alpaca accepts at most 2 decimals above $1 and 4 below; finer prices are refused.
     return round(value, 2 if value >= 1 else 4)
 

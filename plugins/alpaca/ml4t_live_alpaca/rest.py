@@ -40,7 +40,9 @@ class _TimeoutSession(requests.Session):
         super().__init__()
         self._timeout = timeout
 
-    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
+    def request(
+        self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any
+    ) -> requests.Response:
         kwargs.setdefault("timeout", self._timeout)
         return super().request(method, url, *args, **kwargs)
 
@@ -62,7 +64,9 @@ def is_transient(exc: BaseException) -> bool:
     if isinstance(exc, APIError):
         status = exc.status_code
         return status is not None and (status == 429 or status >= 500)
-    return isinstance(exc, requests.Timeout | requests.ConnectionError | TimeoutError | ConnectionError)
+    return isinstance(
+        exc, requests.Timeout | requests.ConnectionError | TimeoutError | ConnectionError
+    )
 
 
 def retry_after(exc: BaseException | None) -> float | None:
@@ -115,7 +119,9 @@ def api_error_code(exc: BaseException) -> int | None:
 class RestCaller:
     """Runs blocking alpaca-py calls in a worker thread, retrying transient failures."""
 
-    def __init__(self, config: AlpacaConnection, credentials: Credentials, *, sleep: Sleep | None = None):
+    def __init__(
+        self, config: AlpacaConnection, credentials: Credentials, *, sleep: Sleep | None = None
+    ):
         self._config = config
         self._credentials = credentials
         self._sleep = sleep or asyncio.sleep
@@ -144,11 +150,16 @@ class RestCaller:
         except Exception as exc:
             raise AlpacaRequestError(
                 f"alpaca: {what} failed: {api_error_message(exc, self._credentials)}",
-                status=status_of(exc), code=api_error_code(exc),
+                status=status_of(exc),
+                code=api_error_code(exc),
             ) from None
         raise AssertionError("unreachable: tenacity either returns or raises")
 
     def _log_retry(self, retry_state: Any) -> None:
         exc = retry_state.outcome.exception()
-        log.warning("alpaca: transient failure (%s); attempt %d of %d",
-                    api_error_message(exc, self._credentials), retry_state.attempt_number, self._config.retry_attempts)
+        log.warning(
+            "alpaca: transient failure (%s); attempt %d of %d",
+            api_error_message(exc, self._credentials),
+            retry_state.attempt_number,
+            self._config.retry_attempts,
+        )

@@ -16,7 +16,13 @@ from typing import Any
 
 from alpaca.trading.models import TradeUpdate
 from pydantic import ValidationError
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, stop_never, wait_exponential
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    stop_never,
+    wait_exponential,
+)
 from websockets.asyncio.client import ClientConnection, connect
 
 from ml4t_live_alpaca.config import AlpacaConnection
@@ -81,12 +87,19 @@ class TradeUpdateStream:
         """Connect, authenticate, listen, then let the broker reconcile before it is 'up'."""
         cfg = self._config
         async for attempt in AsyncRetrying(
-            stop=stop, reraise=True, sleep=self._sleep,
-            wait=wait_exponential(multiplier=cfg.reconnect_initial_backoff, min=cfg.reconnect_initial_backoff,
-                                  max=cfg.reconnect_max_backoff),
+            stop=stop,
+            reraise=True,
+            sleep=self._sleep,
+            wait=wait_exponential(
+                multiplier=cfg.reconnect_initial_backoff,
+                min=cfg.reconnect_initial_backoff,
+                max=cfg.reconnect_max_backoff,
+            ),
             retry=retry_if_exception_type(Exception),
             before_sleep=lambda state: log.warning(
-                "alpaca: trade stream not available (%s); retrying", self._safe(state.outcome.exception())),
+                "alpaca: trade stream not available (%s); retrying",
+                self._safe(state.outcome.exception()),
+            ),
         ):
             with attempt:
                 try:
@@ -94,7 +107,9 @@ class TradeUpdateStream:
                 except StreamUnavailableError:
                     raise
                 except Exception as exc:
-                    raise StreamUnavailableError(f"alpaca: trade stream {self.url}: {self._safe(exc)}") from None
+                    raise StreamUnavailableError(
+                        f"alpaca: trade stream {self.url}: {self._safe(exc)}"
+                    ) from None
                 try:
                     await self._on_up()
                 except BaseException:
@@ -106,18 +121,36 @@ class TradeUpdateStream:
         raise AssertionError("unreachable: tenacity either returns or raises")
 
     async def _handshake(self) -> ClientConnection:
-        ws = await connect(self.url, open_timeout=self._config.stream_open_timeout, ping_interval=10, ping_timeout=30)
+        ws = await connect(
+            self.url,
+            open_timeout=self._config.stream_open_timeout,
+            ping_interval=10,
+            ping_timeout=30,
+        )
         try:
-            await ws.send(json.dumps({"action": "authenticate", "data": {
-                "key_id": self._credentials.key_id, "secret_key": self._credentials.secret}}))
+            await ws.send(
+                json.dumps(
+                    {
+                        "action": "authenticate",
+                        "data": {
+                            "key_id": self._credentials.key_id,
+                            "secret_key": self._credentials.secret,
+                        },
+                    }
+                )
+            )
             reply = json.loads(await ws.recv())
             if (reply.get("data") or {}).get("status") != "authorized":
                 raise StreamUnavailableError(
-                    "alpaca: the trade stream refused the credentials (check the key id / secret environment variables)")
+                    "alpaca: the trade stream refused the credentials "
+                    "(check the key id / secret environment variables)"
+                )
             await ws.send(json.dumps({"action": "listen", "data": {"streams": ["trade_updates"]}}))
             reply = json.loads(await ws.recv())
             if "trade_updates" not in ((reply.get("data") or {}).get("streams") or []):
-                raise StreamUnavailableError("alpaca: the trade stream did not confirm listening to trade_updates")
+                raise StreamUnavailableError(
+                    "alpaca: the trade stream did not confirm listening to trade_updates"
+                )
         except BaseException:
             await ws.close()
             raise

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ml4t.backtest import OrderSide, OrderType
+from ml4t.backtest import Order, OrderSide, OrderType
 
 from ml4t_live_alpaca.mapping import EPSILON
 
@@ -31,8 +31,26 @@ class OrderTrack:
     filled: dict[str, float] = field(default_factory=dict)
     avg_price: dict[str, float] = field(default_factory=dict)
 
-    def increment(self, alpaca_id: str, cumulative: float, avg_price: float | None,
-                  event_qty: float | None = None, event_price: float | None = None) -> tuple[float, float] | None:
+    @classmethod
+    def of(cls, order: Order) -> OrderTrack:
+        """A new track for `order`, keyed by its client order id."""
+        return cls(
+            order.order_id,
+            order.asset,
+            order.side,
+            order.order_type,
+            order.limit_price,
+            order.stop_price,
+        )
+
+    def increment(
+        self,
+        alpaca_id: str,
+        cumulative: float,
+        avg_price: float | None,
+        event_qty: float | None = None,
+        event_price: float | None = None,
+    ) -> tuple[float, float] | None:
         """The new execution (quantity, price) implied by Alpaca's cumulative fill, or None if
         nothing new was filled. Prefers the event's own price when it covers exactly the gap."""
         prior = self.filled.get(alpaca_id, 0.0)

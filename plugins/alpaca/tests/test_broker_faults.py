@@ -1,19 +1,22 @@
-"""AlpacaBroker under faults: lost acknowledgements, HTTP 429/500/timeouts, stream drops, duplicates."""
+"""AlpacaBroker under faults: lost acknowledgements, HTTP 429/500/timeouts, stream drops,
+duplicates."""
 
 from __future__ import annotations
 
 import pytest
 from ml4t.backtest import Order, OrderSide, OrderStatus, OrderType
-
 from ml4t_live_alpaca import AlpacaBroker
+
 from ml4t_live_core.errors import BrokerUnavailableError
 from ml4t_live_core.protocols import ConnectionEvent, FillEvent, OrderStatusEvent
 
-from .conftest import Recorder, wait_until
+from .conftest import wait_until
 
 
 def buy(cid: str, qty: float = 10) -> Order:
-    return Order(asset="AAPL", side=OrderSide.BUY, quantity=qty, order_type=OrderType.MARKET, order_id=cid)
+    return Order(
+        asset="AAPL", side=OrderSide.BUY, quantity=qty, order_type=OrderType.MARKET, order_id=cid
+    )
 
 
 async def test_lost_acknowledgement_leaves_exactly_one_order(connected):
@@ -35,11 +38,18 @@ async def test_timed_out_submit_never_creates_a_second_order(alpaca_sim_manual, 
     broker = make_broker(sim, http_timeout=0.3)
     await broker.connect()
     try:
-        sim.delay_next("/v2/orders", 0.8, method="POST")  # the first POST answers after the client gave up
+        sim.delay_next(
+            "/v2/orders", 0.8, method="POST"
+        )  # the first POST answers after the client gave up
         await broker.submit_order(buy("t-00000002"))
-        await wait_until(lambda: len(sim.submissions("t-00000002")) == 2, what="the delayed POST to be handled")
+        await wait_until(
+            lambda: len(sim.submissions("t-00000002")) == 2, what="the delayed POST to be handled"
+        )
         assert len(sim.orders("t-00000002")) == 1
-        assert sorted(sim.submissions("t-00000002")) == ["accepted", "client_order_id must be unique"]
+        assert sorted(sim.submissions("t-00000002")) == [
+            "accepted",
+            "client_order_id must be unique",
+        ]
     finally:
         await broker.disconnect()
 
@@ -77,15 +87,21 @@ async def test_persistent_failure_keeps_the_order_pending_for_reconciliation(con
     broker, events, sim = connected
     sim.fail_next("/v2/orders", status=503, method="POST", times=50)
     placed = await broker.submit_order(buy("t-00000005"))
-    assert placed.status is OrderStatus.PENDING  # unknown outcome: not claimed rejected, not re-sent blindly
+    assert (
+        placed.status is OrderStatus.PENDING
+    )  # unknown outcome: not claimed rejected, not re-sent blindly
     assert sim.orders("t-00000005") == []
-    await wait_until(lambda: any(e.status is OrderStatus.REJECTED for e in events.of(OrderStatusEvent)),
-                     what="reconciliation to find the order never arrived")
+    await wait_until(
+        lambda: any(e.status is OrderStatus.REJECTED for e in events.of(OrderStatusEvent)),
+        what="reconciliation to find the order never arrived",
+    )
     (rejected,) = [e for e in events.of(OrderStatusEvent) if e.status is OrderStatus.REJECTED]
     assert rejected.client_order_id == "t-00000005" and "never arrived" in rejected.reason
 
 
-async def test_stream_drop_refuses_orders_then_reconciles_without_losing_or_doubling_fills(connected):
+async def test_stream_drop_refuses_orders_then_reconciles_without_losing_or_doubling_fills(
+    connected,
+):
     broker, events, sim = connected
     sim.set_price("AAPL", 50.0)
     await broker.submit_order(buy("t-00000006", qty=30))
@@ -103,11 +119,15 @@ async def test_stream_drop_refuses_orders_then_reconciles_without_losing_or_doub
     sim.partial_fill("t-00000006", 5, price=51.0)  # streamed to nobody: lost unless reconciled
     await wait_until(lambda: broker.is_connected, what="reconnect")
     assert events.of(ConnectionEvent)[-1].connected is True
-    await wait_until(lambda: len(events.of(FillEvent)) == 2, what="the missed fill from the REST poll")
+    await wait_until(
+        lambda: len(events.of(FillEvent)) == 2, what="the missed fill from the REST poll"
+    )
 
     sim.duplicate_next_fill()
     sim.fill("t-00000006", price=52.0)
-    await wait_until(lambda: any(e.order_complete for e in events.of(FillEvent)), what="the final fill")
+    await wait_until(
+        lambda: any(e.order_complete for e in events.of(FillEvent)), what="the final fill"
+    )
     fills = [e.fill for e in events.of(FillEvent)]
     assert [f.quantity for f in fills] == [10, 5, 15]
     assert [f.price for f in fills] == pytest.approx([50.0, 51.0, 52.0])
@@ -124,19 +144,29 @@ async def test_duplicated_fill_event_counts_once(connected):
     sim.set_price("AAPL", 11.0)  # a later, unrelated update proves the duplicate was processed
     await broker.submit_order(buy("t-00000009", qty=1))
     sim.fill("t-00000009")
-    await wait_until(lambda: any(e.fill.order_id == "t-00000009" for e in events.of(FillEvent)), what="second order's fill")
-    assert [(e.fill.order_id, e.fill.quantity) for e in events.of(FillEvent)] == [("t-00000008", 4), ("t-00000009", 1)]
+    await wait_until(
+        lambda: any(e.fill.order_id == "t-00000009" for e in events.of(FillEvent)),
+        what="second order's fill",
+    )
+    assert [(e.fill.order_id, e.fill.quantity) for e in events.of(FillEvent)] == [
+        ("t-00000008", 4),
+        ("t-00000009", 1),
+    ]
 
 
 async def test_reconnect_resubscribes_after_repeated_refusals(connected):
     broker, events, sim = connected
     sim.drop_trade_stream(refuse=5)
-    await wait_until(lambda: broker.is_connected and broker._stream.sessions == 2, what="second session")
+    await wait_until(
+        lambda: broker.is_connected and broker._stream.sessions == 2, what="second session"
+    )
     assert sim.trade_listeners() == 1
     assert [e.connected for e in events.of(ConnectionEvent)][-2:] == [False, True]
 
 
-async def test_connect_fails_clearly_and_without_secrets_on_bad_credentials(alpaca_sim_manual, alpaca_env, monkeypatch):
+async def test_connect_fails_clearly_and_without_secrets_on_bad_credentials(
+    alpaca_sim_manual, alpaca_env, monkeypatch
+):
     monkeypatch.setenv("APCA_API_SECRET_KEY", "wrong-secret-value-123456")
     from ml4t_live_alpaca import AlpacaBrokerConfig
     from ml4t_live_testing.alpaca import alpaca_broker_settings

@@ -10,7 +10,13 @@ from ml4t_live_core.protocols import FillEvent, OrderStatusEvent
 from .conftest import wait_until
 
 
-def order(cid: str, qty: float = 10, side: OrderSide = OrderSide.BUY, kind: OrderType = OrderType.MARKET, **kw) -> Order:
+def order(
+    cid: str,
+    qty: float = 10,
+    side: OrderSide = OrderSide.BUY,
+    kind: OrderType = OrderType.MARKET,
+    **kw,
+) -> Order:
     return Order(asset="AAPL", side=side, quantity=qty, order_type=kind, order_id=cid, **kw)
 
 
@@ -24,7 +30,11 @@ async def test_market_order_fill_arrives_through_the_stream(connected):
     await wait_until(lambda: events.of(FillEvent), what="the fill event")
     (fill_event,) = events.of(FillEvent)
     assert fill_event.fill.order_id == "t-00000001"
-    assert (fill_event.fill.quantity, fill_event.fill.price, fill_event.order_complete) == (10, 101.5, True)
+    assert (fill_event.fill.quantity, fill_event.fill.price, fill_event.order_complete) == (
+        10,
+        101.5,
+        True,
+    )
     assert fill_event.execution_id
     acks = [e for e in events.of(OrderStatusEvent) if e.status is OrderStatus.PENDING]
     assert acks and acks[0].broker_order_id == sim.orders()[0]["id"]
@@ -35,9 +45,16 @@ async def test_market_order_fill_arrives_through_the_stream(connected):
     [
         (OrderType.LIMIT, {"limit_price": 99.123}, {"type": "limit", "limit_price": "99.12"}),
         (OrderType.STOP, {"stop_price": 105.0}, {"type": "stop", "stop_price": "105.0"}),
-        (OrderType.STOP_LIMIT, {"stop_price": 105.0, "limit_price": 106.0},
-         {"type": "stop_limit", "stop_price": "105.0", "limit_price": "106.0"}),
-        (OrderType.TRAILING_STOP, {"trail_amount": 2.5}, {"type": "trailing_stop", "trail_price": "2.5"}),
+        (
+            OrderType.STOP_LIMIT,
+            {"stop_price": 105.0, "limit_price": 106.0},
+            {"type": "stop_limit", "stop_price": "105.0", "limit_price": "106.0"},
+        ),
+        (
+            OrderType.TRAILING_STOP,
+            {"trail_amount": 2.5},
+            {"type": "trailing_stop", "trail_price": "2.5"},
+        ),
         (OrderType.MOC, {}, {"type": "market", "time_in_force": "cls"}),
     ],
 )
@@ -58,7 +75,9 @@ async def test_fractional_market_order_is_sent_fractional_stop_is_refused_locall
     sim.set_price("AAPL", 100.0)
     placed = await broker.submit_order(order("t-00000012", qty=0.25))
     assert placed.status is OrderStatus.PENDING and sim.orders("t-00000012")[0]["qty"] == "0.25"
-    refused = await broker.submit_order(order("t-00000013", qty=1.5, kind=OrderType.STOP, stop_price=90.0))
+    refused = await broker.submit_order(
+        order("t-00000013", qty=1.5, kind=OrderType.STOP, stop_price=90.0)
+    )
     assert refused.status is OrderStatus.REJECTED
     assert "fractional" in refused.rejection_reason and "stop" in refused.rejection_reason
     assert sim.orders("t-00000013") == []
@@ -77,7 +96,10 @@ async def test_asynchronous_rejection_arrives_as_a_rejected_status(connected):
     broker, events, sim = connected
     sim.reject_next()
     await broker.submit_order(order("t-00000015"))
-    await wait_until(lambda: any(e.status is OrderStatus.REJECTED for e in events.of(OrderStatusEvent)), what="rejection")
+    await wait_until(
+        lambda: any(e.status is OrderStatus.REJECTED for e in events.of(OrderStatusEvent)),
+        what="rejection",
+    )
     (event,) = [e for e in events.of(OrderStatusEvent) if e.status is OrderStatus.REJECTED]
     assert event.client_order_id == "t-00000015"
 
@@ -88,18 +110,26 @@ async def test_cancel_and_replace_keep_the_runtime_client_id(connected):
     await broker.submit_order(order("t-00000016", kind=OrderType.LIMIT, limit_price=90.0))
     assert await broker.modify_order("t-00000016", limit_price=95.0, quantity=12)
     replacement = [o for o in sim.open_orders()]
-    assert [(o["client_order_id"], o["limit_price"], o["qty"]) for o in replacement] == [("t-00000016.r1", "95.0", "12.0")]
+    assert [(o["client_order_id"], o["limit_price"], o["qty"]) for o in replacement] == [
+        ("t-00000016.r1", "95.0", "12.0")
+    ]
     sim.partial_fill("t-00000016.r1", 2, price=95.0)
     await wait_until(lambda: events.of(FillEvent), what="fill of the replacement")
     assert events.of(FillEvent)[0].fill.order_id == "t-00000016"
     assert await broker.cancel_order("t-00000016")
-    await wait_until(lambda: any(e.status is OrderStatus.CANCELLED for e in events.of(OrderStatusEvent)), what="cancel")
+    await wait_until(
+        lambda: any(e.status is OrderStatus.CANCELLED for e in events.of(OrderStatusEvent)),
+        what="cancel",
+    )
     assert sim.open_orders() == []
-    assert not await broker.cancel_order("t-00000016")  # already cancelled: Alpaca refuses, we report False
+    assert not await broker.cancel_order(
+        "t-00000016"
+    )  # already cancelled: Alpaca refuses, we report False
 
 
 async def test_resting_limit_fills_when_the_price_crosses(alpaca_sim, make_broker):
     from .conftest import Recorder
+
     broker = make_broker(alpaca_sim)
     events = Recorder()
     broker.subscribe(events)
@@ -122,11 +152,13 @@ async def test_resting_limit_fills_when_the_price_crosses(alpaca_sim, make_broke
 
 async def test_missing_credentials_name_the_variable(monkeypatch, alpaca_sim):
     from ml4t_live_alpaca import AlpacaBrokerConfig
+
     from ml4t_live_core.errors import ConfigError
 
     monkeypatch.delenv("APCA_API_KEY_ID", raising=False)
     monkeypatch.setenv("APCA_API_SECRET_KEY", "some-secret-value-xyz")
     from ml4t_live_alpaca import AlpacaBroker
+
     with pytest.raises(ConfigError, match="APCA_API_KEY_ID") as info:
         AlpacaBroker(AlpacaBrokerConfig(base_url=alpaca_sim.base_url))
     assert "some-secret-value-xyz" not in str(info.value)

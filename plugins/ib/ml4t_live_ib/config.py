@@ -45,8 +45,8 @@ class IBConfig(PluginConfig):
     """
 
     host: str = "127.0.0.1"
-    port: int = Field(4002, ge=1, le=65535)
-    client_id: int = Field(1, ge=0)
+    port: int = Field(default=4002, ge=1, le=65535)
+    client_id: int = Field(default=1, ge=0)
     account_env: str = "IB_ACCOUNT"
     live: bool = False
     exchange: str = "SMART"
@@ -54,18 +54,18 @@ class IBConfig(PluginConfig):
     #: primary listing per stock symbol, e.g. {"MSFT" = "NASDAQ"} (disambiguates SMART routing)
     primary_exchanges: dict[str, str] = Field(default_factory=dict)
     contracts: dict[str, ContractSpec] = Field(default_factory=dict)
-    connect_timeout: float = Field(4.0, gt=0, allow_inf_nan=False)
-    request_timeout: float = Field(5.0, gt=0, allow_inf_nan=False)
+    connect_timeout: float = Field(default=4.0, gt=0, allow_inf_nan=False)
+    request_timeout: float = Field(default=5.0, gt=0, allow_inf_nan=False)
     #: how long submit_order waits for IB's acknowledgement or rejection before returning PENDING
-    ack_timeout: float = Field(2.0, gt=0, allow_inf_nan=False)
+    ack_timeout: float = Field(default=2.0, gt=0, allow_inf_nan=False)
     #: an execution whose commission report has not followed within this time is reported
     #: without commission rather than held back (the position change matters more)
-    commission_timeout: float = Field(2.0, gt=0, allow_inf_nan=False)
-    reconnect_attempts: int = Field(10, ge=0)
-    reconnect_initial_delay: float = Field(1.0, gt=0, allow_inf_nan=False)
-    reconnect_max_delay: float = Field(60.0, gt=0, allow_inf_nan=False)
+    commission_timeout: float = Field(default=2.0, gt=0, allow_inf_nan=False)
+    reconnect_attempts: int = Field(default=10, ge=0)
+    reconnect_initial_delay: float = Field(default=1.0, gt=0, allow_inf_nan=False)
+    reconnect_max_delay: float = Field(default=60.0, gt=0, allow_inf_nan=False)
     #: client-side pacing (IB allows ~50 messages/s; error 100 otherwise)
-    max_requests_per_second: int = Field(45, ge=1, le=50)
+    max_requests_per_second: int = Field(default=45, ge=1, le=50)
 
     @model_validator(mode="after")
     def _live_port_needs_live(self) -> IBConfig:
@@ -82,7 +82,7 @@ class IBFeedConfig(IBConfig):
     through the aggregator (`[feed] wrap = ["aggregator"]`) into N-minute bars; historical bars
     of `history_bar_size` for warm-up. Uses its own client id (the broker's default is 1)."""
 
-    client_id: int = Field(2, ge=0)
+    client_id: int = Field(default=2, ge=0)
     assets: list[str] = Field(min_length=1)
     #: "realtime_bars": IB's 5-second bars; "ticks": tick-by-tick trades (stamped on arrival,
     #: as ib_async reports them), for the aggregator to build bars from
@@ -92,5 +92,5 @@ class IBFeedConfig(IBConfig):
     #: IB bar size of the warm-up history, e.g. "1 min", "5 mins", "1 hour"
     history_bar_size: str = "1 min"
     #: seconds in one history bar (sets the requested duration)
-    history_bar_seconds: int = Field(60, ge=1)
-    queue_size: int = Field(10_000, ge=1)
+    history_bar_seconds: int = Field(default=60, ge=1)
+    queue_size: int = Field(default=10_000, ge=1)

@@ -26,7 +26,22 @@ from ml4t_live_core.stats import RuntimeStats
 
 log = logging.getLogger("ml4t_live.prometheus")
 
-_CALLBACK_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+_CALLBACK_BUCKETS = (
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+)
 
 
 class PrometheusConfig(PluginConfig):
@@ -38,7 +53,7 @@ class PrometheusConfig(PluginConfig):
 
     enabled: bool = True
     host: str = "127.0.0.1"
-    port: int = Field(9464, ge=0, le=65535)
+    port: int = Field(default=9464, ge=0, le=65535)
 
 
 class RuntimeCollector(Collector):
@@ -53,29 +68,58 @@ class RuntimeCollector(Collector):
             ("ml4t_live_bars", "Bars dispatched to the strategy", s.bars),
             ("ml4t_live_bars_skipped", "Bars skipped by the 'latest' busy policy", s.bars_skipped),
             ("ml4t_live_strategy_errors", "Exceptions raised by the strategy", s.errors),
-            ("ml4t_live_orders_submitted", "Orders that passed every check and were sent", s.orders_submitted),
+            (
+                "ml4t_live_orders_submitted",
+                "Orders that passed every check and were sent",
+                s.orders_submitted,
+            ),
             ("ml4t_live_fills", "Executions applied to the portfolio", s.fills),
-            ("ml4t_live_disconnects", "Broker connection losses (each followed by a reconnect attempt)", s.disconnects),
+            (
+                "ml4t_live_disconnects",
+                "Broker connection losses (each followed by a reconnect attempt)",
+                s.disconnects,
+            ),
         ):
             yield CounterMetricFamily(name, doc, value=value)
-        rejected = CounterMetricFamily("ml4t_live_orders_rejected", "Rejected orders by check", labels=["check"])
+        rejected = CounterMetricFamily(
+            "ml4t_live_orders_rejected", "Rejected orders by check", labels=["check"]
+        )
         for check, count in dict(s.rejections_by_check).items():
             rejected.add_metric([check], count)
         yield rejected
-        yield GaugeMetricFamily("ml4t_live_bar_lag_seconds", "Clock time minus the last bar's timestamp",
-                                value=s.last_lag_seconds)
+        yield GaugeMetricFamily(
+            "ml4t_live_bar_lag_seconds",
+            "Clock time minus the last bar's timestamp",
+            value=s.last_lag_seconds,
+        )
         if s.last_bar_time is not None:
-            yield GaugeMetricFamily("ml4t_live_last_bar_timestamp_seconds", "Timestamp of the last bar",
-                                    value=s.last_bar_time.timestamp())
-        yield GaugeMetricFamily("ml4t_live_connected", "1 while the broker is connected", value=float(s.connected))
+            yield GaugeMetricFamily(
+                "ml4t_live_last_bar_timestamp_seconds",
+                "Timestamp of the last bar",
+                value=s.last_bar_time.timestamp(),
+            )
+        yield GaugeMetricFamily(
+            "ml4t_live_connected", "1 while the broker is connected", value=float(s.connected)
+        )
         state = self.context.trading_state
-        yield StateSetMetricFamily("ml4t_live_trading_state", "ACTIVE, REDUCING or HALTED",
-                                   value={member.value: member is state for member in TradingState})
-        yield GaugeMetricFamily("ml4t_live_equity", "Account equity (virtual in shadow mode)",
-                                value=self.context.equity())
-        yield GaugeMetricFamily("ml4t_live_gross_exposure", "Sum of |position value|",
-                                value=self.context.gross_exposure())
-        yield GaugeMetricFamily("ml4t_live_open_positions", "Open positions", value=len(self.context.positions()))
+        yield StateSetMetricFamily(
+            "ml4t_live_trading_state",
+            "ACTIVE, REDUCING or HALTED",
+            value={member.value: member is state for member in TradingState},
+        )
+        yield GaugeMetricFamily(
+            "ml4t_live_equity",
+            "Account equity (virtual in shadow mode)",
+            value=self.context.equity(),
+        )
+        yield GaugeMetricFamily(
+            "ml4t_live_gross_exposure",
+            "Sum of |position value|",
+            value=self.context.gross_exposure(),
+        )
+        yield GaugeMetricFamily(
+            "ml4t_live_open_positions", "Open positions", value=len(self.context.positions())
+        )
 
 
 class PrometheusExporter:
@@ -85,8 +129,10 @@ class PrometheusExporter:
         self.config = config or PrometheusConfig()
         self.registry = CollectorRegistry()
         self.callback_seconds = Histogram(
-            "ml4t_live_strategy_callback_seconds", "Wall time of each on_data call",
-            buckets=_CALLBACK_BUCKETS, registry=self.registry,
+            "ml4t_live_strategy_callback_seconds",
+            "Wall time of each on_data call",
+            buckets=_CALLBACK_BUCKETS,
+            registry=self.registry,
         )
         self._collector: RuntimeCollector | None = None
         self._server: Any = None
@@ -97,18 +143,27 @@ class PrometheusExporter:
         if not self.config.enabled:
             return
         try:
-            self._server, _thread = start_http_server(self.config.port, addr=self.config.host, registry=self.registry)
+            self._server, _thread = start_http_server(
+                self.config.port, addr=self.config.host, registry=self.registry
+            )
         except OSError as exc:  # before the strategy starts: refuse to run unobserved by surprise
-            raise PluginError(f"prometheus: cannot listen on {self.config.host}:{self.config.port} ({exc}); "
-                              f"choose another [observers.prometheus] port or set enabled = false") from exc
+            raise PluginError(
+                f"prometheus: cannot listen on {self.config.host}:{self.config.port} ({exc}); "
+                f"choose another [observers.prometheus] port or set enabled = false"
+            ) from exc
         self._collector = RuntimeCollector(stats, context)
         self.registry.register(self._collector)
         self.port = self._server.server_port
         log.warning("metrics at http://%s:%d/metrics", self.config.host, self.port)
 
     @hookimpl
-    def ml4t_live_on_bar_done(self, timestamp: datetime, stats: RuntimeStats, callback_seconds: float,
-                              context: RiskContext) -> None:
+    def ml4t_live_on_bar_done(
+        self,
+        timestamp: datetime,
+        stats: RuntimeStats,
+        callback_seconds: float,
+        context: RiskContext,
+    ) -> None:
         self.callback_seconds.observe(callback_seconds)
 
     @hookimpl

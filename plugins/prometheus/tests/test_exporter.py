@@ -1,110 +1,95 @@
-"""The metrics endpoint, scraped over real HTTP while a run is in progress."""
+"""The exporter alone with the core: its hooks driven directly over a real `SafeBroker` context,
+the endpoint scraped over real HTTP (no engine, no sim plugin needed)."""
 
 from __future__ import annotations
 
+import socket
 import urllib.error
 import urllib.request
+from datetime import UTC, datetime
 
 import pytest
-from ml4t.backtest import Strategy
-from ml4t_live_prometheus.exporter import PrometheusConfig
+from ml4t_live_prometheus.exporter import PrometheusConfig, PrometheusExporter
+from ml4t_live_testing.risk import risk_context
 from prometheus_client.parser import text_string_to_metric_families
+from pydantic import ValidationError
 
-from ml4t_live_core.compose import build
-from ml4t_live_core.errors import ConfigError
-from ml4t_live_core.memory_store import MemoryStateStore
-from ml4t_live_core.plugins import LOAD_ENV_VAR
-
-# Runs of the engine need the sim plugin's broker and feeds; alone with the core, these skip.
-sim = pytest.importorskip("ml4t_live_sim")
-ReplayFeed, SyntheticConfig, synthetic_bars = sim.ReplayFeed, sim.SyntheticConfig, sim.feeds.synthetic_bars
+from ml4t_live_core.errors import PluginError
+from ml4t_live_core.risk import TradingState
+from ml4t_live_core.stats import RuntimeStats
 
 
-class ScrapeMidRun(Strategy):
-    """Buys one share a bar, sends one order it cannot afford, scrapes at bar 10."""
-
-    def __init__(self) -> None:
-        self.bars = 0
-        self.exporter = None  # set by the test once the runtime is built
-        self.port: int | None = None
-        self.scraped: dict[str, list] = {}
-
-    def on_data(self, timestamp, data, context, broker):  # type: ignore[no-untyped-def]
-        self.bars += 1
-        if self.bars == 1:
-            broker.submit_order("A000", 1_000_000)  # the sim broker rejects: insufficient cash
-        broker.submit_order("A001", 1)
-        if self.bars == 10:
-            self.port = self.exporter.port
-            body = urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=5).read().decode()
-            self.scraped = {
-                family.name: [(s.name, s.labels, s.value) for s in family.samples]
-                for family in text_string_to_metric_families(body)
-            }
+def _scrape(port: int) -> dict[str, float]:
+    body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    samples: dict[str, float] = {}
+    for family in text_string_to_metric_families(body):
+        for s in family.samples:
+            label = ",".join(f"{k}={v}" for k, v in sorted(s.labels.items()))
+            samples[f"{s.name}{{{label}}}" if label else s.name] = s.value
+    return samples
 
 
-@pytest.fixture
-def runtime_with_exporter(monkeypatch):
-    monkeypatch.setenv(LOAD_ENV_VAR, "sim,prometheus")
-    strategy = ScrapeMidRun()
-    runtime = build(
-        strategy, None,
-        overrides={"runtime": {"strategy_id": "metrics"}, "observers": {"prometheus": {"port": 0}}},
-        feed=ReplayFeed(data=synthetic_bars(SyntheticConfig(assets=2, bars=15, seed=1))),
-        store=MemoryStateStore(),
-    )
-    strategy.exporter = runtime.plugins.pm.get_plugin("observer:prometheus")
-    return strategy, runtime
+def test_scrape_reads_the_runtime_counters_and_the_account() -> None:
+    stats = RuntimeStats(bars=7, orders_submitted=3, fills=2, connected=True,
+                         last_bar_time=datetime(2024, 1, 2, 15, 0, tzinfo=UTC))
+    stats.rejections_by_check["order-size"] = 4
+    context = risk_context(positions={"A": 10, "B": -5}, prices={"A": 50.0, "B": 20.0})
+    exporter = PrometheusExporter(PrometheusConfig(port=0))
+    exporter.ml4t_live_on_run_start(stats=stats, context=context)
+    try:
+        for seconds in (0.002, 0.02):
+            exporter.ml4t_live_on_bar_done(timestamp=context.now, stats=stats,
+                                           callback_seconds=seconds, context=context)
+        stats.bars += 1  # read at scrape time, never copied
+        context.set_trading_state(TradingState.HALTED, "test")
+        got = _scrape(exporter.port)
+    finally:
+        exporter.ml4t_live_on_run_end(stats=stats, context=context)
+    assert got["ml4t_live_bars_total"] == 8
+    assert got["ml4t_live_orders_submitted_total"] == 3
+    assert got["ml4t_live_fills_total"] == 2
+    assert got["ml4t_live_orders_rejected_total{check=order-size}"] == 4
+    assert got["ml4t_live_connected"] == 1
+    assert got["ml4t_live_last_bar_timestamp_seconds"] == stats.last_bar_time.timestamp()
+    assert got["ml4t_live_strategy_callback_seconds_count"] == 2
+    assert got["ml4t_live_trading_state{ml4t_live_trading_state=halted}"] == 1
+    assert got["ml4t_live_trading_state{ml4t_live_trading_state=active}"] == 0
+    assert got["ml4t_live_open_positions"] == 2
+    assert got["ml4t_live_gross_exposure"] == pytest.approx(10 * 50.0 + 5 * 20.0)
+    assert got["ml4t_live_equity"] == pytest.approx(context.equity())
 
 
-def _value(scraped: dict[str, list], family: str, sample: str, **labels: str) -> float:
-    return next(v for name, got, v in scraped[family] if name == sample and all(got.get(k) == x for k, x in labels.items()))
-
-
-async def test_scrape_during_a_run_reports_bars_orders_rejections_and_callbacks(runtime_with_exporter):
-    strategy, runtime = runtime_with_exporter
-    await runtime.engine.run(install_signal_handlers=False)
-
-    scraped = strategy.scraped
-    assert _value(scraped, "ml4t_live_bars", "ml4t_live_bars_total") == 10
-    assert _value(scraped, "ml4t_live_orders_submitted", "ml4t_live_orders_submitted_total") == 11
-    assert _value(scraped, "ml4t_live_orders_rejected", "ml4t_live_orders_rejected_total", check="broker") == 1
-    # 9 callbacks had finished when the 10th scraped
-    assert _value(scraped, "ml4t_live_strategy_callback_seconds", "ml4t_live_strategy_callback_seconds_count") == 9
-    assert _value(scraped, "ml4t_live_trading_state", "ml4t_live_trading_state", ml4t_live_trading_state="active") == 1
-    assert _value(scraped, "ml4t_live_trading_state", "ml4t_live_trading_state", ml4t_live_trading_state="halted") == 0
-    assert _value(scraped, "ml4t_live_connected", "ml4t_live_connected") == 1
-    assert _value(scraped, "ml4t_live_open_positions", "ml4t_live_open_positions") == 1
-    assert 99_000 < _value(scraped, "ml4t_live_equity", "ml4t_live_equity") < 101_000
-    assert _value(scraped, "ml4t_live_gross_exposure", "ml4t_live_gross_exposure") > 0
-    # the endpoint lives exactly as long as the run
+def test_the_endpoint_lives_exactly_as_long_as_the_run() -> None:
+    stats, context = RuntimeStats(), risk_context()
+    exporter = PrometheusExporter(PrometheusConfig(port=0))
+    exporter.ml4t_live_on_run_start(stats=stats, context=context)
+    port = exporter.port
+    assert port and _scrape(port)["ml4t_live_bars_total"] == 0
+    exporter.ml4t_live_on_run_end(stats=stats, context=context)
     with pytest.raises(urllib.error.URLError):
-        urllib.request.urlopen(f"http://127.0.0.1:{strategy.port}/metrics", timeout=2)
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2)
 
 
-def test_endpoint_binds_loopback_by_default():
-    assert PrometheusConfig().host == "127.0.0.1"
-
-
-def test_bad_port_names_the_section_and_key(monkeypatch):
-    monkeypatch.setenv(LOAD_ENV_VAR, "sim,prometheus")
-    with pytest.raises(ConfigError, match=r"\[observers.prometheus\].*'port'"):
-        build(ScrapeMidRun(), None, overrides={"observers": {"prometheus": {"port": 70000}}},
-              store=MemoryStateStore(), feed=ReplayFeed(data=synthetic_bars(SyntheticConfig(assets=1, bars=2))))
-
-
-async def test_a_busy_port_stops_the_run_before_the_strategy_starts(monkeypatch):
-    import socket
-
-    from ml4t_live_core.errors import PluginError
-
+def test_a_busy_port_is_a_plugin_error_naming_the_setting() -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
-        monkeypatch.setenv(LOAD_ENV_VAR, "sim,prometheus")
-        strategy = ScrapeMidRun()
-        runtime = build(strategy, None, overrides={"observers": {"prometheus": {"port": taken.getsockname()[1]}}},
-                        store=MemoryStateStore(), feed=ReplayFeed(data=synthetic_bars(SyntheticConfig(assets=1, bars=3))))
-        with pytest.raises(PluginError, match="cannot listen"):
-            await runtime.engine.run(install_signal_handlers=False)
-    assert strategy.bars == 0
+        exporter = PrometheusExporter(PrometheusConfig(port=taken.getsockname()[1]))
+        with pytest.raises(PluginError, match=r"cannot listen.*\[observers.prometheus\] port"):
+            exporter.ml4t_live_on_run_start(stats=RuntimeStats(), context=risk_context())
+
+
+def test_disabled_exporter_serves_nothing() -> None:
+    exporter = PrometheusExporter(PrometheusConfig(enabled=False, port=0))
+    exporter.ml4t_live_on_run_start(stats=RuntimeStats(), context=risk_context())
+    assert exporter.port is None
+
+
+def test_endpoint_binds_loopback_by_default() -> None:
+    assert PrometheusConfig().host == "127.0.0.1"
+
+
+@pytest.mark.parametrize("bad", [{"port": 70000}, {"port": -1}, {"portt": 9000}])
+def test_bad_config_is_refused(bad: dict[str, object]) -> None:
+    with pytest.raises(ValidationError):
+        PrometheusConfig.model_validate(bad)

@@ -27,9 +27,18 @@ def equity_figure(session: Session) -> Figure:
         times, equity = zip(*session.marks, strict=True)
         top.plot(times, equity, color=EQUITY_COLOR, linewidth=1.6, label="equity")
         dd_times, dd = zip(*session.drawdown, strict=True)
-        bottom.fill_between(dd_times, [100 * d for d in dd], 0, color=DRAWDOWN_COLOR, alpha=0.35, step="post")
+        bottom.fill_between(
+            dd_times, [100 * d for d in dd], 0, color=DRAWDOWN_COLOR, alpha=0.35, step="post"
+        )
     else:
-        top.text(0.5, 0.5, "no equity marks in this journal", ha="center", va="center", transform=top.transAxes)
+        top.text(
+            0.5,
+            0.5,
+            "no equity marks in this journal",
+            ha="center",
+            va="center",
+            transform=top.transAxes,
+        )
     top.set_ylabel("equity")
     top.set_title("Equity" + (" (shadow portfolio)" if session.shadow else ""))
     top.grid(alpha=0.3)
@@ -52,13 +61,21 @@ def positions_figure(session: Session) -> Figure:
         times, quantities = zip(*steps, strict=True)
         ax.step(times, quantities, where="post", label=asset, linewidth=1.2)
     if not busiest:
-        ax.text(0.5, 0.5, "no fills in this journal", ha="center", va="center", transform=ax.transAxes)
+        ax.text(
+            0.5, 0.5, "no fills in this journal", ha="center", va="center", transform=ax.transAxes
+        )
     else:
         ax.legend(loc="upper left", fontsize="small", ncols=min(6, len(busiest)))
     ax.axhline(0, color="black", linewidth=0.6)
     ax.set_ylabel("quantity")
-    ax.set_title("Positions" + (f" ({MAX_POSITION_LINES} most traded of {len(busiest)})"
-                               if len(busiest) > MAX_POSITION_LINES else ""))
+    ax.set_title(
+        "Positions"
+        + (
+            f" ({MAX_POSITION_LINES} most traded of {len(busiest)})"
+            if len(busiest) > MAX_POSITION_LINES
+            else ""
+        )
+    )
     ax.grid(alpha=0.3)
     _time_axis(ax)
     fig.tight_layout()
@@ -70,7 +87,7 @@ def to_svg(fig: Figure) -> str:
     fig.savefig(buffer, format="svg", metadata={"Date": None})
     plt.close(fig)
     svg = buffer.getvalue()
-    return svg[svg.index("<svg"):]  # drop the XML prolog: the SVG is inlined into HTML
+    return svg[svg.index("<svg") :]  # drop the XML prolog: the SVG is inlined into HTML
 
 
 def to_png(fig: Figure) -> bytes:

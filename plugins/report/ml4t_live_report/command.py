@@ -1,4 +1,5 @@
-"""`ml4t-live report`: the session report on demand, from a JSONL journal file or a configured store."""
+"""`ml4t-live report`: the session report on demand, from a JSONL journal file or a configured
+store."""
 
 from __future__ import annotations
 
@@ -27,14 +28,18 @@ def read_journal_file(path: Path) -> list[JournalRecord]:
             try:
                 records.append(JournalRecord.from_dict(json.loads(line)))
             except (ValueError, StateSchemaError) as exc:
-                raise click.ClickException(f"{path}:{number}: not a journal record ({exc})") from None
+                raise click.ClickException(
+                    f"{path}:{number}: not a journal record ({exc})"
+                ) from None
     return records
 
 
 async def _read_store(config_path: Path | None, since: datetime | None) -> list[JournalRecord]:
     cfg, plugins = load_config(config_path)
     if cfg.state is None:
-        raise click.ClickException("no state backend is configured or installed; pass --journal FILE")
+        raise click.ClickException(
+            "no state backend is configured or installed; pass --journal FILE"
+        )
     store = plugins.registry.get(Kind.STATE_STORE, cfg.state).factory(cfg.state_config)
     await store.open()
     try:
@@ -44,12 +49,27 @@ async def _read_store(config_path: Path | None, since: datetime | None) -> list[
 
 
 @click.command("report")
-@click.option("--journal", "journal_path", type=click.Path(dir_okay=False, exists=True, path_type=Path),
-              help="A JSONL journal file (else the journal of the configured state backend).")
+@click.option(
+    "--journal",
+    "journal_path",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="A JSONL journal file (else the journal of the configured state backend).",
+)
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--since", type=click.DateTime(["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%d"]), help="Only records from then on.")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("report.html"), show_default=True)
-def report(journal_path: Path | None, config_path: Path | None, since: datetime | None, out: Path) -> None:
+@click.option(
+    "--since",
+    type=click.DateTime(["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%d"]),
+    help="Only records from then on.",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("report.html"),
+    show_default=True,
+)
+def report(
+    journal_path: Path | None, config_path: Path | None, since: datetime | None, out: Path
+) -> None:
     """Write a self-contained HTML session report (and an equity PNG) from the journal."""
     if journal_path is not None:
         records = read_journal_file(journal_path)

@@ -18,7 +18,9 @@ def ml4t_live_register_commands(register):  # type: ignore[no-untyped-def]
 
 
 @hookimpl
-def ml4t_live_on_session_end(records: list[JournalRecord], directory: Path, stats: RuntimeStats) -> list[Path] | None:
+def ml4t_live_on_session_end(
+    records: list[JournalRecord], directory: Path, stats: RuntimeStats
+) -> list[Path] | None:
     if not records:
         return None
     stamp = records[0].timestamp.strftime("%Y%m%dT%H%M%S")

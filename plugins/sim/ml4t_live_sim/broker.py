@@ -21,7 +21,6 @@ from ml4t.backtest.config import ExecutionMode
 from ml4t_live_core.bars import Bars, column_closes
 from ml4t_live_core.protocols import AccountEvent, FillEvent, OrderStatusEvent
 from ml4t_live_core.venue import SimulatedVenue
-
 from ml4t_live_sim.config import SimBrokerConfig
 
 _QUOTES = ("vwap", "bid", "ask", "mid", "bid_size", "ask_size")

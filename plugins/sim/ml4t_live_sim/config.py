@@ -23,12 +23,12 @@ class SimBrokerConfig(PluginConfig):
     ("next_open", the backtest default) or at the close of the bar they were placed on ("close",
     the backtest's same-bar mode); limits and stops when a later bar trades through them."""
 
-    initial_cash: float = Field(100_000.0, gt=0, allow_inf_nan=False)
+    initial_cash: float = Field(default=100_000.0, gt=0, allow_inf_nan=False)
     fill_timing: Literal["next_open", "close"] = "next_open"
-    commission_per_share: float = Field(0.0, ge=0, allow_inf_nan=False)
-    commission_pct: float = Field(0.0, ge=0, lt=1, allow_inf_nan=False)
-    min_commission: float = Field(0.0, ge=0, allow_inf_nan=False)
-    slippage_bps: float = Field(0.0, ge=0, lt=10_000, allow_inf_nan=False)
+    commission_per_share: float = Field(default=0.0, ge=0, allow_inf_nan=False)
+    commission_pct: float = Field(default=0.0, ge=0, lt=1, allow_inf_nan=False)
+    min_commission: float = Field(default=0.0, ge=0, allow_inf_nan=False)
+    slippage_bps: float = Field(default=0.0, ge=0, lt=10_000, allow_inf_nan=False)
     allow_short: bool = True
     #: "integer" rounds order quantities to whole shares, as ml4t-backtest does by default.
     share_type: Literal["integer", "fractional"] = "integer"
@@ -84,7 +84,7 @@ class ReplayConfig(PluginConfig):
     low, close, volume). speed = 0 replays as fast as possible; 60 plays a minute per second."""
 
     path: str | None = None
-    speed: float = Field(0.0, ge=0, allow_inf_nan=False)
+    speed: float = Field(default=0.0, ge=0, allow_inf_nan=False)
     assets: list[str] | None = None
     start: datetime | None = None
     end: datetime | None = None
@@ -94,10 +94,10 @@ class ReplayConfig(PluginConfig):
 class SyntheticConfig(PluginConfig):
     """A seeded random walk of OHLCV bars for N assets (demos, soak tests, benchmarks)."""
 
-    assets: int = Field(5, ge=1, le=10_000)
-    bars: int = Field(390, ge=1)
-    interval_seconds: int = Field(60, ge=1)
+    assets: int = Field(default=5, ge=1, le=10_000)
+    bars: int = Field(default=390, ge=1)
+    interval_seconds: int = Field(default=60, ge=1)
     start: datetime = datetime.fromisoformat("2024-01-02T14:30:00+00:00")
-    start_price: float = Field(100.0, gt=0, allow_inf_nan=False)
-    volatility: float = Field(0.001, ge=0, lt=1, allow_inf_nan=False)
+    start_price: float = Field(default=100.0, gt=0, allow_inf_nan=False)
+    volatility: float = Field(default=0.001, ge=0, lt=1, allow_inf_nan=False)
     seed: int = 7

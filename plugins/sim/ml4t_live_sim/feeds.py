@@ -14,7 +14,6 @@ import polars as pl
 
 from ml4t_live_core.bars import Bars
 from ml4t_live_core.protocols import BarEvent
-
 from ml4t_live_sim.config import ReplayConfig, SyntheticConfig
 
 REQUIRED_COLUMNS = ("timestamp", "asset", "open", "high", "low", "close", "volume")
@@ -31,18 +30,25 @@ def load_bars(source: str | Path | pl.DataFrame | Any, *, timezone: str = "UTC")
         path = Path(source)
         if not path.exists():
             raise FeedDataError(f"replay data {path} does not exist")
-        df = pl.read_parquet(path) if path.suffix == ".parquet" else pl.read_csv(path, try_parse_dates=True)
+        df = (
+            pl.read_parquet(path)
+            if path.suffix == ".parquet"
+            else pl.read_csv(path, try_parse_dates=True)
+        )
     elif isinstance(source, pl.DataFrame):
         df = source
     else:
         df = pl.from_pandas(source.reset_index() if "timestamp" not in source.columns else source)
     missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
     if missing:
-        raise FeedDataError(f"replay data {name} lacks columns {missing} (needs {list(REQUIRED_COLUMNS)})")
+        raise FeedDataError(
+            f"replay data {name} lacks columns {missing} (needs {list(REQUIRED_COLUMNS)})"
+        )
     if df.is_empty():
         raise FeedDataError(f"replay data {name} has no rows")
     df = df.select(
-        pl.col("timestamp"), pl.col("asset").cast(pl.String),
+        pl.col("timestamp"),
+        pl.col("asset").cast(pl.String),
         *(pl.col(c).cast(pl.Float64) for c in ("open", "high", "low", "close", "volume")),
     )
     dtype = df.schema["timestamp"]
@@ -51,12 +57,18 @@ def load_bars(source: str | Path | pl.DataFrame | Any, *, timezone: str = "UTC")
     if dtype.time_zone is None:
         df = df.with_columns(pl.col("timestamp").dt.replace_time_zone(timezone))
     bad = df.filter(
-        pl.any_horizontal(pl.col("open", "high", "low", "close").is_null() | ~pl.col("open", "high", "low", "close").is_finite())
+        pl.any_horizontal(
+            pl.col("open", "high", "low", "close").is_null()
+            | ~pl.col("open", "high", "low", "close").is_finite()
+        )
         | (pl.col("close") <= 0)
     )
     if not bad.is_empty():
         row = bad.row(0, named=True)
-        raise FeedDataError(f"replay data {name}: non-finite or non-positive price at {row['timestamp']} {row['asset']}")
+        raise FeedDataError(
+            f"replay data {name}: non-finite or non-positive price at "
+            f"{row['timestamp']} {row['asset']}"
+        )
     return df.sort("timestamp", "asset", maintain_order=True)
 
 
@@ -75,8 +87,12 @@ def frame_to_events(df: pl.DataFrame) -> list[BarEvent]:
         end = start + count
         try:
             data = Bars.from_columns(
-                assets[start:end], opens[start:end], highs[start:end], lows[start:end],
-                closes[start:end], volumes[start:end],
+                assets[start:end],
+                opens[start:end],
+                highs[start:end],
+                lows[start:end],
+                closes[start:end],
+                volumes[start:end],
             )
         except ValueError as exc:
             raise FeedDataError(f"replay data at {ts}: {exc}") from None

@@ -1,7 +1,6 @@
 """Entry point of ml4t-live-sim: the paper broker and the replay / synthetic feeds."""
 
 from ml4t_live_core.hookspecs import hookimpl
-
 from ml4t_live_sim.broker import SimBroker
 from ml4t_live_sim.config import ReplayConfig, SimBrokerConfig, SyntheticConfig
 from ml4t_live_sim.feeds import ReplayFeed, SyntheticFeed

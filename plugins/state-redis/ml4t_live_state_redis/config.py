@@ -21,12 +21,12 @@ class RedisStateConfig(PluginConfig):
     """
 
     url: SecretStr = SecretStr("redis://127.0.0.1:6379/0")
-    namespace: str = Field("ml4t-live", pattern=KEY_PART)
-    account: str = Field("default", pattern=KEY_PART)
+    namespace: str = Field(default="ml4t-live", pattern=KEY_PART)
+    account: str = Field(default="default", pattern=KEY_PART)
     #: Seconds to open a connection.
-    connect_timeout: float = Field(2.0, gt=0, le=60)
+    connect_timeout: float = Field(default=2.0, gt=0, le=60)
     #: Seconds any one command may take; a slower answer fails the write (never retried blindly).
-    timeout: float = Field(2.0, gt=0, le=60)
+    timeout: float = Field(default=2.0, gt=0, le=60)
 
     @field_validator("url")
     @classmethod

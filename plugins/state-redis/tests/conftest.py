@@ -12,9 +12,18 @@ from ml4t_live_testing.redis_server import RedisServer, find_executable, running
 
 
 @pytest.fixture
+def with_sim_broker(load_only: Callable[..., None]) -> None:
+    """Only the sim broker and this plugin load: loading a config needs a broker (skips where
+    ml4t-live-sim is not installed, as in `nox -s isolation`)."""
+    load_only("sim", "state-redis")
+
+
+@pytest.fixture
 def redis_config(fresh_redis: RedisServer) -> Callable[..., RedisStateConfig]:
     def make(**overrides: Any) -> RedisStateConfig:
-        return RedisStateConfig.model_validate({"url": fresh_redis.url, "timeout": 2.0, **overrides})
+        return RedisStateConfig.model_validate(
+            {"url": fresh_redis.url, "timeout": 2.0, **overrides}
+        )
 
     return make
 
@@ -34,4 +43,3 @@ def own_server(tmp_path: Path) -> Iterator[RedisServer]:
         pytest.skip("redis-server is not installed")
     with running_redis_server(tmp_path / "redis") as server:
         yield server
-

@@ -11,7 +11,6 @@ from click.testing import CliRunner
 from ml4t_live_testing.redis_server import RedisServer
 
 from ml4t_live_core.cli import main
-from ml4t_live_core.plugins import LOAD_ENV_VAR
 
 STATE = "ml4t-live:desk:state"
 
@@ -22,20 +21,26 @@ pytestmark = pytest.mark.skipif(
 
 
 @pytest.fixture
-def config(fresh_redis: RedisServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv(LOAD_ENV_VAR, "sim,state-redis")
+def config(fresh_redis: RedisServer, tmp_path: Path, with_sim_broker: None) -> Path:
     path = tmp_path / "live.toml"
-    path.write_text(f'[state]\nuse = "redis"\n[state.redis]\nurl = "{fresh_redis.url}"\naccount = "desk"\n')
+    path.write_text(
+        f'[state]\nuse = "redis"\n[state.redis]\nurl = "{fresh_redis.url}"\naccount = "desk"\n'
+    )
     return path
 
 
-def test_show_refuses_corrupt_state_and_reset_keeps_it_aside(config: Path, fresh_redis: RedisServer) -> None:
+def test_show_refuses_corrupt_state_and_reset_keeps_it_aside(
+    config: Path, fresh_redis: RedisServer
+) -> None:
     runner = CliRunner()
     with redis.Redis.from_url(fresh_redis.url) as client:
         client.set(STATE, b"\x00garbage")
         shown = runner.invoke(main, ["state", "show", "--config", str(config)])
         assert shown.exit_code == 1
-        assert "redis state at redis://127.0.0.1" in shown.output and "state reset --confirm" in shown.output
+        assert (
+            "redis state at redis://127.0.0.1" in shown.output
+            and "state reset --confirm" in shown.output
+        )
         assert client.get(STATE) == b"\x00garbage"
 
         refused = runner.invoke(main, ["state", "reset", "--config", str(config)])

@@ -16,14 +16,24 @@ finite = st.floats(allow_nan=False, allow_infinity=False) | st.none()
 text = st.text(max_size=20)
 records = st.builds(
     JournalRecord,
-    timestamp=st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1),
-                           timezones=st.just(UTC)),
+    timestamp=st.datetimes(
+        min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)
+    ),
     event=st.sampled_from(JournalEvent),
     client_order_id=st.none() | st.from_regex(r"[a-z.]{1,8}-[0-9]{8}", fullmatch=True),
-    asset=st.none() | text, side=st.none() | st.sampled_from(["buy", "sell"]), quantity=finite,
-    order_type=st.none() | text, limit_price=finite, stop_price=finite, fill_price=finite,
-    filled_quantity=finite, reasons=st.lists(text, max_size=3).map(tuple), shadow=st.booleans(),
-    detail=st.dictionaries(text, st.integers() | text | st.lists(st.integers(), max_size=3), max_size=3),
+    asset=st.none() | text,
+    side=st.none() | st.sampled_from(["buy", "sell"]),
+    quantity=finite,
+    order_type=st.none() | text,
+    limit_price=finite,
+    stop_price=finite,
+    fill_price=finite,
+    filled_quantity=finite,
+    reasons=st.lists(text, max_size=3).map(tuple),
+    shadow=st.booleans(),
+    detail=st.dictionaries(
+        text, st.integers() | text | st.lists(st.integers(), max_size=3), max_size=3
+    ),
 )
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,12 +15,6 @@ from ml4t_live_testing.redis_server import RedisServer, find_executable, running
 from ml4t_live_core.compose import load_config
 from ml4t_live_core.errors import ConfigError
 from ml4t_live_core.plugins import LOAD_ENV_VAR, Kind, load_plugins
-
-#: `ml4t-live` commands and `load_config` compose a whole runtime, whose default broker is the
-#: sim plugin: without it (this plugin installed alone) these tests have nothing to compose.
-needs_sim = pytest.mark.skipif(
-    importlib.util.find_spec("ml4t_live_sim") is None, reason="needs the sim plugin (ml4t-live-sim)"
-)
 
 PASSWORD = "Sup3r-s3cret/pw"
 QUOTED = quote(PASSWORD, safe="")
@@ -49,43 +42,51 @@ def test_defaults() -> None:
     assert store.location == "redis://127.0.0.1:6379/0 keys ml4t-live:default:*"
 
 
-@pytest.mark.parametrize(("section", "key"), [
-    ({"url": "http://127.0.0.1:6379"}, "url"),
-    ({"url": "redis://:pw@127.0.0.1:notaport/0"}, "url"),
-    ({"account": "a:b"}, "account"),
-    ({"namespace": "x*"}, "namespace"),
-    ({"timeout": 0}, "timeout"),
-    ({"timeout": float("nan")}, "timeout"),
-    ({"connect_timeout": -1}, "connect_timeout"),
-    ({"password": "x"}, "password"),
-    ({"url": f"redis://:{PASSWORD}@127.0.0.1:6379/0"}, "url"),  # unencoded '/': unparsable
-])
-@needs_sim
-def test_bad_settings_name_the_key(section: dict, key: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(LOAD_ENV_VAR, "sim,state-redis")
+@pytest.mark.parametrize(
+    ("section", "key"),
+    [
+        ({"url": "http://127.0.0.1:6379"}, "url"),
+        ({"url": "redis://:pw@127.0.0.1:notaport/0"}, "url"),
+        ({"account": "a:b"}, "account"),
+        ({"namespace": "x*"}, "namespace"),
+        ({"timeout": 0}, "timeout"),
+        ({"timeout": float("nan")}, "timeout"),
+        ({"connect_timeout": -1}, "connect_timeout"),
+        ({"password": "x"}, "password"),
+        ({"url": f"redis://:{PASSWORD}@127.0.0.1:6379/0"}, "url"),  # unencoded '/': unparsable
+    ],
+)
+def test_bad_settings_name_the_key(section: dict, key: str, with_sim_broker: None) -> None:
     with pytest.raises(ConfigError) as caught:
         load_config(overrides={"state": {"use": "redis", "redis": section}})
     assert caught.value.section == "state.redis" and caught.value.key == key
     assert "pw@" not in str(caught.value) and "s3cret" not in str(caught.value)
 
 
-@needs_sim
-def test_url_from_the_environment_is_used_and_hidden(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(LOAD_ENV_VAR, "sim,state-redis")
+def test_url_from_the_environment_is_used_and_hidden(
+    monkeypatch: pytest.MonkeyPatch, with_sim_broker: None
+) -> None:
     monkeypatch.setenv("ML4T_LIVE__STATE__REDIS__URL", f"redis://:{QUOTED}@10.0.0.5:6380/2")
     config, _ = load_config(overrides={"state": {"use": "redis"}})
     assert config.state_config.url.get_secret_value().endswith("@10.0.0.5:6380/2")
-    for text in (repr(config.state_config), str(config.state_config), RedisStateStore(config.state_config).location):
+    for text in (
+        repr(config.state_config),
+        str(config.state_config),
+        RedisStateStore(config.state_config).location,
+    ):
         assert QUOTED not in text and "s3cret" not in text
 
 
-@pytest.mark.parametrize(("url", "shown"), [
-    (f"redis://:{QUOTED}@127.0.0.1:6379/0", "redis://***@127.0.0.1:6379/0"),
-    (f"rediss://user:{QUOTED}@host.example:6380/1", "rediss://***@host.example:6380/1"),
-    (f"redis://127.0.0.1:6379/0?password={QUOTED}", "redis://127.0.0.1:6379/0"),
-    (f"redis://:{PASSWORD}@127.0.0.1:6379/0", "<unparsable redis URL>"),
-    ("unix:///run/redis.sock?db=2", "unix:///run/redis.sock"),
-])
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        (f"redis://:{QUOTED}@127.0.0.1:6379/0", "redis://***@127.0.0.1:6379/0"),
+        (f"rediss://user:{QUOTED}@host.example:6380/1", "rediss://***@host.example:6380/1"),
+        (f"redis://127.0.0.1:6379/0?password={QUOTED}", "redis://127.0.0.1:6379/0"),
+        (f"redis://:{PASSWORD}@127.0.0.1:6379/0", "<unparsable redis URL>"),
+        ("unix:///run/redis.sock?db=2", "unix:///run/redis.sock"),
+    ],
+)
 def test_redacted_url_has_no_credentials(url: str, shown: str) -> None:
     assert redact_url(url) == shown
 
@@ -98,7 +99,9 @@ async def test_password_protected_server_works_and_password_never_shows(
     assert QUOTED not in store.location and "s3cret" not in store.location
     await store.open()
     try:
-        await store.save_state(__import__("ml4t_live_core.state", fromlist=["RiskState"]).RiskState())
+        await store.save_state(
+            __import__("ml4t_live_core.state", fromlist=["RiskState"]).RiskState()
+        )
         assert await store.load_state() is not None
     finally:
         await store.close()

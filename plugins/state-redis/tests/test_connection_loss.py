@@ -29,7 +29,9 @@ async def test_append_fails_when_the_server_is_gone(own_server: RedisServer) -> 
         await store.append_journal(RECORD)
         assert await store.read_trading_state() is None
         own_server.kill()
-        with pytest.raises(RedisStateUnavailableError, match="could not append to the journal") as caught:
+        with pytest.raises(
+            RedisStateUnavailableError, match="could not append to the journal"
+        ) as caught:
             await store.append_journal(RECORD)
         assert store.location in str(caught.value)
         with pytest.raises(RedisStateUnavailableError):
@@ -98,8 +100,12 @@ class Monotonic:
 
 async def test_a_silent_subscription_is_not_trusted(own_server: RedisServer) -> None:
     clock = Monotonic()
-    store = RedisStateStore(RedisStateConfig.model_validate(
-        {"url": own_server.url, "timeout": 0.3, "connect_timeout": 0.3}), monotonic=clock)
+    store = RedisStateStore(
+        RedisStateConfig.model_validate(
+            {"url": own_server.url, "timeout": 0.3, "connect_timeout": 0.3}
+        ),
+        monotonic=clock,
+    )
     await store.open()
     assert own_server.process is not None
     try:
@@ -115,4 +121,3 @@ async def test_a_silent_subscription_is_not_trusted(own_server: RedisServer) -> 
     finally:
         os.kill(own_server.process.pid, signal.SIGCONT)
         await store.close()
-

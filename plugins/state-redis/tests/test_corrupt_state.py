@@ -41,11 +41,14 @@ CORRUPTIONS: dict[str, Callable[[redis.Redis, RedisStateStore], None]] = {
     "state-wrong-type": lambda c, s: (c.delete(s.keys.state), c.rpush(s.keys.state, "a", "b")),
     "state-garbage": lambda c, s: c.set(s.keys.state, b"\x00\xff not json"),
     "state-wrong-schema": lambda c, s: c.set(
-        s.keys.state, json.dumps({**RiskState().to_dict(), "schema_version": 99})),
+        s.keys.state, json.dumps({**RiskState().to_dict(), "schema_version": 99})
+    ),
     "trading-state-wrong-type": lambda c, s: c.hset(s.keys.trading_state, "state", "halted"),
     "trading-state-garbage": lambda c, s: c.set(s.keys.trading_state, b"{halted"),
     "trading-state-wrong-schema": lambda c, s: c.set(
-        s.keys.trading_state, json.dumps({"schema_version": 5, "state": "halted", "reason": "", "since": None})),
+        s.keys.trading_state,
+        json.dumps({"schema_version": 5, "state": "halted", "reason": "", "since": None}),
+    ),
     "journal-wrong-type": lambda c, s: c.set(s.keys.journal, b"not a stream"),
     "sequence-garbage": lambda c, s: c.set(s.keys.max_seq, b"12abc"),
     "sequence-wrong-type": lambda c, s: c.sadd(s.keys.max_seq, "12"),
@@ -88,7 +91,9 @@ async def test_corrupt_key_refuses_with_a_clear_message_and_is_kept(
     assert _dump(client, _keys(store)) == before
 
 
-async def test_writes_never_overwrite_a_key_of_the_wrong_type(fresh_redis: RedisServer, client: redis.Redis) -> None:
+async def test_writes_never_overwrite_a_key_of_the_wrong_type(
+    fresh_redis: RedisServer, client: redis.Redis
+) -> None:
     store = _store(fresh_redis)
     client.rpush(store.keys.state, "precious")
     client.hset(store.keys.trading_state, "x", "y")
@@ -106,8 +111,12 @@ async def test_writes_never_overwrite_a_key_of_the_wrong_type(fresh_redis: Redis
             await store.save_state(RiskState())
         with pytest.raises(StateCorruptError, match="holds a hash"):
             await store.write_trading_state(TradingStateRecord(TradingState.HALTED, "x", now))
-        with pytest.raises(StateCorruptError, match=f"journal \\({store.keys.journal}, .*\\): WRONGTYPE"):
-            await store.append_journal(JournalRecord(now, JournalEvent.SUBMITTED, client_order_id="p-00000001"))
+        with pytest.raises(
+            StateCorruptError, match=f"journal \\({store.keys.journal}, .*\\): WRONGTYPE"
+        ):
+            await store.append_journal(
+                JournalRecord(now, JournalEvent.SUBMITTED, client_order_id="p-00000001")
+            )
     finally:
         await store.close()
     assert client.lrange(store.keys.state, 0, -1) == [b"precious"]
@@ -132,14 +141,21 @@ async def test_append_with_a_bad_sequence_key_writes_nothing(
     await store.open()
     try:
         with pytest.raises(StateCorruptError, match=store.keys.max_seq.replace("*", r"\*")):
-            await store.append_journal(JournalRecord(datetime(2024, 1, 2, tzinfo=UTC), JournalEvent.SUBMITTED,
-                                                     client_order_id="p-00000009"))
+            await store.append_journal(
+                JournalRecord(
+                    datetime(2024, 1, 2, tzinfo=UTC),
+                    JournalEvent.SUBMITTED,
+                    client_order_id="p-00000009",
+                )
+            )
     finally:
         await store.close()
     assert client.exists(store.keys.journal) == 0
 
 
-async def test_a_foreign_stream_entry_is_corruption_not_skipped(fresh_redis: RedisServer, client: redis.Redis) -> None:
+async def test_a_foreign_stream_entry_is_corruption_not_skipped(
+    fresh_redis: RedisServer, client: redis.Redis
+) -> None:
     store = _store(fresh_redis)
     client.xadd(store.keys.journal, {"record": "{half"})
     await store.open()
@@ -152,14 +168,20 @@ async def test_a_foreign_stream_entry_is_corruption_not_skipped(fresh_redis: Red
 
 @needs_sim
 def test_cli_halt_refuses_corrupt_state_and_says_how_to_reset(
-    fresh_redis: RedisServer, client: redis.Redis, tmp_path: Path
+    fresh_redis: RedisServer, client: redis.Redis, tmp_path: Path, with_sim_broker: None
 ) -> None:
     store = _store(fresh_redis)
     client.set(store.keys.state, b"garbage")
     config = tmp_path / "live.toml"
     config.write_text(f'[state]\nuse = "redis"\n[state.redis]\nurl = "{fresh_redis.url}"\n')
-    done = subprocess.run([CLI, "halt", "--reason", "test", "--config", str(config)],
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [CLI, "halt", "--reason", "test", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode != 0
-    assert "redis state at redis://127.0.0.1" in done.stderr and "state reset --confirm" in done.stderr
+    assert (
+        "redis state at redis://127.0.0.1" in done.stderr and "state reset --confirm" in done.stderr
+    )
     assert client.get(store.keys.state) == b"garbage"

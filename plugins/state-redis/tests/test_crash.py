@@ -11,10 +11,16 @@ from ml4t_live_core.plugins import LOAD_ENV_VAR
 KILLS = 72
 
 
-def test_killed_writers_leave_whole_updates(fresh_redis: RedisServer, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_killed_writers_leave_whole_updates(
+    fresh_redis: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv(LOAD_ENV_VAR, "state-redis")  # the checker, in this process, loads only ours
     report = run_crash_test(
-        "redis", {"url": fresh_redis.url, "account": "crash"}, kills=KILLS, max_delay=0.25, seed=5,
+        "redis",
+        {"url": fresh_redis.url, "account": "crash"},
+        kills=KILLS,
+        max_delay=0.25,
+        seed=5,
         env={LOAD_ENV_VAR: "state-redis"},
     )
     assert report.kills == KILLS

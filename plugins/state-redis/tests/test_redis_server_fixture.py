@@ -41,9 +41,13 @@ def test_password_protected_server_stops_on_exit(tmp_path: Path) -> None:
     assert process is not None and process.poll() is not None
 
 
-def test_missing_executable_says_how_to_install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_executable_says_how_to_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv(EXECUTABLE_ENV_VAR, str(tmp_path / "no-such-redis-server"))
     assert find_executable() is None
-    with pytest.raises(RedisServerUnavailable, match="apt-get install redis-server"):
-        with running_redis_server(tmp_path):
-            pass
+    with (
+        pytest.raises(RedisServerUnavailable, match="apt-get install redis-server"),
+        running_redis_server(tmp_path),
+    ):
+        pass

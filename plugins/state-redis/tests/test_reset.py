@@ -46,7 +46,9 @@ async def test_reset_moves_wrong_typed_keys_aside_and_halts_everyone(
         await watcher.close()
 
 
-async def test_reset_sets_aside_a_journal_with_a_foreign_entry(store: RedisStateStore, client: redis.Redis) -> None:
+async def test_reset_sets_aside_a_journal_with_a_foreign_entry(
+    store: RedisStateStore, client: redis.Redis
+) -> None:
     await store.append_journal(order_record(12))
     client.xadd(store.keys.journal, {"record": '{"client_order_id":"strat.acct-00000040","ti'})
     kept = await store.reset()

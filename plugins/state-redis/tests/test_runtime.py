@@ -4,6 +4,7 @@ when this plugin is tested alone) and, for the halt, the kill-switch check."""
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import subprocess
 import sys
@@ -20,14 +21,18 @@ from ml4t_live_core.errors import StateCorruptError
 from ml4t_live_core.plugins import LOAD_ENV_VAR
 from ml4t_live_core.risk import TradingState
 
-sim = pytest.importorskip("ml4t_live_sim", reason="the runtime tests drive the sim broker and replay feed")
+sim = pytest.importorskip(
+    "ml4t_live_sim", reason="the runtime tests drive the sim broker and replay feed"
+)
 from ml4t_live_sim.feeds import synthetic_bars  # noqa: E402
 
 CLI = str(Path(sys.executable).parent / "ml4t-live")
 
 
 def _feed(assets: int, bars: int, seed: int):
-    return sim.ReplayFeed(data=synthetic_bars(sim.SyntheticConfig(assets=assets, bars=bars, seed=seed)))
+    return sim.ReplayFeed(
+        data=synthetic_bars(sim.SyntheticConfig(assets=assets, bars=bars, seed=seed))
+    )
 
 
 class OrderEveryBar(Strategy):
@@ -58,8 +63,15 @@ async def test_runtime_refuses_to_trade_on_corrupt_redis_state(
     with redis.Redis.from_url(fresh_redis.url) as client:
         client.set("ml4t-live:default:state", garbage)
         strategy = OrderEveryBar()
-        runtime = build(strategy, None, feed=_feed(2, 5, 1), overrides={
-            "runtime": {"strategy_id": "corrupt"}, "state": {"use": "redis", "redis": {"url": fresh_redis.url}}})
+        runtime = build(
+            strategy,
+            None,
+            feed=_feed(2, 5, 1),
+            overrides={
+                "runtime": {"strategy_id": "corrupt"},
+                "state": {"use": "redis", "redis": {"url": fresh_redis.url}},
+            },
+        )
         assert isinstance(runtime.store, RedisStateStore)
         with pytest.raises(StateCorruptError, match="refusing to trade"):
             await runtime.engine.run(install_signal_handlers=False)
@@ -105,9 +117,15 @@ async def test_running_engine_halts_before_its_next_order(
         pytest.skip("the kill-switch check (ml4t-live-risk-kill-switch) enforces the halt")
     monkeypatch.setenv(LOAD_ENV_VAR, "sim,kill-switch,state-redis")
     config = tmp_path / "live.toml"
-    config.write_text(f'[state]\nuse = "redis"\n[state.redis]\nurl = "{fresh_redis.url}"\naccount = "shared"\n')
-    strategy = HaltFromAnotherProcess([CLI, "halt", "--reason", "other process", "--config", str(config)], at=5)
-    runtime = build(strategy, config, feed=_feed(1, 12, 2), overrides={"runtime": {"strategy_id": "twoproc"}})
+    config.write_text(
+        f'[state]\nuse = "redis"\n[state.redis]\nurl = "{fresh_redis.url}"\naccount = "shared"\n'
+    )
+    strategy = HaltFromAnotherProcess(
+        [CLI, "halt", "--reason", "other process", "--config", str(config)], at=5
+    )
+    runtime = build(
+        strategy, config, feed=_feed(1, 12, 2), overrides={"runtime": {"strategy_id": "twoproc"}}
+    )
     assert isinstance(runtime.store, RedisStateStore)
     await runtime.engine.run(install_signal_handlers=False)
 
@@ -115,16 +133,23 @@ async def test_running_engine_halts_before_its_next_order(
     assert all(strategy.statuses[bar] is not OrderStatus.REJECTED for bar in range(1, 6))
     after = [bar for bar in strategy.statuses if bar > 5]
     assert after and all(strategy.statuses[bar] is OrderStatus.REJECTED for bar in after)
-    assert all("kill-switch" in strategy.reasons[bar] and "other process" in strategy.reasons[bar] for bar in after)
+    assert all(
+        "kill-switch" in strategy.reasons[bar] and "other process" in strategy.reasons[bar]
+        for bar in after
+    )
     assert runtime.safe.trading_state is TradingState.HALTED
 
-    reader = RedisStateStore(RedisStateConfig.model_validate({"url": fresh_redis.url, "account": "shared"}))
+    reader = RedisStateStore(
+        RedisStateConfig.model_validate({"url": fresh_redis.url, "account": "shared"})
+    )
     await reader.open()
     try:
         rejected = [r for r in await reader.read_journal() if r.event.value == "rejected"]
         assert len(rejected) == len(after)
         state = await reader.load_state()
-        assert state is not None and state.trading_state is TradingState.HALTED  # survives a restart
+        assert (
+            state is not None and state.trading_state is TradingState.HALTED
+        )  # survives a restart
     finally:
         await reader.close()
 
@@ -144,15 +169,25 @@ async def test_engine_rejects_the_order_and_halts_when_redis_is_lost(
 ) -> None:
     monkeypatch.setenv(LOAD_ENV_VAR, "sim,state-redis")
     strategy = StopRedisAtBar(own_server, at=3)
-    runtime = build(strategy, None, feed=_feed(1, 6, 4), overrides={
-        "runtime": {"strategy_id": "lost"},
-        "state": {"use": "redis", "redis": {"url": own_server.url, "timeout": 0.5, "connect_timeout": 0.5}}})
-    try:
+    runtime = build(
+        strategy,
+        None,
+        feed=_feed(1, 6, 4),
+        overrides={
+            "runtime": {"strategy_id": "lost"},
+            "state": {
+                "use": "redis",
+                "redis": {"url": own_server.url, "timeout": 0.5, "connect_timeout": 0.5},
+            },
+        },
+    )
+    # shutdown cannot flush to a dead server either; what matters is what was sent
+    with contextlib.suppress(RedisStateUnavailableError):
         await runtime.engine.run(install_signal_handlers=False)
-    except RedisStateUnavailableError:
-        pass  # shutdown cannot flush to a dead server either; what matters is what was sent
     assert all(strategy.statuses[bar] is not OrderStatus.REJECTED for bar in (1, 2))
-    assert all(status is OrderStatus.REJECTED for bar, status in strategy.statuses.items() if bar >= 3)
+    assert all(
+        status is OrderStatus.REJECTED for bar, status in strategy.statuses.items() if bar >= 3
+    )
     # Whichever Redis call the order path makes first (trading-state read or journal append)
     # fails, and the order is not sent.
     assert "redis state at redis://127.0.0.1" in strategy.reasons[3]

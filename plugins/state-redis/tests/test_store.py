@@ -14,11 +14,18 @@ from ml4t_live_core.state import JournalEvent, JournalRecord, RiskState
 T0 = datetime(2024, 1, 2, 14, 30, tzinfo=UTC)
 
 
-def order(seq: int, asset: str = "AAPL", minutes: int = 0, prefix: str = "strat.default") -> JournalRecord:
+def order(
+    seq: int, asset: str = "AAPL", minutes: int = 0, prefix: str = "strat.default"
+) -> JournalRecord:
     return JournalRecord(
-        timestamp=T0 + timedelta(minutes=minutes), event=JournalEvent.SUBMITTED,
-        client_order_id=f"{prefix}-{seq:08d}", asset=asset, side="buy", quantity=10.0,
-        order_type="market", detail={"note": "x"},
+        timestamp=T0 + timedelta(minutes=minutes),
+        event=JournalEvent.SUBMITTED,
+        client_order_id=f"{prefix}-{seq:08d}",
+        asset=asset,
+        side="buy",
+        quantity=10.0,
+        order_type="market",
+        detail={"note": "x"},
     )
 
 
@@ -40,8 +47,15 @@ async def test_missing_state_is_a_fresh_start(store: RedisStateStore) -> None:
 
 
 async def test_state_survives_reopen(store: RedisStateStore) -> None:
-    state = RiskState(trading_day=date(2024, 1, 2), start_of_day_equity=100_000.0, high_water_mark=101_000.0,
-                      orders_today=3, orders_total=9, next_client_order_seq=10, extra={"k": [1, 2]})
+    state = RiskState(
+        trading_day=date(2024, 1, 2),
+        start_of_day_equity=100_000.0,
+        high_water_mark=101_000.0,
+        orders_today=3,
+        orders_total=9,
+        next_client_order_seq=10,
+        extra={"k": [1, 2]},
+    )
     await store.save_state(state)
     other = await reopened(store)
     try:
@@ -57,7 +71,9 @@ async def test_journal_round_trips_in_order_with_filters(store: RedisStateStore)
     assert list(await store.read_journal()) == records
     assert list(await store.read_journal(asset="AAPL")) == [records[0], records[2]]
     assert list(await store.read_journal(since=T0 + timedelta(minutes=1))) == records[1:]
-    assert list(await store.read_journal(since=T0 + timedelta(minutes=1), asset="AAPL")) == [records[2]]
+    assert list(await store.read_journal(since=T0 + timedelta(minutes=1), asset="AAPL")) == [
+        records[2]
+    ]
 
 
 async def test_journal_pages_through_long_streams(store: RedisStateStore) -> None:
@@ -81,7 +97,9 @@ async def test_journal_without_saved_state_still_moves_the_sequence(store: Redis
     assert state is not None and state.next_client_order_seq == 42
 
 
-async def test_sequence_is_derived_from_records_when_its_key_is_gone(store: RedisStateStore) -> None:
+async def test_sequence_is_derived_from_records_when_its_key_is_gone(
+    store: RedisStateStore,
+) -> None:
     await store.append_journal(order(12))
     await store._client.delete(store.keys.max_seq)
     state = await store.load_state()
@@ -124,4 +142,7 @@ async def test_scripts_are_reloaded_after_the_server_forgets_them(store: RedisSt
     await store._client.script_flush()  # what a server restart or failover does
     await store.append_journal(order(2))
     await store.save_state(RiskState(orders_total=2))
-    assert [r.client_order_id for r in await store.read_journal()] == ["strat.default-00000001", "strat.default-00000002"]
+    assert [r.client_order_id for r in await store.read_journal()] == [
+        "strat.default-00000001",
+        "strat.default-00000002",
+    ]

@@ -10,11 +10,9 @@ import importlib.util
 import sys
 from pathlib import Path
 
-import pytest
 from ml4t_live_state_redis import RedisStateConfig, RedisStateStore
 from ml4t_live_testing.redis_server import RedisServer
 
-from ml4t_live_core.plugins import LOAD_ENV_VAR
 from ml4t_live_core.risk import TradingState
 
 #: `ml4t-live` commands and `load_config` compose a whole runtime, whose default broker is the
@@ -28,22 +26,31 @@ CLI = str(Path(sys.executable).parent / "ml4t-live")
 
 def _config_file(tmp_path: Path, server: RedisServer, account: str = "shared") -> Path:
     path = tmp_path / "live.toml"
-    path.write_text(f'[state]\nuse = "redis"\n[state.redis]\nurl = "{server.url}"\naccount = "{account}"\n')
+    path.write_text(
+        f'[state]\nuse = "redis"\n[state.redis]\nurl = "{server.url}"\naccount = "{account}"\n'
+    )
     return path
 
 
 @needs_sim
 async def test_cli_halt_in_another_process_is_seen_on_the_next_read(
-    fresh_redis: RedisServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    fresh_redis: RedisServer, tmp_path: Path, with_sim_broker: None
 ) -> None:
-    monkeypatch.setenv(LOAD_ENV_VAR, "sim,state-redis")
-    store = RedisStateStore(RedisStateConfig.model_validate({"url": fresh_redis.url, "account": "shared"}))
+    store = RedisStateStore(
+        RedisStateConfig.model_validate({"url": fresh_redis.url, "account": "shared"})
+    )
     await store.open()
     try:
         assert await store.read_trading_state() is None  # subscribed from here on
         child = await asyncio.create_subprocess_exec(
-            CLI, "halt", "--reason", "desk says stop", "--config", str(_config_file(tmp_path, fresh_redis)),
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            CLI,
+            "halt",
+            "--reason",
+            "desk says stop",
+            "--config",
+            str(_config_file(tmp_path, fresh_redis)),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
         )
         out, err = await asyncio.wait_for(child.communicate(), 60)
         assert child.returncode == 0, err.decode()

@@ -48,7 +48,7 @@ class SqliteStateConfig(PluginConfig):
     """[state.sqlite]: the database file (relative: to the working directory) and lock wait."""
 
     path: Path = Path(".ml4t-live/state.db")
-    busy_timeout: float = Field(5.0, gt=0, le=120)
+    busy_timeout: float = Field(default=5.0, gt=0, le=120)
 
 
 class SqliteStateStore:

@@ -13,7 +13,7 @@ from ml4t.backtest import Order, OrderSide, OrderType, Position
 
 from ml4t_live_core.clock import ManualClock
 from ml4t_live_core.config import RuntimeConfig
-from ml4t_live_core.plugins import new_plugin_manager
+from ml4t_live_core.plugins import Kind, load_plugins, new_plugin_manager
 from ml4t_live_core.protocols import StateStore
 from ml4t_live_core.risk import OrderRequest
 from ml4t_live_core.safety import SafeBroker
@@ -40,14 +40,26 @@ def risk_context(
     prices = dict(prices or {})
     clock = ManualClock(now)
     venue = SimulatedVenue(clock=clock, multipliers=dict(multipliers or {}), name="test")
-    context = SafeBroker(venue, hooks=new_plugin_manager().hook, runtime=runtime or RuntimeConfig(),
-                         clock=clock, store=store)
+    context = SafeBroker(
+        venue,
+        hooks=new_plugin_manager().hook,
+        runtime=runtime or RuntimeConfig(),
+        clock=clock,
+        store=store,
+    )
     context.ledger.cash = cash
-    context.ledger.replace_holdings({
-        asset: Position(asset=asset, quantity=qty, entry_price=prices.get(asset, 100.0), entry_time=now,
-                        multiplier=venue.get_multiplier(asset))
-        for asset, qty in (positions or {}).items()
-    })
+    context.ledger.replace_holdings(
+        {
+            asset: Position(
+                asset=asset,
+                quantity=qty,
+                entry_price=prices.get(asset, 100.0),
+                entry_time=now,
+                multiplier=venue.get_multiplier(asset),
+            )
+            for asset, qty in (positions or {}).items()
+        }
+    )
     context.prices = prices
     context.bar_times = {asset: now for asset in prices} | dict(bar_times or {})
     context._recompute_exposure()
@@ -69,15 +81,33 @@ def order_request(
 ) -> OrderRequest:
     """The `OrderRequest` the runtime would hand the checks for this `submit_order` call
     (validated, normalised, with position and reduces-position filled in)."""
-    _, request = context._prepare(asset, quantity, side, order_type, limit_price, stop_price,
-                                  trail_amount, is_close=is_close)
+    _, request = context._prepare(
+        asset, quantity, side, order_type, limit_price, stop_price, trail_amount, is_close=is_close
+    )
     return request
 
 
-def add_pending(context: SafeBroker, asset: str, quantity: float, side: OrderSide,
-                order_type: OrderType = OrderType.LIMIT, limit_price: float | None = 1.0) -> Order:
+def add_pending(
+    context: SafeBroker,
+    asset: str,
+    quantity: float,
+    side: OrderSide,
+    order_type: OrderType = OrderType.LIMIT,
+    limit_price: float | None = 1.0,
+) -> Order:
     """Track a working order as if it had been sent (counts in `pending_quantity`)."""
     order, _ = context._prepare(asset, quantity, side, order_type, limit_price, None, None)
     context._orders[order.order_id] = order
     context._add_pending(order)
     return order
+
+
+def assert_registered_check(name: str, factory: type, config: type) -> None:
+    """The installed plugin `name` registers the risk check `name` with `factory` and its
+    `config` schema (call after `load_only(name)`, so only that plugin loads)."""
+    registration = load_plugins().registry.get(Kind.RISK_CHECK, name)
+    assert registration.factory is factory, (
+        f"{name} registers {registration.factory}, not {factory}"
+    )
+    assert registration.config is config, f"{name} declares {registration.config}, not {config}"
+    assert registration.plugin == name

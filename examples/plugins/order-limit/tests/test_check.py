@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from ml4t_example_order_limit.check import MaxOrdersPerDayCheck, MaxOrdersPerDayConfig
-from ml4t_live_testing.risk import order_request, risk_context
+from ml4t_live_testing.risk import assert_registered_check, order_request, risk_context
 from pydantic import ValidationError
 
 
@@ -53,3 +53,8 @@ def test_closing_a_position_always_passes():
 def test_a_non_positive_limit_is_a_config_error(bad):
     with pytest.raises(ValidationError, match="max_orders"):
         MaxOrdersPerDayConfig(max_orders=bad)
+
+
+def test_registered_through_its_entry_point_with_its_schema(load_only):
+    load_only("max-orders-per-day")  # this plugin alone, as `nox -s isolation` would install it
+    assert_registered_check("max-orders-per-day", MaxOrdersPerDayCheck, MaxOrdersPerDayConfig)

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from ml4t_live_testing.risk import order_request, risk_context
-from pydantic import ValidationError
-
 from ml4t_live_risk_asset_filter.check import AssetFilterCheck, AssetFilterConfig
+from ml4t_live_testing.risk import assert_registered_check, order_request, risk_context
+from pydantic import ValidationError
 
 
 def _check(config: dict, asset: str, quantity: float = 10, **kwargs):
@@ -60,3 +59,8 @@ def test_close_orders_are_filtered_too():
 def test_malformed_config_is_a_specific_error(config, message):
     with pytest.raises(ValidationError, match=message):
         AssetFilterConfig.model_validate(config)
+
+
+def test_registered_through_its_entry_point_with_its_schema(load_only):
+    load_only("asset-filter")  # the plugin alone, as `nox -s isolation` installs it
+    assert_registered_check("asset-filter", AssetFilterCheck, AssetFilterConfig)

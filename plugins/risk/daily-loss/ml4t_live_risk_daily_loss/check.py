@@ -20,7 +20,6 @@ log = logging.getLogger("ml4t_live.risk.daily_loss")
 #: Key in `RiskState.extra`: the trading day whose loss tripped the check, and the equity at
 #: which a person resumed trading that day (persisted with the risk state).
 STATE_KEY = "daily-loss"
-_SEVERITY = {TradingState.ACTIVE: 0, TradingState.REDUCING: 1, TradingState.HALTED: 2}
 _ACTIONS = {"halt": TradingState.HALTED, "reduce": TradingState.REDUCING}
 
 
@@ -40,8 +39,8 @@ class DailyLossConfig(PluginConfig):
     measured from the equity at resumption for the rest of that day.
     """
 
-    max_loss: float | None = Field(None, gt=0, allow_inf_nan=False)
-    max_pct: float | None = Field(None, gt=0, lt=100, allow_inf_nan=False)
+    max_loss: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    max_pct: float | None = Field(default=None, gt=0, lt=100, allow_inf_nan=False)
     action: Literal["halt", "reduce"] = "halt"
 
 
@@ -66,7 +65,7 @@ class DailyLossCheck:
         if mark is None:
             state.extra.pop(STATE_KEY, None)  # a new day forgets yesterday's trip record
         breach = self.breach(context)
-        less_strict = _SEVERITY[context.trading_state] < _SEVERITY[self.target]
+        less_strict = context.trading_state.severity < self.target.severity
         if mark is not None and "resumed_at" not in mark and less_strict:
             mark["resumed_at"] = context.equity()
             log.warning(
@@ -89,7 +88,7 @@ class DailyLossCheck:
         if not self.enabled:
             return None
         breach = self.breach(context)
-        if breach is None or _allowed_while_breached(order, self.target):
+        if breach is None or self.target.allows(order):
             return None
         return Rejection(NAME, breach)
 
@@ -134,9 +133,3 @@ def _mark(state: RiskState) -> dict[str, Any] | None:
             return mark
     return None
 
-
-def _allowed_while_breached(order: OrderRequest, target: TradingState) -> bool:
-    """What the kill switch lets through in `target`: getting out must stay possible."""
-    if target is TradingState.HALTED:
-        return order.is_close and order.reduces_position
-    return order.reduces_position

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 import pytest
 from ml4t.backtest import OrderSide
 from ml4t_live_risk_daily_loss.check import STATE_KEY, DailyLossCheck, DailyLossConfig
-from ml4t_live_testing.risk import order_request, risk_context
+from ml4t_live_testing.risk import assert_registered_check, order_request, risk_context
 from pydantic import ValidationError
 
 from ml4t_live_core.config import RuntimeConfig
@@ -175,15 +175,9 @@ def test_bad_config_is_refused(bad):
         DailyLossConfig.model_validate(bad)
 
 
-def test_registered_through_its_entry_point_with_its_schema(monkeypatch):
-    from ml4t_live_core.plugins import LOAD_ENV_VAR, Kind, load_plugins
-
-    monkeypatch.setenv(
-        LOAD_ENV_VAR, "daily-loss"
-    )  # the plugin alone, as `nox -s isolation` installs it
-    registration = load_plugins().registry.get(Kind.RISK_CHECK, "daily-loss")
-    assert registration.factory is DailyLossCheck and registration.config is DailyLossConfig
-    assert registration.plugin == "daily-loss"
+def test_registered_through_its_entry_point_with_its_schema(load_only):
+    load_only("daily-loss")  # the plugin alone, as `nox -s isolation` installs it
+    assert_registered_check("daily-loss", DailyLossCheck, DailyLossConfig)
 
 
 def test_non_finite_equity_halts_rather_than_passing():

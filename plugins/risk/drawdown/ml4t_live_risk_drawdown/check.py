@@ -19,7 +19,6 @@ log = logging.getLogger("ml4t_live.risk.drawdown")
 #: Key in `RiskState.extra`: which high-water mark tripped the check, and the equity at which a
 #: person resumed trading afterwards (persisted with the risk state, so it survives restarts).
 STATE_KEY = "drawdown"
-_SEVERITY = {TradingState.ACTIVE: 0, TradingState.REDUCING: 1, TradingState.HALTED: 2}
 _ACTIONS = {"halt": TradingState.HALTED, "reduce": TradingState.REDUCING}
 
 
@@ -37,7 +36,7 @@ class DrawdownConfig(PluginConfig):
     deliberate resume is not undone on the next bar.
     """
 
-    max_pct: float | None = Field(None, gt=0, lt=100, allow_inf_nan=False)
+    max_pct: float | None = Field(default=None, gt=0, lt=100, allow_inf_nan=False)
     action: Literal["halt", "reduce"] = "halt"
 
 
@@ -61,7 +60,7 @@ class DrawdownCheck:
         if mark is None:
             state.extra.pop(STATE_KEY, None)  # a new high-water mark forgets an old trip
         breach = self.breach(context)
-        less_strict = _SEVERITY[context.trading_state] < _SEVERITY[self.target]
+        less_strict = context.trading_state.severity < self.target.severity
         if mark is not None and "resumed_at" not in mark and less_strict:
             mark["resumed_at"] = context.equity()
             log.warning(
@@ -83,7 +82,7 @@ class DrawdownCheck:
         if self.config.max_pct is None:
             return None
         breach = self.breach(context)
-        if breach is None or _allowed_while_breached(order, self.target):
+        if breach is None or self.target.allows(order):
             return None
         return Rejection(NAME, breach)
 
@@ -117,9 +116,3 @@ def _mark(extra: dict[str, Any], peak: float | None) -> dict[str, Any] | None:
             return mark
     return None
 
-
-def _allowed_while_breached(order: OrderRequest, target: TradingState) -> bool:
-    """What the kill switch lets through in `target`: getting out must stay possible."""
-    if target is TradingState.HALTED:
-        return order.is_close and order.reduces_position
-    return order.reduces_position

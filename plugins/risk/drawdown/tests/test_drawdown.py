@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from ml4t.backtest import OrderSide
 from ml4t_live_risk_drawdown.check import STATE_KEY, DrawdownCheck, DrawdownConfig
-from ml4t_live_testing.risk import START, order_request, risk_context
+from ml4t_live_testing.risk import START, assert_registered_check, order_request, risk_context
 from pydantic import ValidationError
 
 from ml4t_live_core.risk import TradingState
@@ -171,15 +171,9 @@ def test_bad_config_is_refused(bad):
         DrawdownConfig.model_validate(bad)
 
 
-def test_registered_through_its_entry_point_with_its_schema(monkeypatch):
-    from ml4t_live_core.plugins import LOAD_ENV_VAR, Kind, load_plugins
-
-    monkeypatch.setenv(
-        LOAD_ENV_VAR, "drawdown"
-    )  # the plugin alone, as `nox -s isolation` installs it
-    registration = load_plugins().registry.get(Kind.RISK_CHECK, "drawdown")
-    assert registration.factory is DrawdownCheck and registration.config is DrawdownConfig
-    assert registration.plugin == "drawdown"
+def test_registered_through_its_entry_point_with_its_schema(load_only):
+    load_only("drawdown")  # the plugin alone, as `nox -s isolation` installs it
+    assert_registered_check("drawdown", DrawdownCheck, DrawdownConfig)
 
 
 def test_non_finite_equity_halts_rather_than_passing():

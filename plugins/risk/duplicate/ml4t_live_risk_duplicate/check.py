@@ -27,7 +27,7 @@ class DuplicateConfig(PluginConfig):
       Order updates are not new orders and are not checked.
     """
 
-    window_seconds: float = Field(2.0, gt=0, allow_inf_nan=False)
+    window_seconds: float = Field(default=2.0, gt=0, allow_inf_nan=False)
 
 
 class DuplicateCheck:

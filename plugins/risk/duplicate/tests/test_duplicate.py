@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 from ml4t.backtest import OrderSide, OrderStatus
-from ml4t_live_testing.risk import order_request, risk_context
+from ml4t_live_risk_duplicate.check import DuplicateCheck, DuplicateConfig
+from ml4t_live_testing.risk import assert_registered_check, order_request, risk_context
 from pydantic import ValidationError
 
 from ml4t_live_core.hookspecs import hookimpl
 from ml4t_live_core.plugins import new_plugin_manager
 from ml4t_live_core.risk import Rejection
-from ml4t_live_risk_duplicate.check import DuplicateCheck, DuplicateConfig
 
 
 @pytest.fixture
@@ -107,3 +107,8 @@ async def test_through_safebroker_only_an_order_that_was_sent_arms_the_window(co
     assert second.status is not OrderStatus.REJECTED, second.rejection_reason
     third = await context.submit_order("AAPL", 100)
     assert third.status is OrderStatus.REJECTED and "duplicate" in third.rejection_reason
+
+
+def test_registered_through_its_entry_point_with_its_schema(load_only):
+    load_only("duplicate")  # the plugin alone, as `nox -s isolation` installs it
+    assert_registered_check("duplicate", DuplicateCheck, DuplicateConfig)

@@ -30,8 +30,8 @@ class ExposureConfig(PluginConfig):
     Working orders found at the broker on start-up are not known to the check until they fill.
     """
 
-    max_gross: float | None = Field(None, gt=0, allow_inf_nan=False)
-    max_net: float | None = Field(None, gt=0, allow_inf_nan=False)
+    max_gross: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    max_net: float | None = Field(default=None, gt=0, allow_inf_nan=False)
 
 
 class ExposureCheck:

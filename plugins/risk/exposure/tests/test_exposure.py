@@ -7,7 +7,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 from ml4t.backtest import Fill, OrderSide, OrderType
 from ml4t_live_risk_exposure.check import ExposureCheck, ExposureConfig
-from ml4t_live_testing.risk import START, add_pending, order_request, risk_context
+from ml4t_live_testing.risk import (
+    START,
+    add_pending,
+    assert_registered_check,
+    order_request,
+    risk_context,
+)
 from pydantic import ValidationError
 
 from ml4t_live_core.protocols import FillEvent
@@ -144,15 +150,9 @@ def test_bad_config_is_refused(bad):
         ExposureConfig.model_validate(bad)
 
 
-def test_registered_through_its_entry_point_with_its_schema(monkeypatch):
-    from ml4t_live_core.plugins import LOAD_ENV_VAR, Kind, load_plugins
-
-    monkeypatch.setenv(
-        LOAD_ENV_VAR, "exposure"
-    )  # the plugin alone, as `nox -s isolation` installs it
-    registration = load_plugins().registry.get(Kind.RISK_CHECK, "exposure")
-    assert registration.factory is ExposureCheck and registration.config is ExposureConfig
-    assert registration.plugin == "exposure"
+def test_registered_through_its_entry_point_with_its_schema(load_only):
+    load_only("exposure")  # the plugin alone, as `nox -s isolation` installs it
+    assert_registered_check("exposure", ExposureCheck, ExposureConfig)
 
 
 def test_non_finite_exposure_fails_closed():

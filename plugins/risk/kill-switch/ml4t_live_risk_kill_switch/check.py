@@ -33,21 +33,16 @@ class KillSwitchCheck:
     @hookimpl
     def ml4t_live_check_order(self, order: OrderRequest, context: RiskContext) -> Rejection | None:
         state = context.trading_state
-        if state is TradingState.ACTIVE:
+        if state.allows(order):
             return None
         why = context.risk_state.trading_state_reason or "no reason recorded"
         if state is TradingState.HALTED:
-            if order.is_close and order.reduces_position:
-                return None
             return Rejection(
                 NAME,
                 f"trading is HALTED ({why}); only a close that reduces an existing position "
                 f"is allowed (position {order.position_quantity:g}, order "
                 f"{order.side.name} {order.quantity:g})",
             )
-        if order.reduces_position:
-            return None
-        # Unknown future states fall through here as well: fail closed.
         return Rejection(
             NAME,
             f"trading is {state.value.upper()} ({why}); only orders that shrink an existing "

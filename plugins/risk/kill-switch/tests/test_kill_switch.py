@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 from ml4t.backtest import OrderSide
-from ml4t_live_testing.risk import order_request, risk_context
+from ml4t_live_risk_kill_switch.check import KillSwitchCheck, KillSwitchConfig
+from ml4t_live_testing.risk import assert_registered_check, order_request, risk_context
 from pydantic import ValidationError
 
 from ml4t_live_core.risk import TradingState
-from ml4t_live_risk_kill_switch.check import KillSwitchCheck, KillSwitchConfig
 
 
 def _context(state: TradingState, positions: dict[str, float] | None = None):
@@ -77,3 +77,8 @@ def test_side_given_explicitly_is_respected():
     context = _context(TradingState.REDUCING)
     assert _check(context, "AAPL", 30, OrderSide.SELL) is None
     assert _check(context, "AAPL", 30, OrderSide.BUY) is not None
+
+
+def test_registered_through_its_entry_point_with_its_schema(load_only):
+    load_only("kill-switch")  # the plugin alone, as `nox -s isolation` installs it
+    assert_registered_check("kill-switch", KillSwitchCheck, KillSwitchConfig)

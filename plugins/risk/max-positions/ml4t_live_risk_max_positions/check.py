@@ -24,7 +24,7 @@ class MaxPositionsConfig(PluginConfig):
         known to the check until they fill.
     """
 
-    max_positions: int | None = Field(None, ge=1)
+    max_positions: int | None = Field(default=None, ge=1)
 
 
 class MaxPositionsCheck:

@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 from ml4t.backtest import Fill, OrderSide
 from ml4t_live_risk_max_positions.check import MaxPositionsCheck, MaxPositionsConfig
-from ml4t_live_testing.risk import START, add_pending, order_request, risk_context
+from ml4t_live_testing.risk import (
+    START,
+    add_pending,
+    assert_registered_check,
+    order_request,
+    risk_context,
+)
 from pydantic import ValidationError
 
 from ml4t_live_core.protocols import FillEvent
@@ -69,15 +75,9 @@ def test_bad_config_is_refused(bad):
         MaxPositionsConfig.model_validate(bad)
 
 
-def test_registered_through_its_entry_point_with_its_schema(monkeypatch):
-    from ml4t_live_core.plugins import LOAD_ENV_VAR, Kind, load_plugins
-
-    monkeypatch.setenv(
-        LOAD_ENV_VAR, "max-positions"
-    )  # the plugin alone, as `nox -s isolation` installs it
-    registration = load_plugins().registry.get(Kind.RISK_CHECK, "max-positions")
-    assert registration.factory is MaxPositionsCheck and registration.config is MaxPositionsConfig
-    assert registration.plugin == "max-positions"
+def test_registered_through_its_entry_point_with_its_schema(load_only):
+    load_only("max-positions")  # the plugin alone, as `nox -s isolation` installs it
+    assert_registered_check("max-positions", MaxPositionsCheck, MaxPositionsConfig)
 
 
 class _CountOnly(dict):

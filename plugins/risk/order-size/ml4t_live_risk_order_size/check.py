@@ -29,8 +29,8 @@ class OrderSizeConfig(PluginConfig):
     able to flatten.
     """
 
-    max_shares: float | None = Field(None, gt=0, allow_inf_nan=False)
-    max_value: float | None = Field(None, gt=0, allow_inf_nan=False)
+    max_shares: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    max_value: float | None = Field(default=None, gt=0, allow_inf_nan=False)
 
 
 class OrderSizeCheck:
@@ -50,6 +50,7 @@ class OrderSizeCheck:
             return Rejection(NAME, f"quantity {order.quantity:,g} > max {max_shares:,g}")
         if max_value is None:
             return None
+        price: float | None
         if order.order_type in _LIMIT_TYPES and order.limit_price is not None:
             price, source = order.limit_price, "limit price"
         else:

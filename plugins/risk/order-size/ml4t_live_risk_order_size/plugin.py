@@ -1,7 +1,6 @@
 """Entry point of ml4t-live-risk-order-size: registers the `order-size` check."""
 
 from ml4t_live_core.hookspecs import hookimpl
-
 from ml4t_live_risk_order_size.check import OrderSizeCheck, OrderSizeConfig
 
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 from ml4t.backtest import OrderSide, OrderType
-from ml4t_live_testing.risk import order_request, risk_context
-from pydantic import ValidationError
-
 from ml4t_live_risk_order_size.check import OrderSizeCheck, OrderSizeConfig
+from ml4t_live_testing.risk import assert_registered_check, order_request, risk_context
+from pydantic import ValidationError
 
 
 def _context(**kwargs):
@@ -90,3 +89,8 @@ def test_defaults_enforce_nothing():
 def test_bad_settings_are_config_errors(values, key):
     with pytest.raises(ValidationError, match=key):
         OrderSizeConfig.model_validate(values)
+
+
+def test_registered_through_its_entry_point_with_its_schema(load_only):
+    load_only("order-size")  # the plugin alone, as `nox -s isolation` installs it
+    assert_registered_check("order-size", OrderSizeCheck, OrderSizeConfig)

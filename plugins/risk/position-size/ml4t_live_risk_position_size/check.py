@@ -30,8 +30,8 @@ class PositionSizeConfig(PluginConfig):
     of a pending order is checked with that order still counted as pending (conservative).
     """
 
-    max_shares: float | None = Field(None, gt=0, allow_inf_nan=False)
-    max_value: float | None = Field(None, gt=0, allow_inf_nan=False)
+    max_shares: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    max_value: float | None = Field(default=None, gt=0, allow_inf_nan=False)
 
 
 class PositionSizeCheck:

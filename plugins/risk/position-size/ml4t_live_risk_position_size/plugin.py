@@ -1,7 +1,6 @@
 """Entry point of ml4t-live-risk-position-size: registers the `position-size` check."""
 
 from ml4t_live_core.hookspecs import hookimpl
-
 from ml4t_live_risk_position_size.check import PositionSizeCheck, PositionSizeConfig
 
 

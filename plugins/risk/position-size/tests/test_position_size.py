@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 from ml4t.backtest import OrderSide, OrderType
-from ml4t_live_testing.risk import add_pending, order_request, risk_context
-from pydantic import ValidationError
-
 from ml4t_live_risk_position_size.check import PositionSizeCheck, PositionSizeConfig
+from ml4t_live_testing.risk import add_pending, assert_registered_check, order_request, risk_context
+from pydantic import ValidationError
 
 
 def _context():
@@ -105,3 +104,8 @@ def test_defaults_enforce_nothing():
 def test_bad_settings_are_config_errors(values, key):
     with pytest.raises(ValidationError, match=key):
         PositionSizeConfig.model_validate(values)
+
+
+def test_registered_through_its_entry_point_with_its_schema(load_only):
+    load_only("position-size")  # the plugin alone, as `nox -s isolation` installs it
+    assert_registered_check("position-size", PositionSizeCheck, PositionSizeConfig)

@@ -22,7 +22,7 @@ class PriceCollarConfig(PluginConfig):
         rejected: without one we cannot tell a typo from a real price.
     """
 
-    max_deviation_pct: float = Field(10.0, gt=0, allow_inf_nan=False)
+    max_deviation_pct: float = Field(default=10.0, gt=0, allow_inf_nan=False)
 
 
 class PriceCollarCheck:

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from ml4t.backtest import OrderSide, OrderType
 from ml4t_live_risk_price_collar.check import PriceCollarCheck, PriceCollarConfig
-from ml4t_live_testing.risk import order_request, risk_context
+from ml4t_live_testing.risk import assert_registered_check, order_request, risk_context
 from pydantic import ValidationError
 
 CHECK = PriceCollarCheck(PriceCollarConfig(max_deviation_pct=5.0))
@@ -127,24 +127,16 @@ def test_accepts_exactly_the_prices_within_the_collar(last, pct, limit):
         assert rejection is None
 
 
-def test_registered_through_its_entry_point_with_its_schema(monkeypatch):
-    from ml4t_live_core.plugins import LOAD_ENV_VAR, Kind, load_plugins
-
-    monkeypatch.setenv(
-        LOAD_ENV_VAR, "price-collar"
-    )  # the plugin alone, as `nox -s isolation` installs it
-    registration = load_plugins().registry.get(Kind.RISK_CHECK, "price-collar")
-    assert registration.factory is PriceCollarCheck and registration.config is PriceCollarConfig
-    assert registration.plugin == "price-collar"
+def test_registered_through_its_entry_point_with_its_schema(load_only):
+    load_only("price-collar")  # the plugin alone, as `nox -s isolation` installs it
+    assert_registered_check("price-collar", PriceCollarCheck, PriceCollarConfig)
 
 
-def test_bad_value_in_the_config_file_names_section_and_key(monkeypatch):
-    pytest.importorskip("ml4t_live_sim")  # a config needs a broker to validate against
+def test_bad_value_in_the_config_file_names_section_and_key(load_only):
     from ml4t_live_core.compose import load_config
     from ml4t_live_core.errors import ConfigError
-    from ml4t_live_core.plugins import LOAD_ENV_VAR
 
-    monkeypatch.setenv(LOAD_ENV_VAR, "sim,price-collar")
+    load_only("sim", "price-collar")  # a config needs a broker to validate against
     cfg, _ = load_config(overrides={"risk": {"price-collar": {"max_deviation_pct": 2.5}}})
     assert cfg.risk["price-collar"] == PriceCollarConfig(max_deviation_pct=2.5)
     with pytest.raises(ConfigError, match="risk.price-collar.*max_deviation_pct"):

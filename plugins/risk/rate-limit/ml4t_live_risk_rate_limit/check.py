@@ -30,8 +30,8 @@ class RateLimitConfig(PluginConfig):
     counted but never rejected, so a flatten is never throttled. Order updates are not counted.
     """
 
-    max_orders: int = Field(200, ge=1)
-    per_seconds: float = Field(60.0, gt=0, allow_inf_nan=False)
+    max_orders: int = Field(default=200, ge=1)
+    per_seconds: float = Field(default=60.0, gt=0, allow_inf_nan=False)
 
 
 class RateLimitCheck:

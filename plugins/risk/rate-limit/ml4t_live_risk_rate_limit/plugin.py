@@ -1,7 +1,6 @@
 """Entry point of ml4t-live-risk-rate-limit: registers the `rate-limit` check."""
 
 from ml4t_live_core.hookspecs import hookimpl
-
 from ml4t_live_risk_rate_limit.check import RateLimitCheck, RateLimitConfig
 
 

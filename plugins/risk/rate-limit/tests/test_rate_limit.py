@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from ml4t_live_testing.risk import order_request, risk_context
-from pydantic import ValidationError
-
 from ml4t_live_risk_rate_limit.check import RateLimitCheck, RateLimitConfig
+from ml4t_live_testing.risk import assert_registered_check, order_request, risk_context
+from pydantic import ValidationError
 
 
 @pytest.fixture
@@ -80,3 +79,8 @@ def test_defaults_are_on_and_generous():
 def test_bad_settings_are_config_errors(values, key):
     with pytest.raises(ValidationError, match=key):
         RateLimitConfig.model_validate(values)
+
+
+def test_registered_through_its_entry_point_with_its_schema(load_only):
+    load_only("rate-limit")  # the plugin alone, as `nox -s isolation` installs it
+    assert_registered_check("rate-limit", RateLimitCheck, RateLimitConfig)

@@ -23,7 +23,7 @@ class StaleDataConfig(PluginConfig):
         or longer set this above the bar interval, or every order will be rejected as stale.
     """
 
-    max_age_seconds: float = Field(300.0, gt=0, allow_inf_nan=False)
+    max_age_seconds: float = Field(default=300.0, gt=0, allow_inf_nan=False)
 
 
 class StaleDataCheck:

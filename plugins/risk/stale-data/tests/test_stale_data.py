@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 import pytest
 from ml4t.backtest import OrderSide
 from ml4t_live_risk_stale_data.check import StaleDataCheck, StaleDataConfig
-from ml4t_live_testing.risk import START, order_request, risk_context
+from ml4t_live_testing.risk import START, assert_registered_check, order_request, risk_context
 from pydantic import ValidationError
 
 CHECK = StaleDataCheck(StaleDataConfig(max_age_seconds=120))
@@ -65,22 +65,20 @@ def test_default_is_five_minutes():
     assert decide(context, order_request(context, "AAPL", 1), check) is not None
 
 
-async def test_replays_are_never_stale(monkeypatch):
+async def test_replays_are_never_stale(load_only):
     """Replays of old (2024) bars run on bar time (MarketClock), so every order passes."""
-    pytest.importorskip("ml4t_live_sim")
+    load_only("sim", "stale-data")
     from ml4t.backtest import Strategy
     from ml4t_live_sim import ReplayFeed, SyntheticConfig
     from ml4t_live_sim.feeds import synthetic_bars
 
     from ml4t_live_core.compose import build
     from ml4t_live_core.memory_store import MemoryStateStore
-    from ml4t_live_core.plugins import LOAD_ENV_VAR
 
     class BuyEveryBar(Strategy):
         def on_data(self, timestamp, data, context, broker):
             broker.submit_order("A000", 1)
 
-    monkeypatch.setenv(LOAD_ENV_VAR, "sim,stale-data")
     feed = ReplayFeed(data=synthetic_bars(SyntheticConfig(assets=1, bars=60, seed=3)))
     runtime = build(BuyEveryBar(), None, feed=feed, store=MemoryStateStore())
     stats = await runtime.engine.run(install_signal_handlers=False)
@@ -101,12 +99,6 @@ def test_bad_config_is_refused(bad):
         StaleDataConfig.model_validate(bad)
 
 
-def test_registered_through_its_entry_point_with_its_schema(monkeypatch):
-    from ml4t_live_core.plugins import LOAD_ENV_VAR, Kind, load_plugins
-
-    monkeypatch.setenv(
-        LOAD_ENV_VAR, "stale-data"
-    )  # the plugin alone, as `nox -s isolation` installs it
-    registration = load_plugins().registry.get(Kind.RISK_CHECK, "stale-data")
-    assert registration.factory is StaleDataCheck and registration.config is StaleDataConfig
-    assert registration.plugin == "stale-data"
+def test_registered_through_its_entry_point_with_its_schema(load_only):
+    load_only("stale-data")  # the plugin alone, as `nox -s isolation` installs it
+    assert_registered_check("stale-data", StaleDataCheck, StaleDataConfig)

@@ -103,7 +103,9 @@ class SimAccount:
 
     # --- queries ---------------------------------------------------------------------------
     def equity(self) -> float:
-        return self.cash + sum(p.qty * self.prices.get(s, p.avg_entry_price) for s, p in self.positions.items())
+        return self.cash + sum(
+            p.qty * self.prices.get(s, p.avg_entry_price) for s, p in self.positions.items()
+        )
 
     def order(self, order_id: str) -> SimOrder:
         try:
@@ -157,11 +159,22 @@ class SimAccount:
         qty = _positive(body.get("qty"), "qty")
         fractional = abs(qty - round(qty)) > EPSILON
         if fractional and (kind not in ("market", "limit") or tif != "day"):
-            raise SimRejection(422, 40010001, "fractional orders must be market or limit orders with day time_in_force")
+            raise SimRejection(
+                422,
+                40010001,
+                "fractional orders must be market or limit orders with day time_in_force",
+            )
         now = self.clock.now()
         order = SimOrder(
-            id=str(uuid.uuid4()), client_order_id=client_order_id, symbol=symbol, side=side, qty=qty,
-            type=kind, time_in_force=tif, created_at=now, updated_at=now,
+            id=str(uuid.uuid4()),
+            client_order_id=client_order_id,
+            symbol=symbol,
+            side=side,
+            qty=qty,
+            type=kind,
+            time_in_force=tif,
+            created_at=now,
+            updated_at=now,
         )
         if kind in ("limit", "stop_limit"):
             order.limit_price = _positive(body.get("limit_price"), "limit_price")
@@ -173,13 +186,19 @@ class SimAccount:
             elif body.get("trail_percent") is not None:
                 order.trail_percent = _positive(body.get("trail_percent"), "trail_percent")
             else:
-                raise SimRejection(422, 40010001, "trailing stop needs trail_price or trail_percent")
+                raise SimRejection(
+                    422, 40010001, "trailing stop needs trail_price or trail_percent"
+                )
             price = self.prices.get(symbol)
             order.hwm = price
         if side == "sell" and not self.allow_short:
             held = self.positions.get(symbol, SimPosition()).qty
             if qty > held + EPSILON:
-                raise SimRejection(403, 40310000, f"insufficient qty available for order (requested: {qty}, available: {held})")
+                raise SimRejection(
+                    403,
+                    40310000,
+                    f"insufficient qty available for order (requested: {qty}, available: {held})",
+                )
         if side == "buy":
             price = order.limit_price or self.prices.get(symbol) or 0.0
             if qty * price > self.cash + EPSILON and self.cash >= 0:
@@ -189,7 +208,7 @@ class SimAccount:
     def cancel(self, order_id: str) -> list[TradeEvent]:
         order = self.order(order_id)
         if not order.is_open:
-            raise SimRejection(422, 42210000, f"order is already in \"{order.status}\" state")
+            raise SimRejection(422, 42210000, f'order is already in "{order.status}" state')
         now = self.clock.now()
         order.status, order.canceled_at, order.updated_at = "canceled", now, now
         return [TradeEvent("canceled", order, now)]
@@ -207,20 +226,31 @@ class SimAccount:
         """Alpaca replaces by creating a new order that `replaces` the old one."""
         old = self.order(order_id)
         if not old.is_open:
-            raise SimRejection(422, 42210000, f"order is already in \"{old.status}\" state")
+            raise SimRejection(422, 42210000, f'order is already in "{old.status}" state')
         client_order_id = str(body.get("client_order_id") or uuid.uuid4())
         if client_order_id in self.by_client_id:
             raise SimRejection(422, 40010001, "client_order_id must be unique")
         now = self.clock.now()
         new = SimOrder(
-            id=str(uuid.uuid4()), client_order_id=client_order_id, symbol=old.symbol, side=old.side,
+            id=str(uuid.uuid4()),
+            client_order_id=client_order_id,
+            symbol=old.symbol,
+            side=old.side,
             qty=_positive(body["qty"], "qty") if body.get("qty") is not None else old.qty,
-            type=old.type, time_in_force=body.get("time_in_force") or old.time_in_force, created_at=now,
-            updated_at=now, limit_price=_opt_positive(body.get("limit_price"), old.limit_price, "limit_price"),
+            type=old.type,
+            time_in_force=body.get("time_in_force") or old.time_in_force,
+            created_at=now,
+            updated_at=now,
+            limit_price=_opt_positive(body.get("limit_price"), old.limit_price, "limit_price"),
             stop_price=_opt_positive(body.get("stop_price"), old.stop_price, "stop_price"),
-            trail_price=_opt_positive(body.get("trail"), old.trail_price, "trail") if old.trail_price is not None else None,
-            trail_percent=_opt_positive(body.get("trail"), old.trail_percent, "trail") if old.trail_percent is not None else None,
-            hwm=old.hwm, replaces=old.id,
+            trail_price=_opt_positive(body.get("trail"), old.trail_price, "trail")
+            if old.trail_price is not None
+            else None,
+            trail_percent=_opt_positive(body.get("trail"), old.trail_percent, "trail")
+            if old.trail_percent is not None
+            else None,
+            hwm=old.hwm,
+            replaces=old.id,
         )
         old.status, old.replaced_at, old.replaced_by, old.updated_at = "replaced", now, new.id, now
         self.orders[new.id] = new
@@ -235,10 +265,20 @@ class SimAccount:
         if position is None or abs(position.qty) < EPSILON:
             raise SimRejection(404, 40410000, "position does not exist")
         side = "sell" if position.qty > 0 else "buy"
-        return self.submit({"symbol": symbol, "qty": str(abs(position.qty)), "side": side, "type": "market", "time_in_force": "day"})
+        return self.submit(
+            {
+                "symbol": symbol,
+                "qty": str(abs(position.qty)),
+                "side": side,
+                "type": "market",
+                "time_in_force": "day",
+            }
+        )
 
     # --- executions ------------------------------------------------------------------------
-    def fill(self, order_id: str, qty: float | None = None, price: float | None = None) -> list[TradeEvent]:
+    def fill(
+        self, order_id: str, qty: float | None = None, price: float | None = None
+    ) -> list[TradeEvent]:
         """Execute `qty` (default: all that remains) at `price` (default: the last price)."""
         order = self.order(order_id)
         if not order.is_open:
@@ -253,7 +293,9 @@ class SimAccount:
         now = self.clock.now()
         prior = order.filled_qty
         order.filled_qty = min(prior + qty, order.qty)
-        order.filled_avg_price = ((order.filled_avg_price or 0.0) * prior + price * qty) / order.filled_qty
+        order.filled_avg_price = (
+            (order.filled_avg_price or 0.0) * prior + price * qty
+        ) / order.filled_qty
         order.updated_at = now
         complete = order.remaining <= EPSILON
         order.status = "filled" if complete else "partially_filled"
@@ -263,7 +305,17 @@ class SimAccount:
         self._book(order.symbol, signed, price)
         self.prices.setdefault(order.symbol, price)
         position_qty = self.positions.get(order.symbol, SimPosition()).qty
-        return [TradeEvent("fill" if complete else "partial_fill", order, now, price, qty, position_qty, str(uuid.uuid4()))]
+        return [
+            TradeEvent(
+                "fill" if complete else "partial_fill",
+                order,
+                now,
+                price,
+                qty,
+                position_qty,
+                str(uuid.uuid4()),
+            )
+        ]
 
     def _book(self, symbol: str, signed_qty: float, price: float) -> None:
         self.cash -= signed_qty * price
@@ -273,12 +325,16 @@ class SimAccount:
             del self.positions[symbol]
             return
         if position.qty == 0 or position.qty * signed_qty > 0:
-            position.avg_entry_price = (position.avg_entry_price * position.qty + price * signed_qty) / new_qty
+            position.avg_entry_price = (
+                position.avg_entry_price * position.qty + price * signed_qty
+            ) / new_qty
         elif position.qty * new_qty < 0:  # flipped through zero: the remainder opens at this price
             position.avg_entry_price = price
         position.qty = new_qty
 
-    def set_price(self, symbol: str, price: float, *, high: float | None = None, low: float | None = None) -> list[TradeEvent]:
+    def set_price(
+        self, symbol: str, price: float, *, high: float | None = None, low: float | None = None
+    ) -> list[TradeEvent]:
         """A new trade price (or a bar's high/low/close): resting orders it crosses fill."""
         if not math.isfinite(price) or price <= 0:
             raise ValueError(f"price for {symbol} must be positive and finite, got {price}")
@@ -291,7 +347,9 @@ class SimAccount:
             events += self._evaluate(order, high=high, low=low)
         return events
 
-    def _evaluate(self, order: SimOrder, *, high: float | None = None, low: float | None = None) -> list[TradeEvent]:
+    def _evaluate(
+        self, order: SimOrder, *, high: float | None = None, low: float | None = None
+    ) -> list[TradeEvent]:
         last = self.prices.get(order.symbol)
         if last is None:
             return []
@@ -299,7 +357,11 @@ class SimAccount:
         buy = order.side == "buy"
         if order.type == "trailing_stop":
             order.hwm = (max if not buy else min)(order.hwm or last, low if buy else high)
-            offset = order.trail_price if order.trail_price is not None else order.hwm * (order.trail_percent or 0) / 100
+            offset = (
+                order.trail_price
+                if order.trail_price is not None
+                else order.hwm * (order.trail_percent or 0) / 100
+            )
             order.stop_price = order.hwm + offset if buy else order.hwm - offset
         if order.type in ("stop", "stop_limit", "trailing_stop") and not order.stop_triggered:
             triggered = high >= order.stop_price if buy else low <= order.stop_price

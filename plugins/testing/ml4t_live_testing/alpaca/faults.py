@@ -26,7 +26,11 @@ class HttpFault:
     times: int = 1
 
     def matches(self, method: str, path: str) -> bool:
-        return self.times > 0 and (self.method is None or self.method == method) and path.startswith(self.path)
+        return (
+            self.times > 0
+            and (self.method is None or self.method == method)
+            and path.startswith(self.path)
+        )
 
 
 @dataclass

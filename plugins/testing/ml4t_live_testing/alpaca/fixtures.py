@@ -22,19 +22,36 @@ FAKE_SECRET = "simSecret-9z8y7x6w5v4u3t2s1r0q-DO-NOT-LEAK"
 def alpaca_broker_settings(sim: AlpacaSimulator, **overrides: Any) -> dict[str, Any]:
     """A [broker.alpaca] table pointing at `sim`, with short timeouts and backoffs for tests."""
     settings: dict[str, Any] = {
-        "paper": True, "base_url": sim.base_url, "stream_url": sim.trading_stream_url,
-        "http_timeout": 2.0, "retry_attempts": 4, "retry_initial_backoff": 0.01, "retry_max_backoff": 0.2,
-        "reconnect_initial_backoff": 0.01, "reconnect_max_backoff": 0.1, "stream_open_timeout": 2.0,
+        "paper": True,
+        "base_url": sim.base_url,
+        "stream_url": sim.trading_stream_url,
+        "http_timeout": 2.0,
+        "retry_attempts": 4,
+        "retry_initial_backoff": 0.01,
+        "retry_max_backoff": 0.2,
+        "reconnect_initial_backoff": 0.01,
+        "reconnect_max_backoff": 0.1,
+        "stream_open_timeout": 2.0,
     }
     return settings | overrides
 
 
-def alpaca_feed_settings(sim: AlpacaSimulator, assets: list[str], **overrides: Any) -> dict[str, Any]:
+def alpaca_feed_settings(
+    sim: AlpacaSimulator, assets: list[str], **overrides: Any
+) -> dict[str, Any]:
     """A [feed.alpaca] table pointing at `sim`'s data stream and historical endpoint."""
     settings: dict[str, Any] = {
-        "assets": assets, "feed": "iex", "base_url": sim.base_url, "stream_url": sim.data_stream_url("iex"),
-        "http_timeout": 2.0, "retry_attempts": 3, "retry_initial_backoff": 0.01, "retry_max_backoff": 0.1,
-        "reconnect_initial_backoff": 0.01, "reconnect_max_backoff": 0.1, "bar_wait_seconds": 1.0,
+        "assets": assets,
+        "feed": "iex",
+        "base_url": sim.base_url,
+        "stream_url": sim.data_stream_url("iex"),
+        "http_timeout": 2.0,
+        "retry_attempts": 3,
+        "retry_initial_backoff": 0.01,
+        "retry_max_backoff": 0.1,
+        "reconnect_initial_backoff": 0.01,
+        "reconnect_max_backoff": 0.1,
+        "bar_wait_seconds": 1.0,
     }
     return settings | overrides
 
@@ -62,6 +79,12 @@ def alpaca_sim_manual() -> Iterator[AlpacaSimulator]:
 
 
 __all__ = [
-    "FAKE_KEY_ID", "FAKE_SECRET", "AlpacaSimulator", "alpaca_broker_settings", "alpaca_env",
-    "alpaca_feed_settings", "alpaca_sim", "alpaca_sim_manual",
+    "FAKE_KEY_ID",
+    "FAKE_SECRET",
+    "AlpacaSimulator",
+    "alpaca_broker_settings",
+    "alpaca_env",
+    "alpaca_feed_settings",
+    "alpaca_sim",
+    "alpaca_sim_manual",
 ]

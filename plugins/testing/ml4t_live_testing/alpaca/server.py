@@ -44,22 +44,24 @@ class SimServer:
         #: Bars by symbol, for the historical endpoint: (timestamp, bar).
         self.history: dict[str, list[tuple[datetime, dict[str, float]]]] = {}
         self.app = web.Application(middlewares=[self._middleware])
-        self.app.add_routes([
-            web.get("/v2/account", self.get_account),
-            web.get("/v2/positions", self.get_positions),
-            web.get("/v2/positions/{symbol}", self.get_position),
-            web.delete("/v2/positions/{symbol}", self.close_position),
-            web.post("/v2/orders", self.post_order),
-            web.get("/v2/orders", self.get_orders),
-            web.delete("/v2/orders", self.cancel_all),
-            web.get("/v2/orders:by_client_order_id", self.get_order_by_client_id),
-            web.get("/v2/orders/{order_id}", self.get_order),
-            web.patch("/v2/orders/{order_id}", self.replace_order),
-            web.delete("/v2/orders/{order_id}", self.cancel_order),
-            web.get("/v2/stocks/bars", self.get_bars),
-            web.get("/stream", self.trade_stream),
-            web.get("/v2/{feed:iex|sip}", self.data_stream),
-        ])
+        self.app.add_routes(
+            [
+                web.get("/v2/account", self.get_account),
+                web.get("/v2/positions", self.get_positions),
+                web.get("/v2/positions/{symbol}", self.get_position),
+                web.delete("/v2/positions/{symbol}", self.close_position),
+                web.post("/v2/orders", self.post_order),
+                web.get("/v2/orders", self.get_orders),
+                web.delete("/v2/orders", self.cancel_all),
+                web.get("/v2/orders:by_client_order_id", self.get_order_by_client_id),
+                web.get("/v2/orders/{order_id}", self.get_order),
+                web.patch("/v2/orders/{order_id}", self.replace_order),
+                web.delete("/v2/orders/{order_id}", self.cancel_order),
+                web.get("/v2/stocks/bars", self.get_bars),
+                web.get("/stream", self.trade_stream),
+                web.get("/v2/{feed:iex|sip}", self.data_stream),
+            ]
+        )
 
     # --- auth and faults --------------------------------------------------------------------
     @web.middleware
@@ -67,7 +69,10 @@ class SimServer:
         if request.path in ("/stream",) or request.path.startswith(("/v2/iex", "/v2/sip")):
             return await handler(request)  # streams authenticate inside the protocol
         self.requests.append((request.method, request.path))
-        if request.headers.get("APCA-API-KEY-ID") != self._key or request.headers.get("APCA-API-SECRET-KEY") != self._secret:
+        if (
+            request.headers.get("APCA-API-KEY-ID") != self._key
+            or request.headers.get("APCA-API-SECRET-KEY") != self._secret
+        ):
             return _error(401, 40110000, "request is not authorized")
         fault = self.faults.take(request.method, request.path)
         if fault is None:
@@ -76,7 +81,9 @@ class SimServer:
             await request.read()  # the request arrived whole; only the server is slow
             await asyncio.sleep(fault.delay)  # network latency, on the simulator's loop only
         if fault.status is not None:
-            headers = {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after is not None else None
+            headers = (
+                {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after is not None else None
+            )
             return _error(fault.status, fault.status * 100_000, "injected fault", headers=headers)
         response = await handler(request)
         if fault.answer_delay:
@@ -92,17 +99,23 @@ class SimServer:
 
     async def get_positions(self, request: web.Request) -> web.Response:
         acct = self.account
-        return web.json_response([wire.position_json(s, p, acct.prices.get(s)) for s, p in acct.positions.items()])
+        return web.json_response(
+            [wire.position_json(s, p, acct.prices.get(s)) for s, p in acct.positions.items()]
+        )
 
     async def get_position(self, request: web.Request) -> web.Response:
         symbol = request.match_info["symbol"].upper()
         position = self.account.positions.get(symbol)
         if position is None:
             return _error(404, 40410000, "position does not exist")
-        return web.json_response(wire.position_json(symbol, position, self.account.prices.get(symbol)))
+        return web.json_response(
+            wire.position_json(symbol, position, self.account.prices.get(symbol))
+        )
 
     async def close_position(self, request: web.Request) -> web.Response:
-        return await self._order_call(lambda: self.account.close_position(request.match_info["symbol"]))
+        return await self._order_call(
+            lambda: self.account.close_position(request.match_info["symbol"])
+        )
 
     # --- orders ---------------------------------------------------------------------------
     async def post_order(self, request: web.Request) -> web.Response:
@@ -110,13 +123,19 @@ class SimServer:
         if not isinstance(body, dict):
             return _error(422, 40010001, "request body must be a JSON object")
         response = await self._order_call(lambda: self.account.submit(body))
-        outcome = "accepted" if response.status == 200 else json.loads(response.text or "{}").get("message", "?")
+        outcome = (
+            "accepted"
+            if response.status == 200
+            else json.loads(response.text or "{}").get("message", "?")
+        )
         self.submissions.append((str(body.get("client_order_id")), outcome))
         return response
 
     async def replace_order(self, request: web.Request) -> web.Response:
         body = await _json_body(request)
-        return await self._order_call(lambda: self.account.replace(request.match_info["order_id"], body or {}))
+        return await self._order_call(
+            lambda: self.account.replace(request.match_info["order_id"], body or {})
+        )
 
     async def _order_call(self, call: Callable[[], tuple[Any, list[TradeEvent]]]) -> web.Response:
         try:
@@ -137,13 +156,17 @@ class SimServer:
         if symbols:
             wanted = set(symbols.split(","))
             orders = [o for o in orders if o.symbol in wanted]
-        orders.sort(key=lambda o: o.created_at, reverse=request.query.get("direction", "desc") == "desc")
+        orders.sort(
+            key=lambda o: o.created_at, reverse=request.query.get("direction", "desc") == "desc"
+        )
         limit = int(request.query.get("limit", 50))
         return web.json_response([wire.order_json(o) for o in orders[:limit]])
 
     async def get_order(self, request: web.Request) -> web.Response:
         try:
-            return web.json_response(wire.order_json(self.account.order(request.match_info["order_id"])))
+            return web.json_response(
+                wire.order_json(self.account.order(request.match_info["order_id"]))
+            )
         except SimRejection as exc:
             return _error(exc.status, exc.code, exc.message)
 
@@ -183,7 +206,11 @@ class SimServer:
         limit = int(query.get("limit") or 10_000)
         answer: dict[str, list[dict[str, Any]]] = {}
         for symbol in symbols:
-            rows = [(t, b) for t, b in self.history.get(symbol, []) if (start is None or t >= start) and (end is None or t <= end)]
+            rows = [
+                (t, b)
+                for t, b in self.history.get(symbol, [])
+                if (start is None or t >= start) and (end is None or t <= end)
+            ]
             rows.sort(key=lambda row: row[0], reverse=descending)
             taken = rows[: max(limit - sum(map(len, answer.values())), 0)]
             if taken:
@@ -208,8 +235,15 @@ class SimServer:
             action, data = msg.get("action"), msg.get("data") or {}
             if action == "authenticate":
                 ok = data.get("key_id") == self._key and data.get("secret_key") == self._secret
-                await ws.send_json({"stream": "authorization", "data": {
-                    "action": "authenticate", "status": "authorized" if ok else "unauthorized"}})
+                await ws.send_json(
+                    {
+                        "stream": "authorization",
+                        "data": {
+                            "action": "authenticate",
+                            "status": "authorized" if ok else "unauthorized",
+                        },
+                    }
+                )
                 if not ok:
                     break
             elif action == "listen":
@@ -221,7 +255,8 @@ class SimServer:
         return ws
 
     async def publish(self, events: list[TradeEvent]) -> None:
-        """Stream trade updates to every listener; with nobody listening they are lost, as at Alpaca."""
+        """Stream trade updates to every listener; with nobody listening they are lost, as at
+        Alpaca."""
         for event in events:
             text = json.dumps(wire.trade_update_json(event))
             copies = 1
@@ -250,19 +285,31 @@ class SimServer:
             if message.type is not WSMsgType.BINARY and message.type is not WSMsgType.TEXT:
                 break
             try:
-                msg = msgpack.unpackb(message.data) if message.type is WSMsgType.BINARY else json.loads(message.data)
+                msg = (
+                    msgpack.unpackb(message.data)
+                    if message.type is WSMsgType.BINARY
+                    else json.loads(message.data)
+                )
             except ValueError:
-                await ws.send_bytes(wire.pack([{"T": "error", "code": 400, "msg": "invalid syntax"}]))
+                await ws.send_bytes(
+                    wire.pack([{"T": "error", "code": 400, "msg": "invalid syntax"}])
+                )
                 continue
             action = msg.get("action")
             if action == "auth":
                 authenticated = msg.get("key") == self._key and msg.get("secret") == self._secret
-                reply = {"T": "success", "msg": "authenticated"} if authenticated else {"T": "error", "code": 402, "msg": "auth failed"}
+                reply = (
+                    {"T": "success", "msg": "authenticated"}
+                    if authenticated
+                    else {"T": "error", "code": 402, "msg": "auth failed"}
+                )
                 await ws.send_bytes(wire.pack([reply]))
                 if not authenticated:
                     break
             elif not authenticated:
-                await ws.send_bytes(wire.pack([{"T": "error", "code": 401, "msg": "not authenticated"}]))
+                await ws.send_bytes(
+                    wire.pack([{"T": "error", "code": 401, "msg": "not authenticated"}])
+                )
             elif action in ("subscribe", "unsubscribe"):
                 symbols = self.data_clients.setdefault(ws, set())
                 trades = self.trade_subscribers.setdefault(ws, set())
@@ -270,10 +317,24 @@ class SimServer:
                     change = set(msg.get(key) or [])
                     subscribed |= change if action == "subscribe" else set()
                     subscribed -= change if action == "unsubscribe" else set()
-                await ws.send_bytes(wire.pack([{
-                    "T": "subscription", "trades": sorted(trades), "quotes": [],
-                    "bars": sorted(symbols), "updatedBars": [], "dailyBars": [], "statuses": [],
-                    "lulds": [], "corrections": [], "cancelErrors": []}]))
+                await ws.send_bytes(
+                    wire.pack(
+                        [
+                            {
+                                "T": "subscription",
+                                "trades": sorted(trades),
+                                "quotes": [],
+                                "bars": sorted(symbols),
+                                "updatedBars": [],
+                                "dailyBars": [],
+                                "statuses": [],
+                                "lulds": [],
+                                "corrections": [],
+                                "cancelErrors": [],
+                            }
+                        ]
+                    )
+                )
         self.data_clients.pop(ws, None)
         self.trade_subscribers.pop(ws, None)
         return ws
@@ -308,7 +369,9 @@ class SimServer:
         await self.drop_data_streams()
 
 
-def _error(status: int, code: int, message: str, headers: dict[str, str] | None = None) -> web.Response:
+def _error(
+    status: int, code: int, message: str, headers: dict[str, str] | None = None
+) -> web.Response:
     return web.json_response(wire.error_json(code, message), status=status, headers=headers)
 
 

@@ -42,7 +42,9 @@ class AlpacaSimulator:
         allow_short: bool = True,
         clock: Clock | None = None,
     ):
-        self.account = SimAccount(cash=cash, clock=clock or SystemClock(), auto_fill=auto_fill, allow_short=allow_short)
+        self.account = SimAccount(
+            cash=cash, clock=clock or SystemClock(), auto_fill=auto_fill, allow_short=allow_short
+        )
         self.server = SimServer(self.account, api_key=api_key, secret_key=secret_key)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -54,7 +56,9 @@ class AlpacaSimulator:
         if self._loop is not None:
             raise RuntimeError("the Alpaca simulator is already running")
         self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="alpaca-simulator", daemon=True)
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="alpaca-simulator", daemon=True
+        )
         self._thread.start()
         self._run(self._serve())
         return self
@@ -91,7 +95,7 @@ class AlpacaSimulator:
 
     @property
     def base_url(self) -> str:
-        """For `TradingClient(url_override=...)` and `StockHistoricalDataClient(url_override=...)`."""
+        """The `url_override` for `TradingClient` and `StockHistoricalDataClient`."""
         return f"http://127.0.0.1:{self.port}"
 
     @property
@@ -112,41 +116,61 @@ class AlpacaSimulator:
         self._run(self._stream_bars(bars))
 
     async def _stream_bars(self, bars: pl.DataFrame) -> None:
-        for (timestamp,), group in bars.sort("timestamp").group_by("timestamp", maintain_order=True):
+        for (timestamp,), group in bars.sort("timestamp").group_by(
+            "timestamp", maintain_order=True
+        ):
             batch = {row["asset"]: _bar(row) for row in group.iter_rows(named=True)}
             for symbol, bar in batch.items():
                 self.server.history.setdefault(symbol, []).append((timestamp, bar))
-                await self.server.publish(self.account.set_price(symbol, bar["close"], high=bar["high"], low=bar["low"]))
+                await self.server.publish(
+                    self.account.set_price(symbol, bar["close"], high=bar["high"], low=bar["low"])
+                )
             await self.server.send_bars(timestamp, batch)
 
     def stream_trades(self, trades: list[tuple[datetime, str, float, float]]) -> None:
         """Play trades (timestamp, symbol, price, size) in order: each moves the price (resting
         orders it crosses fill), then goes out to the data stream's trade subscribers."""
+
         async def play() -> None:
             for timestamp, symbol, price, size in trades:
                 await self.server.publish(self.account.set_price(symbol, price))
                 await self.server.send_trade(symbol.upper(), timestamp, price, size)
+
         self._run(play())
 
     def add_history(self, bars: pl.DataFrame) -> None:
         """Bars the historical endpoint serves (warm-up), without streaming them."""
+
         def add() -> None:
             for row in bars.sort("timestamp").iter_rows(named=True):
-                self.server.history.setdefault(row["asset"], []).append((row["timestamp"], _bar(row)))
+                self.server.history.setdefault(row["asset"], []).append(
+                    (row["timestamp"], _bar(row))
+                )
                 self.account.prices[row["asset"]] = float(row["close"])
+
         self._call(add)
 
     # --- executions -----------------------------------------------------------------------
     def fill(self, client_order_id: str, *, price: float | None = None) -> None:
         """Fill what remains of the order (at `price`, else its limit or the last price)."""
-        self._mutate(lambda: self.account.fill(self.account.order_by_client_id(client_order_id).id, price=price))
+        self._mutate(
+            lambda: self.account.fill(
+                self.account.order_by_client_id(client_order_id).id, price=price
+            )
+        )
 
     def partial_fill(self, client_order_id: str, qty: float, *, price: float | None = None) -> None:
-        self._mutate(lambda: self.account.fill(self.account.order_by_client_id(client_order_id).id, qty, price))
+        self._mutate(
+            lambda: self.account.fill(
+                self.account.order_by_client_id(client_order_id).id, qty, price
+            )
+        )
 
     def cancel(self, client_order_id: str) -> None:
         """Cancel from the broker's side (e.g. end of day for a day order)."""
-        self._mutate(lambda: self.account.cancel(self.account.order_by_client_id(client_order_id).id))
+        self._mutate(
+            lambda: self.account.cancel(self.account.order_by_client_id(client_order_id).id)
+        )
 
     def expire(self, client_order_id: str) -> None:
         """End the order as its time in force runs out ("expired" trade update)."""
@@ -158,12 +182,23 @@ class AlpacaSimulator:
         self._call(lambda: setattr(self.account, "reject_next", self.account.reject_next + count))
 
     # --- faults ---------------------------------------------------------------------------
-    def fail_next(self, path: str = "/v2/orders", *, status: int = 500, method: str | None = None,
-                  times: int = 1, retry_after: float | None = None) -> None:
+    def fail_next(
+        self,
+        path: str = "/v2/orders",
+        *,
+        status: int = 500,
+        method: str | None = None,
+        times: int = 1,
+        retry_after: float | None = None,
+    ) -> None:
         """Answer the next matching requests with an HTTP error (500, 429 with Retry-After...)."""
-        self._add_fault(HttpFault(path, method, status=status, retry_after=retry_after, times=times))
+        self._add_fault(
+            HttpFault(path, method, status=status, retry_after=retry_after, times=times)
+        )
 
-    def delay_next(self, path: str, seconds: float, *, method: str | None = None, times: int = 1) -> None:
+    def delay_next(
+        self, path: str, seconds: float, *, method: str | None = None, times: int = 1
+    ) -> None:
         """Hold the next matching requests for `seconds` before handling them (a timeout)."""
         self._add_fault(HttpFault(path, method, delay=seconds, times=times))
 
@@ -173,7 +208,9 @@ class AlpacaSimulator:
         """Handle the next matching requests at once, answer them `seconds` later."""
         self._add_fault(HttpFault(path, method, answer_delay=seconds, times=times))
 
-    def drop_ack_next(self, path: str = "/v2/orders", *, method: str = "POST", times: int = 1) -> None:
+    def drop_ack_next(
+        self, path: str = "/v2/orders", *, method: str = "POST", times: int = 1
+    ) -> None:
         """Accept the next order, then cut the connection: the client never sees the answer."""
         self._add_fault(HttpFault(path, method, drop_response=True, times=times))
 
@@ -182,7 +219,11 @@ class AlpacaSimulator:
 
     def duplicate_next_fill(self, count: int = 1) -> None:
         """Send the next `count` fill events twice (same execution id)."""
-        self._call(lambda: setattr(self.server.faults, "duplicate_fills", self.server.faults.duplicate_fills + count))
+        self._call(
+            lambda: setattr(
+                self.server.faults, "duplicate_fills", self.server.faults.duplicate_fills + count
+            )
+        )
 
     def drop_trade_stream(self, *, refuse: int = 0) -> None:
         """Close every trade-updates connection; refuse the next `refuse` reconnect attempts.
@@ -196,8 +237,13 @@ class AlpacaSimulator:
     # --- inspection -----------------------------------------------------------------------
     def orders(self, client_order_id: str | None = None) -> list[dict[str, Any]]:
         """Every order the simulator holds (optionally one client id's), as Alpaca's JSON."""
-        return self._call(lambda: [wire.order_json(o) for o in self.account.orders.values()
-                                   if client_order_id is None or o.client_order_id == client_order_id])
+        return self._call(
+            lambda: [
+                wire.order_json(o)
+                for o in self.account.orders.values()
+                if client_order_id is None or o.client_order_id == client_order_id
+            ]
+        )
 
     def open_orders(self) -> list[dict[str, Any]]:
         return self._call(lambda: [wire.order_json(o) for o in self.account.open_orders()])
@@ -210,35 +256,49 @@ class AlpacaSimulator:
         return self._call(lambda: self.account.cash)
 
     def requests(self, method: str | None = None, path: str | None = None) -> list[tuple[str, str]]:
-        return self._call(lambda: [r for r in self.server.requests
-                                   if (method is None or r[0] == method) and (path is None or r[1] == path)])
+        return self._call(
+            lambda: [
+                r
+                for r in self.server.requests
+                if (method is None or r[0] == method) and (path is None or r[1] == path)
+            ]
+        )
 
     def submissions(self, client_order_id: str | None = None) -> list[str]:
         """Outcomes of the order submissions the simulator handled ("accepted" or the error)."""
-        return self._call(lambda: [outcome for cid, outcome in self.server.submissions
-                                   if client_order_id is None or cid == client_order_id])
+        return self._call(
+            lambda: [
+                outcome
+                for cid, outcome in self.server.submissions
+                if client_order_id is None or cid == client_order_id
+            ]
+        )
 
     def trade_listeners(self) -> int:
         return self._call(lambda: len(self.server.trade_clients))
 
     def data_subscriptions(self) -> dict[str, int]:
         """How many data-stream clients subscribe to each symbol's bars."""
+
         def count() -> dict[str, int]:
             counts: dict[str, int] = {}
             for symbols in self.server.data_clients.values():
                 for s in symbols:
                     counts[s] = counts.get(s, 0) + 1
             return counts
+
         return self._call(count)
 
     def trade_subscriptions(self) -> dict[str, int]:
         """How many data-stream clients subscribe to each symbol's trades."""
+
         def count() -> dict[str, int]:
             counts: dict[str, int] = {}
             for symbols in self.server.trade_subscribers.values():
                 for s in symbols:
                     counts[s] = counts.get(s, 0) + 1
             return counts
+
         return self._call(count)
 
     def order(self, client_order_id: str) -> SimOrder:
@@ -248,11 +308,13 @@ class AlpacaSimulator:
     def _mutate(self, change: Callable[[], list[TradeEvent]]) -> None:
         async def run() -> None:
             await self.server.publish(change())
+
         self._run(run())
 
     def _call(self, fn: Callable[[], T]) -> T:
         async def run() -> T:
             return fn()
+
         return self._run(run())
 
     def _run(self, coro: Coroutine[Any, Any, T]) -> T:
@@ -264,6 +326,3 @@ class AlpacaSimulator:
 
 def _bar(row: dict[str, Any]) -> dict[str, float]:
     return {k: float(row[k]) for k in ("open", "high", "low", "close", "volume")}
-
-
-

@@ -94,8 +94,16 @@ def position_json(symbol: str, position: SimPosition, price: float | None) -> di
 
 def account_json(account: SimAccount) -> dict[str, Any]:
     equity = account.equity()
-    long_value = sum(p.qty * account.prices.get(s, p.avg_entry_price) for s, p in account.positions.items() if p.qty > 0)
-    short_value = sum(p.qty * account.prices.get(s, p.avg_entry_price) for s, p in account.positions.items() if p.qty < 0)
+    long_value = sum(
+        p.qty * account.prices.get(s, p.avg_entry_price)
+        for s, p in account.positions.items()
+        if p.qty > 0
+    )
+    short_value = sum(
+        p.qty * account.prices.get(s, p.avg_entry_price)
+        for s, p in account.positions.items()
+        if p.qty < 0
+    )
     return {
         "id": ACCOUNT_ID,
         "account_number": "PA0SIMULATOR",
@@ -150,16 +158,30 @@ def error_json(code: int, message: str) -> dict[str, Any]:
 def bar_message(symbol: str, timestamp: datetime, bar: dict[str, float]) -> dict[str, Any]:
     """One bar as the market-data stream sends it (msgpack; `t` is a msgpack Timestamp)."""
     return {
-        "T": "b", "S": symbol, "o": bar["open"], "h": bar["high"], "l": bar["low"], "c": bar["close"],
-        "v": bar["volume"], "t": msgpack.Timestamp.from_datetime(timestamp), "n": 1, "vw": bar["close"],
+        "T": "b",
+        "S": symbol,
+        "o": bar["open"],
+        "h": bar["high"],
+        "l": bar["low"],
+        "c": bar["close"],
+        "v": bar["volume"],
+        "t": msgpack.Timestamp.from_datetime(timestamp),
+        "n": 1,
+        "vw": bar["close"],
     }
 
 
 def bar_json(timestamp: datetime, bar: dict[str, float]) -> dict[str, Any]:
     """One bar as the historical REST endpoint returns it."""
     return {
-        "t": timestamp.isoformat().replace("+00:00", "Z"), "o": bar["open"], "h": bar["high"], "l": bar["low"],
-        "c": bar["close"], "v": bar["volume"], "n": 1, "vw": bar["close"],
+        "t": timestamp.isoformat().replace("+00:00", "Z"),
+        "o": bar["open"],
+        "h": bar["high"],
+        "l": bar["low"],
+        "c": bar["close"],
+        "v": bar["volume"],
+        "n": 1,
+        "vw": bar["close"],
     }
 
 

@@ -1,0 +1,158 @@
+"""The metrics endpoint, scraped over real HTTP while an engine run is in progress."""
+
+from __future__ import annotations
+
+import urllib.error
+import urllib.request
+
+import pytest
+from ml4t.backtest import Strategy
+from prometheus_client.parser import text_string_to_metric_families
+
+from ml4t_live_core.compose import build
+from ml4t_live_core.errors import ConfigError
+from ml4t_live_core.memory_store import MemoryStateStore
+from ml4t_live_core.plugins import LOAD_ENV_VAR
+
+# Runs of the engine need the sim plugin's broker and feeds; alone with the core, these skip.
+sim = pytest.importorskip("ml4t_live_sim")
+ReplayFeed, SyntheticConfig, synthetic_bars = (
+    sim.ReplayFeed,
+    sim.SyntheticConfig,
+    sim.feeds.synthetic_bars,
+)
+
+
+class ScrapeMidRun(Strategy):
+    """Buys one share a bar, sends one order it cannot afford, scrapes at bar 10."""
+
+    def __init__(self) -> None:
+        self.bars = 0
+        self.exporter = None  # set by the test once the runtime is built
+        self.port: int | None = None
+        self.scraped: dict[str, list] = {}
+
+    def on_data(self, timestamp, data, context, broker):  # type: ignore[no-untyped-def]
+        self.bars += 1
+        if self.bars == 1:
+            broker.submit_order("A000", 1_000_000)  # the sim broker rejects: insufficient cash
+        broker.submit_order("A001", 1)
+        if self.bars == 10:
+            self.port = self.exporter.port
+            body = (
+                urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=5)
+                .read()
+                .decode()
+            )
+            self.scraped = {
+                family.name: [(s.name, s.labels, s.value) for s in family.samples]
+                for family in text_string_to_metric_families(body)
+            }
+
+
+@pytest.fixture
+def runtime_with_exporter(monkeypatch):
+    monkeypatch.setenv(LOAD_ENV_VAR, "sim,prometheus")
+    strategy = ScrapeMidRun()
+    runtime = build(
+        strategy,
+        None,
+        overrides={"runtime": {"strategy_id": "metrics"}, "observers": {"prometheus": {"port": 0}}},
+        feed=ReplayFeed(data=synthetic_bars(SyntheticConfig(assets=2, bars=15, seed=1))),
+        store=MemoryStateStore(),
+    )
+    strategy.exporter = runtime.plugins.pm.get_plugin("observer:prometheus")
+    return strategy, runtime
+
+
+def _value(scraped: dict[str, list], family: str, sample: str, **labels: str) -> float:
+    return next(
+        v
+        for name, got, v in scraped[family]
+        if name == sample and all(got.get(k) == x for k, x in labels.items())
+    )
+
+
+async def test_scrape_during_a_run_reports_bars_orders_rejections_and_callbacks(
+    runtime_with_exporter,
+):
+    strategy, runtime = runtime_with_exporter
+    await runtime.engine.run(install_signal_handlers=False)
+
+    scraped = strategy.scraped
+    assert _value(scraped, "ml4t_live_bars", "ml4t_live_bars_total") == 10
+    assert _value(scraped, "ml4t_live_orders_submitted", "ml4t_live_orders_submitted_total") == 11
+    assert (
+        _value(
+            scraped, "ml4t_live_orders_rejected", "ml4t_live_orders_rejected_total", check="broker"
+        )
+        == 1
+    )
+    # 9 callbacks had finished when the 10th scraped
+    assert (
+        _value(
+            scraped,
+            "ml4t_live_strategy_callback_seconds",
+            "ml4t_live_strategy_callback_seconds_count",
+        )
+        == 9
+    )
+    assert (
+        _value(
+            scraped,
+            "ml4t_live_trading_state",
+            "ml4t_live_trading_state",
+            ml4t_live_trading_state="active",
+        )
+        == 1
+    )
+    assert (
+        _value(
+            scraped,
+            "ml4t_live_trading_state",
+            "ml4t_live_trading_state",
+            ml4t_live_trading_state="halted",
+        )
+        == 0
+    )
+    assert _value(scraped, "ml4t_live_connected", "ml4t_live_connected") == 1
+    assert _value(scraped, "ml4t_live_open_positions", "ml4t_live_open_positions") == 1
+    assert 99_000 < _value(scraped, "ml4t_live_equity", "ml4t_live_equity") < 101_000
+    assert _value(scraped, "ml4t_live_gross_exposure", "ml4t_live_gross_exposure") > 0
+    # the endpoint lives exactly as long as the run
+    with pytest.raises(urllib.error.URLError):
+        urllib.request.urlopen(f"http://127.0.0.1:{strategy.port}/metrics", timeout=2)
+
+
+def test_bad_port_names_the_section_and_key(monkeypatch):
+    monkeypatch.setenv(LOAD_ENV_VAR, "sim,prometheus")
+    with pytest.raises(ConfigError, match=r"\[observers.prometheus\].*'port'"):
+        build(
+            ScrapeMidRun(),
+            None,
+            overrides={"observers": {"prometheus": {"port": 70000}}},
+            store=MemoryStateStore(),
+            feed=ReplayFeed(data=synthetic_bars(SyntheticConfig(assets=1, bars=2))),
+        )
+
+
+async def test_a_busy_port_stops_the_run_before_the_strategy_starts(monkeypatch):
+    import socket
+
+    from ml4t_live_core.errors import PluginError
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        monkeypatch.setenv(LOAD_ENV_VAR, "sim,prometheus")
+        strategy = ScrapeMidRun()
+        runtime = build(
+            strategy,
+            None,
+            overrides={"observers": {"prometheus": {"port": taken.getsockname()[1]}}},
+            store=MemoryStateStore(),
+            feed=ReplayFeed(data=synthetic_bars(SyntheticConfig(assets=1, bars=3))),
+        )
+        with pytest.raises(PluginError, match="cannot listen"):
+            await runtime.engine.run(install_signal_handlers=False)
+    assert strategy.bars == 0
