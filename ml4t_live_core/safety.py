@@ -370,6 +370,10 @@ class SafeBroker(AccountBook):
                 self.buying_power = event.snapshot.buying_power
             self.hooks.ml4t_live_on_account(snapshot=event.snapshot, context=self)
         elif isinstance(event, ConnectionEvent):
+            # only after a reported loss: a plugin may announce its first connect as an event too
+            regained = event.connected and not self.connected
+            if regained and self.stats.disconnects > self.stats.reconnects:
+                self.stats.reconnects += 1
             self.connected = event.connected
             self.stats.connected = event.connected
             if not event.connected:

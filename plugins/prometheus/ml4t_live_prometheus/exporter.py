@@ -56,6 +56,7 @@ class RuntimeCollector(Collector):
             ("ml4t_live_orders_submitted", "Orders that passed every check and were sent", s.orders_submitted),
             ("ml4t_live_fills", "Executions applied to the portfolio", s.fills),
             ("ml4t_live_disconnects", "Broker connection losses (each followed by a reconnect attempt)", s.disconnects),
+            ("ml4t_live_reconnects", "Broker connections regained after a loss", s.reconnects),
         ):
             yield CounterMetricFamily(name, doc, value=value)
         rejected = CounterMetricFamily("ml4t_live_orders_rejected", "Rejected orders by check", labels=["check"])
