@@ -282,6 +282,19 @@ class ThreadSafeBrokerWrapper:
     def get_cash(self) -> float:
         return self._safe.ledger.cash
 
+    # The backtest Broker exposes these as properties too; strategies read them directly.
+    @property
+    def cash(self) -> float:
+        return self.get_cash()
+
+    @property
+    def orders(self) -> list[Order]:
+        return list(self.get_orders())
+
+    @property
+    def fills(self) -> list[Fill]:
+        return self.get_fills()
+
     def get_account_value(self) -> float:
         return self._safe.equity()
 
