@@ -182,7 +182,8 @@ class ReadsEveryBrokerName(Strategy):
                 self.outcomes[name] = exc
         self.views = {
             "cash": (broker.cash, broker.get_cash()),
-            "orders": ([o.order_id for o in broker.orders], [o.order_id for o in broker.get_orders()]),
+            "orders": ([o.order_id for o in broker.orders],
+                       [o.order_id for o in broker.get_orders()]),
             "fills": ([f.order_id for f in broker.fills], [f.order_id for f in broker.get_fills()]),
         }
 
