@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -79,8 +80,11 @@ def test_sigterm_ends_cleanly_with_on_end_and_exit_code_zero(tmp_path):
     (tmp_path / "strategy.py").write_text(STRATEGY.format(markers=str(tmp_path)))
     config = tmp_path / "live.toml"
     config.write_text('[feed]\nuse = "synthetic"\n[feed.synthetic]\nassets = 2\nbars = 3000\n')
-    proc = subprocess.Popen([str(SCRIPT), "run", f"{tmp_path / 'strategy.py'}:Slow", "--config", str(config)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    env = {**os.environ, "ML4T_LIVE__OBSERVERS__PROMETHEUS__PORT": "0"}  # 9464 may be taken here
+    proc = subprocess.Popen(
+        [str(SCRIPT), "run", f"{tmp_path / 'strategy.py'}:Slow", "--config", str(config)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path, env=env,
+    )
     deadline = time.monotonic() + 60
     while not (tmp_path / "started").exists():
         assert proc.poll() is None, proc.communicate()
@@ -109,3 +113,63 @@ def test_run_with_a_bad_target_is_a_usage_error(tmp_path, target):
     (tmp_path / "live.toml").write_text("")
     result = cli("run", target, "--config", "live.toml", cwd=tmp_path, env={**os.environ})
     assert result.returncode == 2 and "TARGET" in result.stderr
+
+
+MID_CALLBACK = """
+import time
+from pathlib import Path
+from ml4t.backtest import Strategy
+
+LOG = Path({log!r})
+
+class Steady(Strategy):
+    def __init__(self):
+        self.bars = 0
+
+    def on_data(self, timestamp, data, context, broker):
+        self.bars += 1
+        with LOG.open("a") as out:
+            out.write(f"begin {{self.bars}}\\n")
+        if self.bars == 1:
+            broker.submit_order("A000", 3)
+        time.sleep(0.25)
+        with LOG.open("a") as out:
+            out.write(f"end {{self.bars}}\\n")
+
+    def on_end(self, broker):
+        with LOG.open("a") as out:
+            out.write(f"on_end {{broker.get_position('A000').quantity:g}}\\n")
+"""
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_stop_signal_mid_callback_finishes_it_then_on_end_persists_and_exits_zero(
+    tmp_path, signum
+):
+    log = tmp_path / "calls.log"
+    (tmp_path / "strategy.py").write_text(MID_CALLBACK.format(log=str(log)))
+    (tmp_path / "live.toml").write_text(
+        '[runtime]\nstrategy_id = "sig"\n'
+        '[feed]\nuse = "synthetic"\n[feed.synthetic]\nassets = 1\nbars = 500\n'
+        f'[state]\nuse = "json"\n[state.json]\ndirectory = "{tmp_path / "state"}"\n')
+    env = {**os.environ, "ML4T_LIVE_LOAD_PLUGINS": "sim,state-json"}
+    proc = subprocess.Popen(
+        [str(SCRIPT), "run", "strategy.py:Steady", "--config", "live.toml"],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not (log.exists() and log.read_text().endswith("begin 3\n")):  # in the 3rd callback
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    proc.send_signal(signum)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err[-2000:]
+    calls = log.read_text().splitlines()
+    assert calls == ["begin 1", "end 1", "begin 2", "end 2", "begin 3", "end 3", "on_end 3"], calls
+    state = json.loads((tmp_path / "state" / "state.json").read_text())
+    assert state["orders_total"] == 1 and state["next_client_order_seq"] == 2  # persisted at stop
+    lines = (tmp_path / "state" / "journal.jsonl").read_text().splitlines()
+    journal = [json.loads(line) for line in lines]
+    events = [r["event"] for r in journal if r.get("asset") == "A000"]
+    assert events[0] == "submitted" and "filled" in events, events
