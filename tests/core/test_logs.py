@@ -58,6 +58,8 @@ def test_secrets_from_the_environment_urls_and_plugins_are_redacted(captured):
         log.exception("request failed")
     logging.getLogger("urllib3").warning("retrying with %s", SECRET)  # a library's own logger
     text = out.getvalue()
+    events = [json.loads(line) for line in text.splitlines()]  # a traceback stays in its event
+    assert len(events) == 4 and "Traceback" in events[2]["message"]
     assert SECRET not in text and "hunter22" not in text and "DU1234567" not in text
     assert text.count(logs.REDACTED) >= 5
     assert "redis://trader:***@127.0.0.1:6379/0" in text
