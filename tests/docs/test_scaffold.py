@@ -145,12 +145,14 @@ def test_an_installed_scaffold_is_listed_by_ml4t_live_plugins(tmp_path: Path):
                    check=True, capture_output=True, timeout=120)
     try:
         env = {k: v for k, v in os.environ.items() if not k.startswith("ML4T_LIVE")}
-        out = subprocess.run([sys.executable, "-m", "ml4t_live_core", "plugins", "--json"],
-                             env=env, capture_output=True, text=True, timeout=120, check=True).stdout
+        listed = subprocess.run([sys.executable, "-m", "ml4t_live_core", "plugins", "--json"],
+                                env=env, capture_output=True, text=True, timeout=120, check=True)
     finally:
-        subprocess.run([*pip, "uninstall", "ml4t-live-scaffold-probe", "--python", sys.executable],
-                       check=True, capture_output=True, timeout=120)
-    info = {i["name"]: i for i in json.loads(out)}["scaffold-probe"]
+        subprocess.run(
+            [*pip, "uninstall", "ml4t-live-scaffold-probe", "--python", sys.executable],
+            check=True, capture_output=True, timeout=120,
+        )
+    info = {i["name"]: i for i in json.loads(listed.stdout)}["scaffold-probe"]
     assert info["distribution"] == "ml4t-live-scaffold-probe"
     assert info["entry_point"] == "scaffold-probe = ml4t_live_scaffold_probe.plugin"
     assert info["registrations"] == ["broker:scaffold-probe"]
