@@ -41,7 +41,7 @@ class Accumulate(Strategy):
 @pytest.fixture
 def ran(tmp_path, monkeypatch):
     """A finished run with the JSON backend; returns (config path, the runtime's final view)."""
-    monkeypatch.setenv(LOAD_ENV_VAR, "sim,state-json")
+    monkeypatch.setenv(LOAD_ENV_VAR, "sim,state-json,report")
     bars = tmp_path / "bars.csv"
     synthetic_bars(SyntheticConfig(assets=2, bars=40, seed=2)).write_csv(bars)
     config = tmp_path / "live.toml"
@@ -61,6 +61,9 @@ def ran(tmp_path, monkeypatch):
     result = CliRunner().invoke(main, ["run", f"{tmp_path / 'strategy.py'}:Accumulate", "--config", str(config),
                                        "--report-dir", str(tmp_path / "reports")])
     assert result.exit_code == 0, result.output
+    # the session report is written at the end of every run, and its path printed
+    (html,) = (tmp_path / "reports").glob("session-*.html")
+    assert f"report: {html}" in result.output.replace("\n", "")
     return config
 
 
