@@ -62,6 +62,7 @@ class ScrapeMidRun(Strategy):
         broker.submit_order("A001", 1)
         if self.bars == 10:
             self.port = self.exporter.port
+            self.bound = self.exporter._server.server_address[0]
             body = urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=5).read().decode()
             self.scraped = {
                 family.name: [(s.name, s.labels, s.value) for s in family.samples]
@@ -92,6 +93,7 @@ async def test_scrape_during_a_run_reports_bars_orders_rejections_and_callbacks(
     await runtime.engine.run(install_signal_handlers=False)
 
     scraped = strategy.scraped
+    assert strategy.bound == "127.0.0.1"  # loopback by default: metrics reveal positions
     assert _value(scraped, "ml4t_live_bars", "ml4t_live_bars_total") == 10
     assert _value(scraped, "ml4t_live_orders_submitted", "ml4t_live_orders_submitted_total") == 11
     assert _value(scraped, "ml4t_live_orders_rejected", "ml4t_live_orders_rejected_total", check="broker") == 1
