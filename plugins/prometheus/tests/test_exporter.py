@@ -59,6 +59,8 @@ class ScrapeMidRun(Strategy):
         self.bars += 1
         if self.bars == 1:
             broker.submit_order("A000", 1_000_000)  # the sim broker rejects: insufficient cash
+        if self.bars == 2:
+            broker.submit_order("A000", 3_000_000)  # the order-size check rejects: never sent
         broker.submit_order("A001", 1)
         if self.bars == 10:
             self.port = self.exporter.port
@@ -72,11 +74,12 @@ class ScrapeMidRun(Strategy):
 
 @pytest.fixture
 def runtime_with_exporter(monkeypatch):
-    monkeypatch.setenv(LOAD_ENV_VAR, "sim,prometheus")
+    monkeypatch.setenv(LOAD_ENV_VAR, "sim,prometheus,order-size")
     strategy = ScrapeMidRun()
     runtime = build(
         strategy, None,
-        overrides={"runtime": {"strategy_id": "metrics"}, "observers": {"prometheus": {"port": 0}}},
+        overrides={"runtime": {"strategy_id": "metrics"}, "observers": {"prometheus": {"port": 0}},
+                   "risk": {"order-size": {"max_shares": 2_000_000}}},
         feed=ReplayFeed(data=synthetic_bars(SyntheticConfig(assets=2, bars=15, seed=1))),
         store=MemoryStateStore(), broker=FlakySimBroker(), clock=LateClock(),
     )
@@ -97,6 +100,8 @@ async def test_scrape_during_a_run_reports_bars_orders_rejections_and_callbacks(
     assert _value(scraped, "ml4t_live_bars", "ml4t_live_bars_total") == 10
     assert _value(scraped, "ml4t_live_orders_submitted", "ml4t_live_orders_submitted_total") == 11
     assert _value(scraped, "ml4t_live_orders_rejected", "ml4t_live_orders_rejected_total", check="broker") == 1
+    assert _value(scraped, "ml4t_live_orders_rejected", "ml4t_live_orders_rejected_total",
+                  check="order-size") == 1
     # 9 callbacks had finished when the 10th scraped
     assert _value(scraped, "ml4t_live_strategy_callback_seconds", "ml4t_live_strategy_callback_seconds_count") == 9
     assert _value(scraped, "ml4t_live_trading_state", "ml4t_live_trading_state", ml4t_live_trading_state="active") == 1
