@@ -50,7 +50,11 @@ class RuntimeConfig(PluginConfig):
     #: "latest" keeps only the newest waiting bar and counts the ones it skipped.
     busy_policy: Literal["block", "latest"] = "block"
     raise_on_rejection: bool = False
+    #: Seconds the broker may take to acknowledge an order, cancel or modify; an order with no
+    #: answer by then comes back PENDING under its client id (reconciliation decides).
     order_timeout: float = Field(default=10.0, gt=0)
+    #: Seconds a read that needs the event loop may take; order calls from the strategy wait
+    #: order_timeout + getter_timeout, then raise BrokerUnavailableError naming the call.
     getter_timeout: float = Field(default=2.0, gt=0)
     timezone: str = "America/New_York"
     account: str = "default"

@@ -180,7 +180,9 @@ class SafeBroker(AccountBook):
             result = await asyncio.wait_for(self.venue.submit_order(copy.copy(order)), self.runtime.order_timeout)
         except TimeoutError:
             # The order may exist at the broker; it keeps its id and reconciliation decides.
-            log.warning("order %s: no acknowledgement within %.1fs", order.order_id, self.runtime.order_timeout)
+            log.warning("order %s: no acknowledgement within %.1fs", order.order_id,
+                        self.runtime.order_timeout,
+                        extra={"order_id": order.order_id, "asset": order.asset})
             return copy.copy(order)
         except BrokerUnavailableError as exc:
             self._remove_pending(order)
@@ -226,7 +228,9 @@ class SafeBroker(AccountBook):
         try:
             results = await asyncio.wait_for(native(copy.copy(entry), copy.copy(tp), copy.copy(sl)), self.runtime.order_timeout)
         except TimeoutError:
-            log.warning("bracket %s: no acknowledgement within %.1fs", entry.order_id, self.runtime.order_timeout)
+            log.warning("bracket %s: no acknowledgement within %.1fs", entry.order_id,
+                        self.runtime.order_timeout,
+                        extra={"order_id": entry.order_id, "asset": entry.asset})
             return copy.copy(entry), copy.copy(tp), copy.copy(sl)
         for mine, theirs in zip((entry, tp, sl), results, strict=True):
             self._absorb_result(mine, theirs)
@@ -394,6 +398,8 @@ class SafeBroker(AccountBook):
         self.last_rejection_reason = reason
         self.stats.orders_rejected += 1
         self.stats.rejections_by_check["broker"] = self.stats.rejections_by_check.get("broker", 0) + 1
+        log.info("order rejected by the broker: %s %s %s (%s)", order.side.name, order.quantity,
+                 order.asset, reason, extra={"order_id": order.order_id, "asset": order.asset})
         self._journal_later(order, JournalEvent.REJECTED, reasons=(f"broker: {reason}",))
 
     # --- broker events (on the loop) ------------------------------------------------------
@@ -408,6 +414,10 @@ class SafeBroker(AccountBook):
                 self.buying_power = event.snapshot.buying_power
             self.hooks.ml4t_live_on_account(snapshot=event.snapshot, context=self)
         elif isinstance(event, ConnectionEvent):
+            # only after a reported loss: a plugin may announce its first connect as an event too
+            regained = event.connected and not self.connected
+            if regained and self.stats.disconnects > self.stats.reconnects:
+                self.stats.reconnects += 1
             self.connected = event.connected
             self.stats.connected = event.connected
             if not event.connected:
@@ -417,7 +427,8 @@ class SafeBroker(AccountBook):
     def _on_status(self, event: OrderStatusEvent) -> None:
         order = self._orders.get(event.client_order_id)
         if order is None:
-            log.warning("status for unknown order %s: %s", event.client_order_id, event.status.value)
+            log.warning("status for unknown order %s: %s", event.client_order_id,
+                        event.status.value, extra={"order_id": event.client_order_id})
             return
         if event.status is OrderStatus.REJECTED:
             self._broker_rejected(order, event.reason or "rejected by broker")

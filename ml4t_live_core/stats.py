@@ -15,6 +15,8 @@ class RuntimeStats:
     orders_rejected: int = 0
     fills: int = 0
     disconnects: int = 0
+    #: Connections regained after a loss (a reconnect the broker plugin reported).
+    reconnects: int = 0
     connected: bool = False
     trading_state: str = "active"
     last_bar_time: datetime | None = None

@@ -49,7 +49,11 @@ class ThreadSafeBrokerWrapper:
     ):
         self._safe = safe
         self._loop = loop
-        self._order_timeout = order_timeout
+        # SafeBroker bounds the venue call by order_timeout itself and then answers (an order
+        # with no acknowledgement comes back PENDING under its id). The hop waits longer, by a
+        # getter's bound for the checks and the journal, so the strategy gets that answer and
+        # never a hop timeout for an order that may exist at the broker (it would resend it).
+        self._order_timeout = order_timeout + getter_timeout
         self._getter_timeout = getter_timeout
         self.share_type = share_type
         self._controls: list[TradingControl] = []
@@ -451,6 +455,19 @@ class ThreadSafeBrokerWrapper:
 
     def get_cash(self) -> float:
         return self._safe.ledger.cash
+
+    # The backtest Broker exposes these as properties too; strategies read them directly.
+    @property
+    def cash(self) -> float:
+        return self.get_cash()
+
+    @property
+    def orders(self) -> list[Order]:
+        return list(self.get_orders())
+
+    @property
+    def fills(self) -> list[Fill]:
+        return self.get_fills()
 
     def get_account_value(self) -> float:
         return self._safe.equity()

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -20,11 +23,41 @@ def cli(*args: str, **kwargs) -> subprocess.CompletedProcess[str]:  # type: igno
     )
 
 
+def _assert_demo_filled(stdout: str) -> None:
+    """The summary counts fills by the sim broker and the orders table shows filled rows."""
+    fills = re.search(r"\bfills (\d+)\b", stdout)
+    assert fills is not None and int(fills.group(1)) > 0, stdout[-2000:]
+    assert re.search(r"│ (BUY|SELL) .* filled ", stdout) and "Final portfolio" in stdout
+
+
 def test_demo_runs_offline_and_shows_filled_orders():
     result = cli("demo", "--bars", "120")
     assert result.returncode == 0, result.stderr
-    assert "filled" in result.stdout and "Final portfolio" in result.stdout
-    assert "fills 0 " not in result.stdout
+    _assert_demo_filled(result.stdout)
+
+
+@pytest.mark.slow
+def test_demo_runs_in_a_fresh_clone(tmp_path):
+    """What the README promises: in a fresh clone, `uv run ml4t-live demo` just works."""
+    root = Path(__file__).resolve().parents[2]
+    if not (root / ".git").exists():
+        pytest.skip("not a git checkout")
+    uv = os.environ.get("UV") or shutil.which("uv")
+    assert uv, "uv is needed (the README's set-up command)"
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(root), str(clone)], check=True, timeout=120)
+    outside = ("ML4T_LIVE", "VIRTUAL_ENV", "UV_PROJECT")  # the clone gets its own environment
+    env = {k: v for k, v in os.environ.items() if not k.startswith(outside)}
+    result = subprocess.run(
+        [uv, "run", "ml4t-live", "demo", "--bars", "120"],
+        cwd=clone,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    _assert_demo_filled(result.stdout)
 
 
 def test_version():
@@ -114,3 +147,68 @@ def test_demo_on_a_venue_whose_broker_plugin_is_missing_says_what_to_install():
     message = " ".join(result.stderr.split())
     assert "--broker alpaca-sim needs the broker 'alpaca' and feed 'alpaca' plugin(s)" in message
     assert 'pip install "ml4t-live[alpaca]"' in message
+
+
+MID_CALLBACK = """
+import time
+from pathlib import Path
+from ml4t.backtest import Strategy
+
+LOG = Path({log!r})
+
+class Steady(Strategy):
+    def __init__(self):
+        self.bars = 0
+
+    def on_data(self, timestamp, data, context, broker):
+        self.bars += 1
+        with LOG.open("a") as out:
+            out.write(f"begin {{self.bars}}\\n")
+        if self.bars == 1:
+            broker.submit_order("A000", 3)
+        time.sleep(0.25)
+        with LOG.open("a") as out:
+            out.write(f"end {{self.bars}}\\n")
+
+    def on_end(self, broker):
+        with LOG.open("a") as out:
+            out.write(f"on_end {{broker.get_position('A000').quantity:g}}\\n")
+"""
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_stop_signal_mid_callback_finishes_it_then_on_end_persists_and_exits_zero(
+    tmp_path, signum
+):
+    log = tmp_path / "calls.log"
+    (tmp_path / "strategy.py").write_text(MID_CALLBACK.format(log=str(log)))
+    (tmp_path / "live.toml").write_text(
+        '[runtime]\nstrategy_id = "sig"\n'
+        '[feed]\nuse = "synthetic"\n[feed.synthetic]\nassets = 1\nbars = 500\n'
+        f'[state]\nuse = "json"\n[state.json]\ndirectory = "{tmp_path / "state"}"\n'
+    )
+    env = {**os.environ, "ML4T_LIVE_LOAD_PLUGINS": "sim,state-json"}
+    proc = subprocess.Popen(
+        [str(SCRIPT), "run", "strategy.py:Steady", "--config", "live.toml"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not (log.exists() and log.read_text().endswith("begin 3\n")):  # in the 3rd callback
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    proc.send_signal(signum)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err[-2000:]
+    calls = log.read_text().splitlines()
+    assert calls == ["begin 1", "end 1", "begin 2", "end 2", "begin 3", "end 3", "on_end 3"], calls
+    state = json.loads((tmp_path / "state" / "state.json").read_text())
+    assert state["orders_total"] == 1 and state["next_client_order_seq"] == 2  # persisted at stop
+    lines = (tmp_path / "state" / "journal.jsonl").read_text().splitlines()
+    journal = [json.loads(line) for line in lines]
+    events = [r["event"] for r in journal if r.get("asset") == "A000"]
+    assert events[0] == "submitted" and "filled" in events, events

@@ -66,6 +66,8 @@ def test_secrets_from_the_environment_urls_and_plugins_are_redacted(captured):
         log.exception("request failed")
     logging.getLogger("urllib3").warning("retrying with %s", SECRET)  # a library's own logger
     text = out.getvalue()
+    events = [json.loads(line) for line in text.splitlines()]  # a traceback stays in its event
+    assert len(events) == 4 and "Traceback" in events[2]["message"]
     assert SECRET not in text and "hunter22" not in text and "DU1234567" not in text
     assert text.count(logs.REDACTED) >= 5
     assert "redis://trader:***@127.0.0.1:6379/0" in text
@@ -107,3 +109,59 @@ def test_cli_json_logs_from_a_real_run_parse_and_carry_no_secret(tmp_path):
     assert events, "an INFO run logs something"
     assert all({"timestamp", "level", "component", "message"} <= set(e) for e in events)
     assert SECRET not in result.stderr and SECRET not in result.stdout
+
+
+RUN_STRATEGY = """
+from ml4t.backtest import Strategy
+
+class TooBig(Strategy):
+    def __init__(self):
+        self.sent = False
+    def on_data(self, timestamp, data, context, broker):
+        if not self.sent:
+            self.sent = True
+            print("REJECTED-ID", broker.submit_order("A000", 500).order_id)
+            print("UNAFFORDABLE-ID", broker.submit_order("A000", 90).order_id)
+"""
+
+RUN_CONFIG = """
+[runtime]
+strategy_id = "logs"
+[feed]
+use = "synthetic"
+[feed.synthetic]
+assets = 1
+bars = 5
+[broker.sim]
+initial_cash = 1000
+[risk.order-size]
+max_shares = 100
+[logging]
+format = "text"
+level = "WARNING"
+levels = { safety = "INFO" }
+"""
+
+
+def test_config_file_levels_and_the_order_id_reach_a_real_runs_json_lines(tmp_path):
+    """[logging] levels from the TOML file apply per component; --log-format json wins over the
+    file's format; each rejected order's log event (a check's, the broker's) carries its client
+    order id."""
+    (tmp_path / "strategy.py").write_text(RUN_STRATEGY)
+    (tmp_path / "live.toml").write_text(RUN_CONFIG)
+    env = {**os.environ, "ML4T_LIVE_LOAD_PLUGINS": "sim,order-size"}
+    result = subprocess.run(
+        [sys.executable, "-m", "ml4t_live_core", "--log-format", "json",
+         "run", "strategy.py:TooBig", "--config", "live.toml"],
+        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    order_id = result.stdout.split("REJECTED-ID", 1)[1].split()[0]
+    unaffordable_id = result.stdout.split("UNAFFORDABLE-ID", 1)[1].split()[0]
+    events = [json.loads(line) for line in result.stderr.splitlines() if line.strip()]
+    below_warning = [e for e in events if e["level"] in ("DEBUG", "INFO")]
+    assert below_warning and {e["component"] for e in below_warning} == {"safety"}
+    (rejected,) = [e for e in below_warning if "order rejected:" in e["message"]]
+    assert rejected["order_id"] == order_id and "order-size" in rejected["message"]
+    (refused,) = [e for e in below_warning if "order rejected by the broker" in e["message"]]
+    assert refused["order_id"] == unaffordable_id and refused["asset"] == "A000"

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import re
+import signal
+import subprocess
+import sys
 import textwrap
+import threading
+import time
 
 import pytest
 from click.testing import CliRunner
@@ -34,7 +41,7 @@ class Accumulate(Strategy):
 @pytest.fixture
 def ran(tmp_path, monkeypatch):
     """A finished run with the JSON backend; returns (config path, the runtime's final view)."""
-    monkeypatch.setenv(LOAD_ENV_VAR, "sim,state-json")
+    monkeypatch.setenv(LOAD_ENV_VAR, "sim,state-json,report")
     bars = tmp_path / "bars.csv"
     synthetic_bars(SyntheticConfig(assets=2, bars=40, seed=2)).write_csv(bars)
     config = tmp_path / "live.toml"
@@ -63,6 +70,9 @@ def ran(tmp_path, monkeypatch):
         ],
     )
     assert result.exit_code == 0, result.output
+    # the session report is written at the end of every run, and its path printed
+    (html,) = (tmp_path / "reports").glob("session-*.html")
+    assert f"report: {html}" in result.output.replace("\n", "")
     return config
 
 
@@ -134,3 +144,74 @@ def test_status_on_corrupt_state_fails_closed_with_the_reset_command(ran, tmp_pa
             path.write_bytes(b"\x00garbage")
     result = CliRunner().invoke(main, ["status", "--config", str(ran)])
     assert result.exit_code != 0 and "ml4t-live state reset --confirm" in result.output
+
+
+LIVE_STRATEGY = '''
+import time
+from ml4t.backtest import Strategy
+
+class Steady(Strategy):
+    def __init__(self):
+        self.bars = 0
+
+    def on_data(self, timestamp, data, context, broker):
+        self.bars += 1
+        if self.bars == 2:
+            broker.submit_order("A000", 4)
+        time.sleep(0.05)
+'''
+
+
+def test_status_of_a_running_engine_reads_its_store_and_its_metrics(tmp_path):
+    """While `ml4t-live run` trades, `status` reads the same JSON store and the live endpoint."""
+    (tmp_path / "strategy.py").write_text(LIVE_STRATEGY)
+    config = tmp_path / "live.toml"
+    config.write_text(textwrap.dedent(f"""
+        [runtime]
+        strategy_id = "live-status"
+        [feed]
+        use = "synthetic"
+        [feed.synthetic]
+        assets = 2
+        bars = 2000
+        [state]
+        use = "json"
+        [state.json]
+        directory = "{tmp_path / 'state'}"
+        [observers.prometheus]
+        port = 0
+    """))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ML4T_LIVE")}
+    env[LOAD_ENV_VAR] = "sim,state-json,prometheus"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ml4t_live_core", "run", "strategy.py:Steady", "--config",
+         str(config)],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    stderr: list[str] = []
+    drain = threading.Thread(target=lambda: stderr.extend(iter(proc.stderr.readline, "")))
+    drain.daemon = True
+    drain.start()
+    try:
+        deadline = time.monotonic() + 60
+        url = None
+        while url is None:
+            assert proc.poll() is None and time.monotonic() < deadline, "".join(stderr)[-2000:]
+            found = re.search(r"http://127\.0\.0\.1:\d+/metrics", "".join(stderr).replace("\n", ""))
+            url = found.group(0) if found else None
+            time.sleep(0.05)
+        journal = tmp_path / "state" / "journal.jsonl"
+        while not (journal.exists() and '"filled"' in journal.read_text()):
+            assert proc.poll() is None and time.monotonic() < deadline, "".join(stderr)[-2000:]
+            time.sleep(0.05)
+        env_status = {"COLUMNS": "220", LOAD_ENV_VAR: "sim,state-json,prometheus"}
+        result = CliRunner().invoke(main, ["status", "--config", str(config), "--metrics", url],
+                                    env=env_status)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=60)
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert re.search(r"running: equity [\d,]+\.\d\d, connected, \d+ bars", out), out
+    assert "ACTIVE" in out and "A000" in out and "filled" in out
+    assert proc.returncode == 0

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from ml4t.backtest import OrderStatus, RebalanceConfig, Strategy, TargetWeightExecutor
+from ml4t.backtest import Broker, OrderStatus, RebalanceConfig, Strategy, TargetWeightExecutor
 from ml4t.backtest.controls import OrderConstraints, TradingControlViolation
 from ml4t.backtest.example_data import ExampleRoundTrip, load_example_prices
 
@@ -173,3 +173,46 @@ async def test_raise_on_rejection_raises_a_trading_control_violation(make_runtim
     (error,) = strategy.raised
     assert isinstance(error, TradingControlViolation) and error.checks == ("max-qty",)
     assert runtime.safe.stats.orders_rejected == 1
+
+
+class ReadsEveryBrokerName(Strategy):
+    """On the 3rd bar (after fills), touches every public name of the backtest Broker."""
+
+    def __init__(self) -> None:
+        self.bars = 0
+        self.outcomes: dict[str, object] = {}
+        self.views: dict[str, tuple] = {}
+
+    def on_data(self, timestamp, data, context, broker):  # type: ignore[no-untyped-def]
+        self.bars += 1
+        if self.bars == 1:
+            broker.submit_order("A000", 5)
+        if self.bars != 3:
+            return
+        for name in (n for n in dir(Broker) if not n.startswith("_")):
+            try:
+                getattr(broker, name)
+                self.outcomes[name] = "ok"
+            except Exception as exc:  # noqa: BLE001 - recording what happened is the test
+                self.outcomes[name] = exc
+        self.views = {
+            "cash": (broker.cash, broker.get_cash()),
+            "orders": ([o.order_id for o in broker.orders],
+                       [o.order_id for o in broker.get_orders()]),
+            "fills": ([f.order_id for f in broker.fills], [f.order_id for f in broker.get_fills()]),
+        }
+
+
+async def test_every_backtest_broker_name_works_live_or_raises_naming_itself(make_runtime):
+    strategy = ReadsEveryBrokerName()
+    await make_runtime(strategy).engine.run(install_signal_handlers=False)
+    assert len(strategy.outcomes) >= 60
+    for name, outcome in strategy.outcomes.items():
+        if outcome != "ok":
+            assert isinstance(outcome, BacktestOnlyError) and name in str(outcome), (name, outcome)
+    # the read surface strategies use as attributes has live meanings, equal to the getters
+    for name in ("cash", "orders", "fills", "positions", "pending_orders", "last_rejection_reason"):
+        assert strategy.outcomes[name] == "ok", name
+    for name, (attribute, getter) in strategy.views.items():
+        assert attribute == getter, name
+    assert strategy.views["fills"][0]  # the first bar's order filled: the comparison saw something

@@ -64,3 +64,20 @@ def test_python_block_runs(block, example_plugins, tmp_path: Path):
         timeout=120,
     )
     assert result.returncode == 0, f"{block.id} failed:\n{result.stderr[-3000:]}"
+
+
+def _readme_blocks(lang: str) -> list[str]:
+    import re
+
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    return re.findall(rf"^```{lang}\n(.*?)^```", text, re.MULTILINE | re.DOTALL)
+
+
+def test_the_readme_config_validates_and_its_python_compiles(monkeypatch, tmp_path: Path):
+    (config,) = _readme_blocks("toml")
+    monkeypatch.delenv(LOAD_ENV_VAR, raising=False)
+    path = tmp_path / "live.toml"
+    path.write_text(config)
+    validate(read_raw(path, {}), load_plugins(), source="README.md")
+    for code in _readme_blocks("python"):
+        compile(code, "README.md", "exec")  # it names the reader's own strategy class

@@ -79,6 +79,7 @@ class RuntimeCollector(Collector):
                 "Broker connection losses (each followed by a reconnect attempt)",
                 s.disconnects,
             ),
+            ("ml4t_live_reconnects", "Broker connections regained after a loss", s.reconnects),
         ):
             yield CounterMetricFamily(name, doc, value=value)
         rejected = CounterMetricFamily(

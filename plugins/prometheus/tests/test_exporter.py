@@ -30,16 +30,22 @@ def _scrape(port: int) -> dict[str, float]:
 
 
 def test_scrape_reads_the_runtime_counters_and_the_account() -> None:
-    stats = RuntimeStats(bars=7, orders_submitted=3, fills=2, connected=True,
-                         last_bar_time=datetime(2024, 1, 2, 15, 0, tzinfo=UTC))
+    stats = RuntimeStats(
+        bars=7,
+        orders_submitted=3,
+        fills=2,
+        connected=True,
+        last_bar_time=datetime(2024, 1, 2, 15, 0, tzinfo=UTC),
+    )
     stats.rejections_by_check["order-size"] = 4
     context = risk_context(positions={"A": 10, "B": -5}, prices={"A": 50.0, "B": 20.0})
     exporter = PrometheusExporter(PrometheusConfig(port=0))
     exporter.ml4t_live_on_run_start(stats=stats, context=context)
     try:
         for seconds in (0.002, 0.02):
-            exporter.ml4t_live_on_bar_done(timestamp=context.now, stats=stats,
-                                           callback_seconds=seconds, context=context)
+            exporter.ml4t_live_on_bar_done(
+                timestamp=context.now, stats=stats, callback_seconds=seconds, context=context
+            )
         stats.bars += 1  # read at scrape time, never copied
         context.set_trading_state(TradingState.HALTED, "test")
         got = _scrape(exporter.port)

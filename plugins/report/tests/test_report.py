@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from ml4t.backtest import Strategy
-from ml4t_live_report.charts import EQUITY_COLOR
+from ml4t_live_report.charts import DRAWDOWN_COLOR, EQUITY_COLOR
 from ml4t_live_report.render import write_report
 from ml4t_live_report.session import build_session
 from PIL import Image
@@ -108,6 +108,14 @@ def test_report_has_equity_orders_and_rejections(journal, tmp_path):
         r"(src|href)\s*=\s*[\"']?(https?:|//)", html
     )  # self-contained
     assert "Insufficient cash" in html and "<td>broker</td>" in html
+    equity_chart = html.split("<figure id='equity-chart'>", 1)[1].split("</figure>", 1)[0]
+    assert DRAWDOWN_COLOR in equity_chart and "drawdown %" in equity_chart  # the drawdown panel
+    positions_chart = html.split("<figure id='positions-chart'>", 1)[1].split("</figure>", 1)[0]
+    assert "A000" in positions_chart and "no fills in this journal" not in positions_chart
+    orders = html.split("<table id='orders'>", 1)[1].split("</table>", 1)[0]
+    ids = {r.client_order_id for r in journal if r.client_order_id}
+    assert ids and all(f"<td>{i}</td>" in orders for i in ids)  # every order, one row each
+    assert orders.count("<tr class='rejected'>") == 1
     assert (
         files.equity_png.read_bytes().startswith(b"\x89PNG")
         and _blue_pixels(files.equity_png) > 200

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import random
 from collections.abc import AsyncIterator
@@ -23,6 +24,30 @@ class FeedDataError(ValueError):
     """Replay data is unusable; names the source and what is wrong with it."""
 
 
+def _from_pandas(frame: Any) -> pl.DataFrame:
+    """The OHLCV columns of a pandas frame, column by column through numpy: `pl.from_pandas`
+    needs pyarrow for tz-aware or string columns, and pyarrow is not a dependency."""
+    import pandas as pd
+
+    columns = []
+    for name in (c for c in REQUIRED_COLUMNS if c in frame.columns):
+        series = frame[name]
+        if isinstance(series.dtype, pd.DatetimeTZDtype):
+            utc = pl.Series(name, series.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy())
+            column = utc.dt.replace_time_zone("UTC")
+            # keep the frame's zone where polars knows it (a fixed offset may not parse)
+            with contextlib.suppress(pl.exceptions.PolarsError):
+                column = column.dt.convert_time_zone(str(series.dt.tz))
+        elif pd.api.types.is_datetime64_any_dtype(series.dtype):
+            column = pl.Series(name, series.to_numpy())
+        elif pd.api.types.is_numeric_dtype(series.dtype):
+            column = pl.Series(name, series.to_numpy(dtype="float64", na_value=math.nan))
+        else:
+            column = pl.Series(name, series.astype(object).tolist())
+        columns.append(column)
+    return pl.DataFrame(columns)
+
+
 def load_bars(source: str | Path | pl.DataFrame | Any, *, timezone: str = "UTC") -> pl.DataFrame:
     """Read a long OHLCV frame (polars, pandas, CSV or Parquet) and check it strictly."""
     name = str(source) if isinstance(source, str | Path) else type(source).__name__
@@ -38,7 +63,7 @@ def load_bars(source: str | Path | pl.DataFrame | Any, *, timezone: str = "UTC")
     elif isinstance(source, pl.DataFrame):
         df = source
     else:
-        df = pl.from_pandas(source.reset_index() if "timestamp" not in source.columns else source)
+        df = _from_pandas(source.reset_index() if "timestamp" not in source.columns else source)
     missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
     if missing:
         raise FeedDataError(
