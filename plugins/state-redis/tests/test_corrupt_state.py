@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -17,12 +16,6 @@ from ml4t_live_testing.redis_server import RedisServer
 
 from ml4t_live_core.errors import StateCorruptError
 from ml4t_live_core.state import RiskState, encode_state
-
-#: `ml4t-live` commands and `load_config` compose a whole runtime, whose default broker is the
-#: sim plugin: without it (this plugin installed alone) these tests have nothing to compose.
-needs_sim = pytest.mark.skipif(
-    importlib.util.find_spec("ml4t_live_sim") is None, reason="needs the sim plugin (ml4t-live-sim)"
-)
 
 RESET_COMMAND = "ml4t-live state reset --confirm"
 CLI = str(Path(sys.executable).parent / "ml4t-live")
@@ -166,7 +159,6 @@ async def test_a_foreign_stream_entry_is_corruption_not_skipped(
         await store.close()
 
 
-@needs_sim
 def test_cli_halt_refuses_corrupt_state_and_says_how_to_reset(
     fresh_redis: RedisServer, client: redis.Redis, tmp_path: Path, with_sim_broker: None
 ) -> None:

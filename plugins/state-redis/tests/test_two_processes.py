@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import sys
 from pathlib import Path
 
@@ -14,12 +13,6 @@ from ml4t_live_state_redis import RedisStateConfig, RedisStateStore
 from ml4t_live_testing.redis_server import RedisServer
 
 from ml4t_live_core.risk import TradingState
-
-#: `ml4t-live` commands and `load_config` compose a whole runtime, whose default broker is the
-#: sim plugin: without it (this plugin installed alone) these tests have nothing to compose.
-needs_sim = pytest.mark.skipif(
-    importlib.util.find_spec("ml4t_live_sim") is None, reason="needs the sim plugin (ml4t-live-sim)"
-)
 
 CLI = str(Path(sys.executable).parent / "ml4t-live")
 
@@ -32,7 +25,6 @@ def _config_file(tmp_path: Path, server: RedisServer, account: str = "shared") -
     return path
 
 
-@needs_sim
 async def test_cli_halt_in_another_process_is_seen_on_the_next_read(
     fresh_redis: RedisServer, tmp_path: Path, with_sim_broker: None
 ) -> None:
