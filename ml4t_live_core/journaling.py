@@ -16,7 +16,6 @@ putting one of their own in front of it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -43,6 +42,8 @@ MAX_BATCH = 1_000
 
 
 class Recorder:
+    """The single ordered writer in front of a `StateStore` (see the module docstring)."""
+
     def __init__(
         self, store: StateStore | None, *, shadow: bool, on_failure: Callable[[Exception], None],
         linger: float = LINGER_SECONDS,
@@ -60,6 +61,8 @@ class Recorder:
         self._all_done = asyncio.Event()
         self._all_done.set()
         self._closing = False
+        self._due = False  # the oldest lingering record has waited long enough
+        self._flush_timer: asyncio.TimerHandle | None = None
         self._writer: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -101,34 +104,38 @@ class Recorder:
         self._writer = None
 
     def _put(self, item: Item, done: asyncio.Future[None] | None, *, urgent: bool) -> None:
-        was_empty = not self._queue
         self._queue.append((item, done))
         self._unfinished += 1
         self._all_done.clear()
         if urgent:
             self._urgent += 1
-        if urgent or was_empty:  # a lingering writer wakes only for something urgent
             self._wake.set()
+        elif self._flush_timer is None and not self._due:
+            # No wake-up now (the writer sleeps on): a timer bounds how long this one lingers.
+            loop = asyncio.get_running_loop()
+            self._flush_timer = loop.call_later(self.linger, self._linger_over)
+
+    def _linger_over(self) -> None:
+        self._flush_timer = None
+        self._due = True
+        self._wake.set()
 
     async def _drain(self) -> None:
-        loop = asyncio.get_running_loop()
         while True:
-            if not self._queue:
+            while not (self._queue and (self._urgent or self._due or self._closing)):
                 self._wake.clear()
                 await self._wake.wait()
-                continue
-            deadline = loop.time() + self.linger
-            while not self._urgent and not self._closing and loop.time() < deadline:
-                self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout_at(deadline):
-                        await self._wake.wait()
+            self._due = False
+            if self._flush_timer is not None:
+                self._flush_timer.cancel()
+                self._flush_timer = None
             batch = []
             while self._queue and len(batch) < MAX_BATCH:
                 entry = self._queue.popleft()
                 if entry[1] is not None or not isinstance(entry[0], JournalRecord):
                     self._urgent -= 1
                 batch.append(entry)
+            self._due = bool(self._queue)  # what MAX_BATCH left behind goes next, no lingering
             try:
                 await self._commit(batch)
             finally:
