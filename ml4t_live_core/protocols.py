@@ -212,6 +212,9 @@ class StateStore(Protocol):
         """Durably append one record before returning (the order path waits for it)."""
         ...
 
+    # Optional, and used by the recorder when present (see `GroupCommitJournal`):
+    # async def append_journal_many(self, records: Sequence[JournalRecord]) -> None
+
     async def read_journal(
         self, *, since: datetime | None = None, asset: str | None = None
     ) -> Sequence[JournalRecord]:
@@ -245,3 +248,16 @@ class SharedOrderLog(Protocol):
         """Timestamps of orders journaled as SUBMITTED (not in shadow mode) at or after `since`
         by every process sharing this store, oldest first. Cheap: read before every order."""
         ...
+
+
+class GroupCommitJournal(Protocol):
+    """Optional on a `StateStore`: append several records with one commit (group commit).
+
+    The recorder hands over every journal record queued at once; a store that can make them
+    durable together (one write and one fsync, one transaction, one script call) saves a
+    commit per record. Contract: `records` (possibly empty) are appended in order and are all
+    durable when the call returns; if it raises, none counts as written. A crash during the
+    call may leave a whole-record prefix of them (never a torn record that reads back).
+    """
+
+    async def append_journal_many(self, records: Sequence[JournalRecord]) -> None: ...

@@ -216,7 +216,7 @@ async def test_restart_recovers_positions_and_open_orders_matching_the_journal(
         what="fills before the crash",
     )
     await asyncio.sleep(0)  # let the journal writer drain what is queued
-    await runtime.safe.recorder._queue.join()
+    await runtime.safe.recorder.flush()
     task.cancel()  # a crash: no on_end, no orderly stop
     await asyncio.gather(task, return_exceptions=True)
     await runtime.broker.disconnect()

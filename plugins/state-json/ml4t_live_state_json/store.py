@@ -1,9 +1,9 @@
 """JsonStateStore: atomic JSON state file, fsync'd append-only JSONL journal, trading-state file.
 
 Layout of the directory (0700; files 0600): `state.json` (risk state, replaced atomically),
-`journal.jsonl` (one record per line, fdatasync per record), `trading_state.json` (the halt flag
-other processes and `ml4t-live halt` write). Side files `*.torn-at-*`, `*.reset-*` hold bytes
-set aside; they are never deleted by the runtime.
+`journal.jsonl` (one record per line, one fdatasync per append or group of records),
+`trading_state.json` (the halt flag other processes and `ml4t-live halt` write). Side files
+`*.torn-at-*`, `*.reset-*` hold bytes set aside; they are never deleted by the runtime.
 """
 
 from __future__ import annotations
@@ -138,6 +138,12 @@ class JsonStateStore:
     async def append_journal(self, record: JournalRecord) -> None:
         line = encode_record(record) + b"\n"
         await self._run(self._append, line)
+
+    async def append_journal_many(self, records: Sequence[JournalRecord]) -> None:
+        """Group commit: every record as one write and one fdatasync (a crash mid-write leaves
+        whole lines plus at most a torn tail, set aside at the next append)."""
+        if records:
+            await self._run(self._append, b"".join([encode_record(r) + b"\n" for r in records]))
 
     def _append(self, line: bytes) -> None:
         if self._journal_fd is None:

@@ -7,11 +7,10 @@ naming the key.
 from __future__ import annotations
 
 import json
-from dataclasses import fields
 from typing import Any
 
 from ml4t_live_core.protocols import TradingStateRecord
-from ml4t_live_core.state import JournalRecord, StateSchemaError, decode_record
+from ml4t_live_core.state import JournalRecord, StateSchemaError, decode_record, encode_record
 
 TRADING_STATE_SCHEMA_VERSION = 1
 JOURNAL_ENTRY_VERSION = b"1"
@@ -37,22 +36,10 @@ def decode_trading_state(raw: bytes) -> TradingStateRecord:
     return TradingStateRecord.from_dict(data)
 
 
-_RECORD_FIELDS = tuple(f.name for f in fields(JournalRecord))
-#: `json.dumps` with options builds a new encoder per call; this one is reused.
-_ENCODER = json.JSONEncoder(separators=(",", ":"), default=str)
-
-
 def journal_fields(record: JournalRecord) -> bytes:
-    """The record payload of one stream entry (the script adds the version field).
-
-    The same JSON as `ml4t_live_core.state.encode_record`, built from a shallow dict: that
-    one goes through `dataclasses.asdict`, whose deep copy costs about 10 us per order here.
-    """
-    data = {name: getattr(record, name) for name in _RECORD_FIELDS}
-    data["timestamp"] = record.timestamp.isoformat()
-    data["event"] = record.event.value
-    data["reasons"] = list(record.reasons)
-    return _ENCODER.encode(data).encode()
+    """The record payload of one stream entry (the script adds the version field): the same
+    JSON line as the other backends."""
+    return encode_record(record)
 
 
 def decode_journal_entry(fields: dict[bytes, bytes]) -> JournalRecord:

@@ -37,6 +37,35 @@ if current ~= nil and tonumber(ARGV[2]) > current then redis.call('SET', KEYS[2]
 return id
 """
 
+#: KEYS: journal, max_seq. ARGV: pairs of (encoded record, its client-order sequence or '').
+#: Group commit: every record in one atomic call. Types are checked by the commands as in
+#: APPEND_JOURNAL (GET before any XADD; the first XADD fails before anything is written).
+APPEND_JOURNAL_MANY = """
+local current = nil
+for i = 2, #ARGV, 2 do
+  if ARGV[i] ~= '' then
+    local raw = redis.call('GET', KEYS[2])
+    current = 0
+    if raw then
+      current = tonumber(raw)
+      if current == nil then
+        return redis.error_reply('CORRUPT ' .. KEYS[2] .. ' is not a number')
+      end
+    end
+    break
+  end
+end
+local best, best_raw = current, nil
+for i = 1, #ARGV, 2 do
+  redis.call('XADD', KEYS[1], '*', 'v', '1', 'record', ARGV[i])
+  if ARGV[i + 1] ~= '' and tonumber(ARGV[i + 1]) > best then
+    best, best_raw = tonumber(ARGV[i + 1]), ARGV[i + 1]
+  end
+end
+if best_raw then redis.call('SET', KEYS[2], best_raw) end
+return #ARGV / 2
+"""
+
 #: KEYS: state. ARGV: encoded state.
 SAVE_STATE = _CHECK_TYPES + """
 local err = check(KEYS[1], 'string')

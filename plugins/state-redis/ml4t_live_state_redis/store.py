@@ -93,6 +93,7 @@ class RedisStateStore:
         try:
             await self._guard("connect", client.ping())
             self._append = client.register_script(scripts.APPEND_JOURNAL)
+            self._append_many = client.register_script(scripts.APPEND_JOURNAL_MANY)
             self._save = client.register_script(scripts.SAVE_STATE)
             self._write_ts = client.register_script(scripts.WRITE_TRADING_STATE)
             self._snapshot = client.register_script(scripts.SNAPSHOT)
@@ -164,6 +165,18 @@ class RedisStateStore:
         await self._guard(self._append_what, self._append(
             keys=self._append_keys, args=[journal_fields(record), "" if seq is None else str(seq)]
         ))
+
+    async def append_journal_many(self, records: Sequence[JournalRecord]) -> None:
+        """Group commit: every record in one script call (atomic: all or none); returns once
+        Redis acknowledged it, else raises."""
+        if not records:
+            return
+        self._opened()
+        args: list[str] = []
+        for record in records:
+            seq = journal_seq(record.client_order_id)
+            args += [journal_fields(record), "" if seq is None else str(seq)]
+        await self._guard(self._append_what, self._append_many(keys=self._append_keys, args=args))
 
     async def read_journal(
         self, *, since: datetime | None = None, asset: str | None = None

@@ -159,15 +159,16 @@ class SqliteStateStore:
 
     # --- journal ---------------------------------------------------------------------------
     async def append_journal(self, record: JournalRecord) -> None:
-        params = (
-            record.timestamp.timestamp(),
-            record.asset,
-            journal_seq(record.client_order_id),
-            encode_record(record).decode(),
-        )
-        await self._run(
-            self._execute, "INSERT INTO journal (ts, asset, seq, body) VALUES (?, ?, ?, ?)", params
-        )
+        await self._run(self._execute, _INSERT_RECORD, _journal_row(record))
+
+    async def append_journal_many(self, records: Sequence[JournalRecord]) -> None:
+        """Group commit: every record in one transaction (one WAL fsync)."""
+        if records:
+            await self._run(self._insert_records, [_journal_row(r) for r in records])
+
+    def _insert_records(self, rows: list[tuple[Any, ...]]) -> None:
+        with transaction(self._db()) as conn:
+            conn.executemany(_INSERT_RECORD, rows)
 
     async def read_journal(
         self, *, since: datetime | None = None, asset: str | None = None
@@ -310,3 +311,15 @@ class SqliteStateStore:
                 (json.dumps(record.to_dict()),),
             )
         return kept
+
+
+_INSERT_RECORD = "INSERT INTO journal (ts, asset, seq, body) VALUES (?, ?, ?, ?)"
+
+
+def _journal_row(record: JournalRecord) -> tuple[Any, ...]:
+    return (
+        record.timestamp.timestamp(),
+        record.asset,
+        journal_seq(record.client_order_id),
+        encode_record(record).decode(),
+    )

@@ -5,10 +5,11 @@
 
 A long-lived "zygote" process imports the runtime and the plugins once, then forks one writer
 per round (so a round costs milliseconds, not an interpreter start-up). The writer opens the
-backend by its registered name + config dict and loops: append a journal record, save a new
-state version, now and then write the trading state, noting each step in a progress file. The
-parent kills it with SIGKILL after a random delay, waits until it is reaped, and checks through a
-fresh store instance that:
+backend by its registered name + config dict and loops: append a journal record (or a group of
+them through `append_journal_many`, when the backend has it), save a new state version, now and
+then write the trading state, noting each step in a progress file. The parent kills it with
+SIGKILL after a random delay, waits until it is reaped, and checks through a fresh store
+instance that:
 
 - the state loads (no `StateCorruptError`) and is the last version saved or the one in flight;
 - the journal reads back whole: versions 1..k with no gap or repeat, every acknowledged append
@@ -306,24 +307,32 @@ async def _write_forever(
         [state.extra.get(VERSION_KEY, 0), *(r.detail.get(VERSION_KEY, 0) for r in records)]
     )
     rng = random.Random(os.getpid())
+    many = getattr(store, "append_journal_many", None)
     while True:
-        version += 1
-        seq = state.next_client_order_seq
-        now = datetime.now(UTC)
-        record = JournalRecord(
-            now,
-            JournalEvent.SUBMITTED,
-            client_order_id=f"crash-{seq:08d}",
-            asset="CRASH",
-            side="buy",
-            quantity=1.0,
-            order_type="market",
-            detail={VERSION_KEY: version, "pad": "x" * rng.randrange(0, 600)},
-        )
+        # A backend with group commit gets groups of 1-4 records too, as the recorder sends them.
+        group = rng.randint(1, 4) if many is not None and version % 2 else 1
+        records = []
+        for _ in range(group):
+            version += 1
+            seq = state.next_client_order_seq
+            state.next_client_order_seq = seq + 1
+            records.append(JournalRecord(
+                datetime.now(UTC),
+                JournalEvent.SUBMITTED,
+                client_order_id=f"crash-{seq:08d}",
+                asset="CRASH",
+                side="buy",
+                quantity=1.0,
+                order_type="market",
+                detail={VERSION_KEY: version, "pad": "x" * rng.randrange(0, 600)},
+            ))
+        now = records[-1].timestamp
         mark("A", version)
-        await store.append_journal(record)
+        if group == 1:
+            await store.append_journal(records[0])
+        else:
+            await many(records)
         mark("a", version)
-        state.next_client_order_seq = seq + 1
         state.orders_total = version
         state.extra = {VERSION_KEY: version}
         mark("S", version)

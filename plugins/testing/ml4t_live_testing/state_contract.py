@@ -26,7 +26,7 @@ import pytest
 import pytest_asyncio
 
 from ml4t_live_core.errors import StateCorruptError
-from ml4t_live_core.protocols import StateStore, TradingStateRecord
+from ml4t_live_core.protocols import GroupCommitJournal, StateStore, TradingStateRecord
 from ml4t_live_core.risk import TradingState
 from ml4t_live_core.state import STATE_SCHEMA_VERSION, JournalEvent, JournalRecord, RiskState
 
@@ -194,6 +194,25 @@ class StateStoreContract(ABC):
             sorted(await (await opened()).read_journal(), key=lambda r: r.client_order_id or "")
             == records
         )
+
+    async def test_group_commit_appends_every_record_in_order(self, opened: Any) -> None:
+        """`append_journal_many` (optional: group commit) keeps order, ids and whole records."""
+        store = await opened()
+        if not isinstance(store, GroupCommitJournal):
+            pytest.skip(f"{type(store).__name__} has no append_journal_many (it is optional)")
+        mark = JournalRecord(T0, JournalEvent.MARK, detail={"equity": 100_000.0})
+        first = [order_record(7, minutes=1), mark, order_record(3, minutes=2)]
+        await store.append_journal(order_record(1))
+        await store.append_journal_many(first)
+        await store.append_journal_many([])
+        await store.append_journal_many([mark])  # a group with no client order id at all
+        await store.append_journal(order_record(4, minutes=3))
+        reader = await opened()
+        assert list(await reader.read_journal()) == [
+            order_record(1), *first, mark, order_record(4, minutes=3)
+        ]
+        loaded = await reader.load_state()
+        assert loaded is not None and loaded.next_client_order_seq == 8
 
     async def test_journal_filters_by_since_and_asset(self, opened: Any) -> None:
         store = await opened()
