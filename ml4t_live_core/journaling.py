@@ -145,7 +145,7 @@ class Recorder:
             if self._flush_timer is not None:
                 self._flush_timer.cancel()
                 self._flush_timer = None
-            batch = []
+            batch: list[Entry] = []
             while self._queue and len(batch) < MAX_BATCH:
                 entry = self._queue.popleft()
                 if entry[1] is not None or not isinstance(entry[0], JournalRecord):
@@ -190,7 +190,9 @@ class Recorder:
                 for record in records:
                     await self.store.append_journal(record)
         elif isinstance(first, RiskState):
-            await self.store.save_state(items[-1])  # each save replaces the last: keep the newest
+            newest = items[-1]  # each save replaces the last: keep the newest
+            assert isinstance(newest, RiskState)  # runs hold items of one kind
+            await self.store.save_state(newest)
         else:
             for record in items:
                 await self.store.write_trading_state(record)  # type: ignore[arg-type]
