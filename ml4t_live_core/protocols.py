@@ -250,6 +250,7 @@ class SharedOrderLog(Protocol):
         ...
 
 
+@runtime_checkable
 class GroupCommitJournal(Protocol):
     """Optional on a `StateStore`: append several records with one commit (group commit).
 
