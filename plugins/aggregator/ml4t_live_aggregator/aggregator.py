@@ -184,14 +184,14 @@ class BarAggregator:
         self, ticks: Iterable[tuple[datetime, str, float, float]], now: datetime | None = None
     ) -> list[BarEvent]:
         """Fold many trade ticks `(timestamp, asset, price, size)` in one call; return the bars
-        they completed. Same result as one `add_event` per tick, with less overhead per tick:
-        for feeds that receive several trades at once."""
+        they completed. Same bars, late ticks and rejections as one `add_event` per tick, with
+        less overhead per tick: for feeds that receive several trades at once."""
         ftz = self._ftz
         limit = None if now is None else now + self._max_skew
         fixed_limit = limit
         if limit is not None and ftz is not _OFF and limit.tzinfo is not ftz:
             fixed_limit = limit.astimezone(ftz)  # type: ignore[arg-type]
-        slow = False
+        events: list[BarEvent] = []
         fast = 0
         flo, fhi, fbars = self._flo, self._fhi, self._fbars
         watermark = self.watermark
@@ -236,7 +236,7 @@ class BarAggregator:
                 self.reject(str(exc))
             else:
                 self._fold_slow(ts, asset, {"price": price, "size": size}, now, limit)
-            slow = True
+                events += self.due()  # as if this tick were its own event
             ftz = self._ftz
             fixed_limit = limit
             if limit is not None and ftz is not _OFF and limit.tzinfo is not ftz:
@@ -246,7 +246,7 @@ class BarAggregator:
         self.watermark = watermark
         if fast:
             self.stats.ticks += fast
-        return self.due() if slow else []
+        return events
 
     def _fold_slow(
         self,
