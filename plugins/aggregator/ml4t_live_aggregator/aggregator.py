@@ -9,14 +9,22 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from ml4t_live_aggregator.config import AggregatorConfig
-from ml4t_live_aggregator.inputs import InvalidTickError, Piece, check_timestamp, parse
+from ml4t_live_aggregator.inputs import (
+    OFF,
+    InvalidTickError,
+    Piece,
+    check_timestamp,
+    fixed_offset,
+    parse,
+)
 from ml4t_live_aggregator.sessions import Sessions
 from ml4t_live_aggregator.stats import AggregatorStats
+from ml4t_live_aggregator.ticks import add_ticks, fold_list
 from ml4t_live_core.protocols import BarEvent
 
 log = logging.getLogger("ml4t_live.aggregator")
@@ -24,25 +32,6 @@ log = logging.getLogger("ml4t_live.aggregator")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICROSECOND = timedelta(microseconds=1)
 _INF = float("inf")
-#: ZoneInfo keys without DST: comparing two datetimes in one of these is exact (see `_fast_tz`).
-_FIXED_KEYS = frozenset(
-    {"UTC", "Etc/UTC", "Etc/UCT", "UCT", "Universal", "Etc/Universal", "Zulu", "Etc/Zulu",
-     "GMT", "Etc/GMT", "Etc/GMT0", "Etc/GMT+0", "Etc/GMT-0", "Etc/Greenwich", "Greenwich"}
-)
-
-
-class _NoZone:
-    """Sentinel: no tick's tzinfo is this object, so the fast path is off."""
-
-
-_OFF = _NoZone()
-
-
-def _fast_tz(tz: tzinfo | None) -> bool:
-    """True for fixed-offset zones, where same-tzinfo comparison (it ignores `fold`) is exact."""
-    return type(tz) is timezone or (type(tz) is ZoneInfo and tz.key in _FIXED_KEYS)
-
-
 __all__ = ["AggregatorStats", "BarAggregator"]
 
 
@@ -85,7 +74,7 @@ class BarAggregator:
         self._known: dict[str, None] = dict.fromkeys(config.assets or ())
         self._fixed_assets = config.assets is not None
         # The fast path's state (see `_arm`); off until a slow tick arms it.
-        self._ftz: object = _OFF
+        self._ftz: object = OFF
         self._flo = self._fhi = EPOCH
         self._fbars: dict[str, list[Any]] = {}
 
@@ -103,8 +92,8 @@ class BarAggregator:
     def _arm(self, ts: datetime, bucket: _Bucket) -> None:
         """After a slow tick at `ts` landed in `bucket`: arm the fast path for `ts`'s zone."""
         tz = ts.tzinfo
-        if not _fast_tz(tz):
-            self._ftz = _OFF
+        if not fixed_offset(tz):
+            self._ftz = OFF
             return
         due_at = min(b.hi for b in self._pending.values()) + self._lateness
         self._flo = bucket.lo.astimezone(tz)
@@ -131,73 +120,18 @@ class BarAggregator:
         limit = None
         if now is not None:
             limit = now + self._max_skew
-            if limit.tzinfo is not ftz and ftz is not _OFF:
+            if limit.tzinfo is not ftz and ftz is not OFF:
                 limit = limit.astimezone(ftz)  # type: ignore[arg-type]
         slow = False
         fast = 0
         flo, fhi, fbars = self._flo, self._fhi, self._fbars
-        for asset, payload in data.items():
-            for item in (payload,) if type(payload) is dict else payload if type(
-                payload
-            ) is list else (payload,):
-                if type(item) is dict:
-                    price = item.get("price")
-                    size = item.get("size", 0.0)
-                    ts = item.get("timestamp", timestamp)
-                    if (
-                        type(price) is float
-                        and type(size) is float
-                        and type(ts) is datetime
-                        and ts.tzinfo is ftz
-                        and flo <= ts < fhi
-                        and 0.0 < price < _INF
-                        and 0.0 <= size < _INF
-                        and type(asset) is str
-                        and (limit is None or ts <= limit)
-                    ):
-                        bar = fbars.get(asset)
-                        if bar is not None:
-                            if price > bar[1]:
-                                bar[1] = price
-                            elif price < bar[2]:
-                                bar[2] = price
-                            bar[4] += size
-                            if ts >= bar[6]:
-                                bar[3] = price
-                                bar[6] = ts
-                            elif ts < bar[5]:
-                                bar[0] = price
-                                bar[5] = ts
-                            if ts > self.watermark:
-                                self.watermark = ts
-                            fast += 1
-                            continue
-                self._fold_slow(timestamp, asset, item, now, limit)
-                slow = True
-                ftz = self._ftz
-                flo, fhi, fbars = self._flo, self._fhi, self._fbars
-        if fast:
-            self.stats.ticks += fast
-        return self.due() if slow else []
-
-    def add_ticks(
-        self, ticks: Iterable[tuple[datetime, str, float, float]], now: datetime | None = None
-    ) -> list[BarEvent]:
-        """Fold many trade ticks `(timestamp, asset, price, size)` in one call; return the bars
-        they completed. Same bars, late ticks and rejections as one `add_event` per tick, with
-        less overhead per tick: for feeds that receive several trades at once."""
-        ftz = self._ftz
-        limit = None if now is None else now + self._max_skew
-        fixed_limit = limit
-        if limit is not None and ftz is not _OFF and limit.tzinfo is not ftz:
-            fixed_limit = limit.astimezone(ftz)  # type: ignore[arg-type]
-        events: list[BarEvent] = []
-        fast = 0
-        flo, fhi, fbars = self._flo, self._fhi, self._fbars
-        watermark = self.watermark
-        for tick in ticks:
-            if type(tick) is tuple and len(tick) == 4:
-                ts, asset, price, size = tick
+        # The fast block below is repeated in `ticks.fold_list` and `ticks.add_ticks`: a shared
+        # helper would cost a call per tick, a large share of the whole per-tick cost.
+        for asset, item in data.items():
+            if type(item) is dict:
+                price = item.get("price")
+                size = item.get("size", 0.0)
+                ts = item.get("timestamp", timestamp)
                 if (
                     type(price) is float
                     and type(size) is float
@@ -207,7 +141,7 @@ class BarAggregator:
                     and 0.0 < price < _INF
                     and 0.0 <= size < _INF
                     and type(asset) is str
-                    and (fixed_limit is None or ts <= fixed_limit)
+                    and (limit is None or ts <= limit)
                 ):
                     bar = fbars.get(asset)
                     if bar is not None:
@@ -222,31 +156,27 @@ class BarAggregator:
                         elif ts < bar[5]:
                             bar[0] = price
                             bar[5] = ts
-                        if ts > watermark:
-                            watermark = ts
+                        if ts > self.watermark:
+                            self.watermark = ts
                         fast += 1
                         continue
+                self._fold_slow(timestamp, asset, item, now, limit)
+            elif type(item) is list:
+                fold_list(self, timestamp, asset, item, now, limit)
             else:
-                self.reject(f"tick {tick!r}: expected a (timestamp, asset, price, size) tuple")
-                continue
-            self.watermark = watermark  # the local copy only ever grew from it
-            try:
-                check_timestamp(ts, str(asset))
-            except InvalidTickError as exc:
-                self.reject(str(exc))
-            else:
-                self._fold_slow(ts, asset, {"price": price, "size": size}, now, limit)
-                events += self.due()  # as if this tick were its own event
+                self._fold_slow(timestamp, asset, item, now, limit)
+            slow = True
             ftz = self._ftz
-            fixed_limit = limit
-            if limit is not None and ftz is not _OFF and limit.tzinfo is not ftz:
-                fixed_limit = limit.astimezone(ftz)  # type: ignore[arg-type]
             flo, fhi, fbars = self._flo, self._fhi, self._fbars
-            watermark = self.watermark
-        self.watermark = watermark
         if fast:
             self.stats.ticks += fast
-        return events
+        return self.due() if slow else []
+
+    def add_ticks(
+        self, ticks: Iterable[tuple[datetime, str, float, float]], now: datetime | None = None
+    ) -> list[BarEvent]:
+        """Fold many trade ticks `(timestamp, asset, price, size)` in one call (see `ticks`)."""
+        return add_ticks(self, ticks, now)
 
     def _fold_slow(
         self,
@@ -370,7 +300,7 @@ class BarAggregator:
         found = self._pending.get(lo)
         if found is None:
             found = self._pending[lo] = _Bucket(start, stop, lo, hi)
-            self._ftz = _OFF  # the earliest due instant may have moved
+            self._ftz = OFF  # the earliest due instant may have moved
         return found
 
     # --- output ----------------------------------------------------------------------------
@@ -409,14 +339,14 @@ class BarAggregator:
             log.warning("feed ended inside bar %s-%s: partial bar discarded", bucket.lo, bucket.hi)
         self._pending.clear()
         self._current = None
-        self._ftz = _OFF
+        self._ftz = OFF
         return events
 
     def _emit_until(self, complete: Any) -> list[BarEvent]:
         ready = sorted((b for b in self._pending.values() if complete(b)), key=lambda b: b.lo)
         if not ready:
             return []
-        self._ftz = _OFF
+        self._ftz = OFF
         events = []
         for bucket in ready:
             del self._pending[bucket.lo]

@@ -58,15 +58,18 @@ def summary(events: list, agg: BarAggregator) -> tuple:
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(tick, max_size=200), options, st.booleans(), st.booleans())
-def test_add_event_equals_the_reference_path(ticks, config, live, ordered):
+@given(st.lists(tick, max_size=200), options, st.booleans(), st.booleans(), st.booleans())
+def test_add_event_equals_the_reference_path(ticks, config, live, ordered, as_list):
     ticks = sorted(ticks, key=lambda t: t[0]) if ordered else ticks  # mostly fast when ordered
     now = T0 + timedelta(minutes=6) if live else None
     agg = BarAggregator(AggregatorConfig(**config))
     events = []
     for ms, asset, price, size, zone in ticks:
-        data = {asset: {"price": price, "size": float(size)}}
-        events += agg.add_event(stamp(ms, zone), data, now)
+        ts = stamp(ms, zone)
+        tick = {"price": price, "size": float(size)}
+        # as_list: the shape of Alpaca's trade ticks, a list of ticks with their own timestamps
+        data = {asset: [{**tick, "timestamp": ts}]} if as_list else {asset: tick}
+        events += agg.add_event(ts, data, now)
     events += agg.finish()
     assert summary(events, agg) == summary(*reference(ticks, now, **config))
 
