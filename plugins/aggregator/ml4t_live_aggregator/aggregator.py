@@ -162,7 +162,8 @@ class BarAggregator:
                         continue
                 self._fold_slow(timestamp, asset, item, now, limit)
             elif type(item) is list:
-                fold_list(self, timestamp, asset, item, now, limit)
+                if not fold_list(self, timestamp, asset, item, now, limit):
+                    continue
             else:
                 self._fold_slow(timestamp, asset, item, now, limit)
             slow = True

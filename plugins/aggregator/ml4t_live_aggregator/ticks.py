@@ -99,11 +99,13 @@ def fold_list(
     items: list[Any],
     now: datetime | None,
     limit: datetime | None,
-) -> None:
-    """Several ticks or bars of one asset in one `add_event` (its fast block, per item)."""
+) -> bool:
+    """Several ticks or bars of one asset in one `add_event` (its fast block, per item); True
+    when some item took the slow path (then the event must end with `due()`)."""
     ftz = agg._ftz
     flo, fhi, fbars = agg._flo, agg._fhi, agg._fbars
     fast = 0
+    slow = False
     for item in items:
         if type(item) is dict:
             price = item.get("price")
@@ -138,6 +140,8 @@ def fold_list(
                     fast += 1
                     continue
         agg._fold_slow(timestamp, asset, item, now, limit)
+        slow = True
         ftz = agg._ftz
         flo, fhi, fbars = agg._flo, agg._fhi, agg._fbars
     agg.stats.ticks += fast
+    return slow
