@@ -13,7 +13,8 @@ Figures:
   `due()` one by one -- what every tick cost before the fast path; the ratio is the speed-up.
 - add_ticks_ticks_per_s: `add_ticks` on blocks of 10 / 100 tick tuples.
 - feed_wrapper_ticks_per_s: `AggregatingFeed` end to end around a replay feed of one tick per
-  event, bars consumed as they come (asyncio included).
+  event, bars consumed as they come (asyncio included); `_live`: the inner feed is realtime,
+  the clock follows the ticks and the stuck-bar timer runs.
 - emit_500_assets: one completed bar for 500 assets turned into a feed event (p50 / p99).
 Floors: an empty Python loop over the same ticks, an empty method call per tick (what any
 per-tick Python path pays) and the strategy-thread handoff (what delivering a bar costs anyway).
@@ -33,7 +34,7 @@ from harness import handoff_floor, median_of_runs, percentiles, report
 from ml4t_live_aggregator import AggregatingFeed, AggregatorConfig, BarAggregator, add_batch
 from ml4t_live_aggregator.inputs import parse
 
-from ml4t_live_core.clock import SystemClock
+from ml4t_live_core.clock import ManualClock, SystemClock
 
 T0 = datetime(2024, 3, 4, 14, 30, tzinfo=UTC)
 
@@ -110,12 +111,13 @@ def add_ticks_rate(rows: list[tuple], block: int) -> float:
 
 
 class ReplayFeed:
-    """A non-realtime inner feed handing over prepared events (one tick each)."""
+    """An inner feed handing over prepared events (one tick each). With a clock it plays a live
+    feed: realtime, the clock standing at each tick's time (so the flush timer runs for real)."""
 
-    realtime = False
-
-    def __init__(self, events: list[tuple[datetime, dict]]):
+    def __init__(self, events: list[tuple[datetime, dict]], clock: ManualClock | None = None):
         self.events = events
+        self.clock = clock
+        self.realtime = clock is not None
 
     async def start(self) -> None:
         return None
@@ -125,19 +127,25 @@ class ReplayFeed:
 
     async def __aiter__(self):
         context: dict = {}
+        clock = self.clock
         for ts, data in self.events:
+            if clock is not None:
+                clock.set(ts)
             yield ts, data, context
 
 
-def feed_rate(events: list[tuple[datetime, dict]]) -> float:
+def feed_rate(events: list[tuple[datetime, dict]], live: bool = False) -> float:
     async def run() -> float:
-        feed = AggregatingFeed(AggregatorConfig(interval="1min"), ReplayFeed(events))
+        clock = ManualClock(events[0][0]) if live else None
+        feed = AggregatingFeed(
+            AggregatorConfig(interval="1min"), ReplayFeed(events, clock), clock=clock
+        )
         start = time.perf_counter()
         await feed.start()
         bars = [bar async for bar in feed]
         elapsed = time.perf_counter() - start
         await feed.stop()
-        assert bars and feed.stats.ticks == len(events)
+        assert bars and feed.stats.ticks == len(events) and feed.stats.rejected == 0
         return len(events) / elapsed
 
     return asyncio.run(run())
@@ -213,6 +221,7 @@ def main() -> None:
         "add_ticks_ticks_per_s_10": median_of_runs(lambda: add_ticks_rate(rows, 10), runs),
         "add_ticks_ticks_per_s_100": median_of_runs(lambda: add_ticks_rate(rows, 100), runs),
         "feed_wrapper_ticks_per_s": median_of_runs(lambda: feed_rate(events), runs),
+        "feed_wrapper_ticks_per_s_live": median_of_runs(lambda: feed_rate(utc_events, True), runs),
         "floor_empty_python_loop_per_s": median_of_runs(lambda: empty_loop_rate(events), runs),
         "floor_empty_call_per_s": median_of_runs(lambda: empty_call_rate(events), runs),
         "emit_500_assets": percentiles(emit_samples(500, 300)),

@@ -73,6 +73,8 @@ class BarAggregator:
         self.watermark = EPOCH
         self._known: dict[str, None] = dict.fromkeys(config.assets or ())
         self._fixed_assets = config.assets is not None
+        #: Intervals started so far: when it moves, the next flush deadline may be earlier.
+        self.intervals_opened = 0
         # The fast path's state (see `_arm`); off until a slow tick arms it.
         self._ftz: object = OFF
         self._flo = self._fhi = EPOCH
@@ -301,6 +303,7 @@ class BarAggregator:
         found = self._pending.get(lo)
         if found is None:
             found = self._pending[lo] = _Bucket(start, stop, lo, hi)
+            self.intervals_opened += 1
             self._ftz = OFF  # the earliest due instant may have moved
         return found
 
