@@ -122,7 +122,7 @@ class BarAggregator:
         limit = None
         if now is not None:
             limit = now + self._max_skew
-            if limit.tzinfo is not ftz and ftz is not OFF:
+            if limit.tzinfo is not ftz and ftz is not OFF and limit.tzinfo is not None:
                 limit = limit.astimezone(ftz)  # type: ignore[arg-type]
         slow = False
         fast = 0

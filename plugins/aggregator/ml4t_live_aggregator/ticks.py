@@ -32,7 +32,7 @@ def add_ticks(
     ftz = agg._ftz
     limit = None if now is None else now + agg._max_skew
     fixed_limit = limit
-    if limit is not None and ftz is not OFF and limit.tzinfo is not ftz:
+    if limit is not None and ftz is not OFF and limit.tzinfo not in (ftz, None):
         fixed_limit = limit.astimezone(ftz)  # type: ignore[arg-type]
     events: list[BarEvent] = []
     fast = 0
@@ -82,7 +82,7 @@ def add_ticks(
             events += agg.due()  # as if this tick were its own event
         ftz = agg._ftz
         fixed_limit = limit
-        if limit is not None and ftz is not OFF and limit.tzinfo is not ftz:
+        if limit is not None and ftz is not OFF and limit.tzinfo not in (ftz, None):
             fixed_limit = limit.astimezone(ftz)  # type: ignore[arg-type]
         flo, fhi, fbars = agg._flo, agg._fhi, agg._fbars
         watermark = agg.watermark
