@@ -1,6 +1,6 @@
 """BarAggregator: the synchronous state machine that folds ticks and source bars into N-second bars.
 
-It owns no task and no timer: `add_event` / `add_piece` / `add_batch` feed it, `poll(now)`
+It owns no task and no timer: `add_event` / `add_ticks` / `add_batch` feed it, `poll(now)`
 flushes bars whose end passed `flush_after` ago (the stuck bar), `finish()` ends the stream.
 Each returns the completed bars as feed events `(label, {asset: ohlcv}, context)`, oldest first.
 """
@@ -8,50 +8,31 @@ Each returns the completed bars as feed events `(label, {asset: ohlcv}, context)
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from ml4t_live_aggregator.config import AggregatorConfig
-from ml4t_live_aggregator.inputs import InvalidTickError, Piece, check_timestamp, parse
+from ml4t_live_aggregator.inputs import (
+    OFF,
+    InvalidTickError,
+    Piece,
+    check_timestamp,
+    fixed_offset,
+    parse,
+)
 from ml4t_live_aggregator.sessions import Sessions
+from ml4t_live_aggregator.stats import AggregatorStats
+from ml4t_live_aggregator.ticks import add_ticks, fold_list
 from ml4t_live_core.protocols import BarEvent
 
 log = logging.getLogger("ml4t_live.aggregator")
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICROSECOND = timedelta(microseconds=1)
-#: Detailed log lines per kind of problem before only the counters keep going.
-_LOG_LIMIT = 20
-
-
-@dataclass(slots=True)
-class AggregatorStats:
-    """Counters of everything the aggregator took in, emitted, refused or dropped."""
-
-    ticks: int = 0
-    rejected: int = 0
-    late: int = 0
-    outside_session: int = 0
-    bars_emitted: int = 0
-    flushed_by_timer: int = 0
-    partial_discarded: int = 0
-    dropped_backpressure: int = 0
-    coalesced_backpressure: int = 0
-    #: Bars that had to wait for room under the "block" policy (the inner feed waited too).
-    blocked_backpressure: int = 0
-    last_rejection: str = ""
-    _logged: dict[str, int] = field(default_factory=dict)
-
-    def note(self, kind: str, message: str, *args: Any) -> None:
-        """Log one problem, at most `_LOG_LIMIT` times per kind (counters always count)."""
-        seen = self._logged.get(kind, 0)
-        self._logged[kind] = seen + 1
-        if seen < _LOG_LIMIT:
-            log.warning(message, *args)
-        elif seen == _LOG_LIMIT:
-            log.warning("further %s problems are only counted (see the aggregator's stats)", kind)
+_INF = float("inf")
+__all__ = ["AggregatorStats", "BarAggregator"]
 
 
 class _Bucket:
@@ -92,8 +73,36 @@ class BarAggregator:
         self.watermark = EPOCH
         self._known: dict[str, None] = dict.fromkeys(config.assets or ())
         self._fixed_assets = config.assets is not None
+        #: Intervals started so far: when it moves, the next flush deadline may be earlier.
+        self.intervals_opened = 0
+        # The fast path's state (see `_arm`); off until a slow tick arms it.
+        self._ftz: object = OFF
+        self._flo = self._fhi = EPOCH
+        self._fbars: dict[str, list[Any]] = {}
 
     # --- input -----------------------------------------------------------------------------
+    #
+    # The fast path. Comparing two datetimes with the same tzinfo object is a field compare
+    # (~20 ns); across tzinfo objects (UTC vs ZoneInfo("UTC")) it costs ~0.5-1.3 us. So the
+    # open bar's bounds are kept converted to the zone of the ticks (`_ftz`, fixed-offset zones
+    # only, where that is exact) and a tick of that zone inside [`_flo`, `_fhi`) folds straight
+    # into `_fbars` with one chained comparison. `_fhi` is also capped at the earliest instant
+    # a pending bar could become due, so a fast tick never needs `due()`. Everything else
+    # (another bar, another zone, anything not a plain float tick) takes `_fold_slow`, which
+    # is the reference behaviour and re-arms the fast path.
+
+    def _arm(self, ts: datetime, bucket: _Bucket) -> None:
+        """After a slow tick at `ts` landed in `bucket`: arm the fast path for `ts`'s zone."""
+        tz = ts.tzinfo
+        if not fixed_offset(tz):
+            self._ftz = OFF
+            return
+        due_at = min(b.hi for b in self._pending.values()) + self._lateness
+        self._flo = bucket.lo.astimezone(tz)
+        self._fhi = min(bucket.hi, due_at).astimezone(tz)
+        self._fbars = bucket.bars
+        self._ftz = tz
+
     def add_event(
         self, timestamp: datetime, data: dict[str, Any], now: datetime | None = None
     ) -> list[BarEvent]:
@@ -103,28 +112,96 @@ class BarAggregator:
         is rejected: one bad timestamp would otherwise close every open bar and make all the
         following ticks late.
         """
+        ftz = self._ftz
+        if type(timestamp) is not datetime or timestamp.tzinfo is not ftz:
+            try:
+                check_timestamp(timestamp, "event")
+            except InvalidTickError as exc:
+                self.reject(f"{exc} (assets {sorted(map(str, data))})")
+                return []
+        limit = None
+        if now is not None:
+            limit = now + self._max_skew
+            if limit.tzinfo is not ftz and ftz is not OFF and limit.tzinfo is not None:
+                limit = limit.astimezone(ftz)  # type: ignore[arg-type]
+        slow = False
+        fast = 0
+        flo, fhi, fbars = self._flo, self._fhi, self._fbars
+        # The fast block below is repeated in `ticks.fold_list` and `ticks.add_ticks`: a shared
+        # helper would cost a call per tick, a large share of the whole per-tick cost.
+        for asset, item in data.items():
+            if type(item) is dict:
+                price = item.get("price")
+                size = item.get("size", 0.0)
+                ts = item.get("timestamp", timestamp)
+                if (
+                    type(price) is float
+                    and type(size) is float
+                    and type(ts) is datetime
+                    and ts.tzinfo is ftz
+                    and flo <= ts < fhi
+                    and 0.0 < price < _INF
+                    and 0.0 <= size < _INF
+                    and type(asset) is str
+                    and (limit is None or ts <= limit)
+                ):
+                    bar = fbars.get(asset)
+                    if bar is not None:
+                        if price > bar[1]:
+                            bar[1] = price
+                        elif price < bar[2]:
+                            bar[2] = price
+                        bar[4] += size
+                        if ts >= bar[6]:
+                            bar[3] = price
+                            bar[6] = ts
+                        elif ts < bar[5]:
+                            bar[0] = price
+                            bar[5] = ts
+                        if ts > self.watermark:
+                            self.watermark = ts
+                        fast += 1
+                        continue
+                self._fold_slow(timestamp, asset, item, now, limit)
+            elif type(item) is list:
+                if not fold_list(self, timestamp, asset, item, now, limit):
+                    continue
+            else:
+                self._fold_slow(timestamp, asset, item, now, limit)
+            slow = True
+            ftz = self._ftz
+            flo, fhi, fbars = self._flo, self._fhi, self._fbars
+        if fast:
+            self.stats.ticks += fast
+        return self.due() if slow else []
+
+    def add_ticks(
+        self, ticks: Iterable[tuple[datetime, str, float, float]], now: datetime | None = None
+    ) -> list[BarEvent]:
+        """Fold many trade ticks `(timestamp, asset, price, size)` in one call (see `ticks`)."""
+        return add_ticks(self, ticks, now)
+
+    def _fold_slow(
+        self,
+        timestamp: datetime,
+        asset: str,
+        item: Any,
+        now: datetime | None,
+        limit: datetime | None,
+    ) -> None:
+        """The reference path for one item: full validation, clock-skew guard, `add_piece`."""
         try:
-            check_timestamp(timestamp, "event")
+            piece = parse(timestamp, asset, item, checked=True)
         except InvalidTickError as exc:
-            self.reject(f"{exc} (assets {sorted(map(str, data))})")
-            return []
-        limit = None if now is None else now + self._max_skew
-        add = self.add_piece
-        for asset, payload in data.items():
-            for item in payload if type(payload) is list else (payload,):
-                try:
-                    piece = parse(timestamp, asset, item, checked=True)
-                except InvalidTickError as exc:
-                    self.reject(str(exc))
-                    continue
-                if limit is not None and piece[0] > limit:
-                    self.reject(
-                        f"{asset} at {piece[0]}: timestamp is more than "
-                        f"{self.config.max_clock_skew} s ahead of the clock ({now})"
-                    )
-                    continue
-                add(piece)
-        return self.due()
+            self.reject(str(exc))
+            return
+        if limit is not None and piece[0] > limit:
+            self.reject(
+                f"{asset} at {piece[0]}: timestamp is more than "
+                f"{self.config.max_clock_skew} s ahead of the clock ({now})"
+            )
+            return
+        self.add_piece(piece)
 
     def reject(self, reason: str) -> None:
         self.stats.rejected += 1
@@ -169,6 +246,7 @@ class BarAggregator:
                 bar[3], bar[6] = c, ts
         if ts > self.watermark:
             self.watermark = ts
+        self._arm(ts, current)
 
     def merge(
         self,
@@ -225,6 +303,8 @@ class BarAggregator:
         found = self._pending.get(lo)
         if found is None:
             found = self._pending[lo] = _Bucket(start, stop, lo, hi)
+            self.intervals_opened += 1
+            self._ftz = OFF  # the earliest due instant may have moved
         return found
 
     # --- output ----------------------------------------------------------------------------
@@ -263,12 +343,14 @@ class BarAggregator:
             log.warning("feed ended inside bar %s-%s: partial bar discarded", bucket.lo, bucket.hi)
         self._pending.clear()
         self._current = None
+        self._ftz = OFF
         return events
 
     def _emit_until(self, complete: Any) -> list[BarEvent]:
         ready = sorted((b for b in self._pending.values() if complete(b)), key=lambda b: b.lo)
         if not ready:
             return []
+        self._ftz = OFF
         events = []
         for bucket in ready:
             del self._pending[bucket.lo]

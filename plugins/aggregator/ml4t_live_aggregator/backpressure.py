@@ -8,7 +8,7 @@ import logging
 from collections import deque
 from typing import Literal
 
-from ml4t_live_aggregator.aggregator import AggregatorStats
+from ml4t_live_aggregator.stats import AggregatorStats
 from ml4t_live_core.protocols import BarEvent
 
 log = logging.getLogger("ml4t_live.aggregator")

@@ -132,11 +132,22 @@ class AggregatingFeed:
 
     async def _pump(self) -> None:
         try:
+            agg = self.aggregator
+            output = self._output
             async for timestamp, data, _context in self.inner:
-                async with self._output:
-                    for event in self._fold(timestamp, data):
-                        await self._queue.put(event)
-                self._wake.set()
+                opened = agg.intervals_opened
+                if output.locked():  # the timer is putting bars: fold after them
+                    async with output:
+                        for event in self._fold(timestamp, data):
+                            await self._queue.put(event)
+                else:
+                    events = self._fold(timestamp, data)
+                    if events:
+                        async with output:  # free, so taken at once: nothing ran since the fold
+                            for event in events:
+                                await self._queue.put(event)
+                if agg.intervals_opened != opened:
+                    self._wake.set()  # a new interval may have an earlier flush deadline
             async with self._output:
                 for event in self.aggregator.finish(self.clock.now() if self.realtime else None):
                     await self._queue.put(event)
@@ -149,6 +160,8 @@ class AggregatingFeed:
 
     def _fold(self, timestamp: Any, data: Any) -> list[BarEvent]:
         now = self.clock.now() if self.realtime else None
+        if type(data) is dict:  # the per-tick case first: it is the one that runs a million times
+            return self.aggregator.add_event(timestamp, data, now)
         if isinstance(data, pl.DataFrame):
             try:
                 return add_batch(self.aggregator, data, now)

@@ -17,14 +17,20 @@ from __future__ import annotations
 
 import math
 import numbers
-from datetime import datetime
+from datetime import datetime, timezone, tzinfo
 from typing import Any
+from zoneinfo import ZoneInfo
 
 #: (timestamp, asset, open, high, low, close, volume); a tick has open = high = low = close.
 Piece = tuple[datetime, str, float, float, float, float, float]
 
 _BAR_KEYS = ("open", "high", "low", "close", "volume")
 _INF = math.inf
+#: ZoneInfo keys without DST: comparing two datetimes in one of these is exact (see `fixed_offset`).
+_FIXED_KEYS = frozenset(
+    {"UTC", "Etc/UTC", "Etc/UCT", "UCT", "Universal", "Etc/Universal", "Zulu", "Etc/Zulu",
+     "GMT", "Etc/GMT", "Etc/GMT0", "Etc/GMT+0", "Etc/GMT-0", "Etc/Greenwich", "Greenwich"}
+)
 
 
 class InvalidTickError(ValueError):
@@ -35,6 +41,18 @@ def check_timestamp(ts: Any, asset: str) -> datetime:
     if not isinstance(ts, datetime) or ts.utcoffset() is None:
         raise InvalidTickError(f"{asset}: timestamp {ts!r} is not a timezone-aware datetime")
     return ts
+
+
+class _NoZone:
+    """Sentinel: no tick's tzinfo is this object, so the fast path is off."""
+
+
+OFF = _NoZone()
+
+
+def fixed_offset(tz: tzinfo | None) -> bool:
+    """True for fixed-offset zones, where same-tzinfo comparison (it ignores `fold`) is exact."""
+    return type(tz) is timezone or (type(tz) is ZoneInfo and tz.key in _FIXED_KEYS)
 
 
 def parse(timestamp: datetime, asset: str, item: Any, *, checked: bool = False) -> Piece:
