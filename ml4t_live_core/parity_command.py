@@ -6,6 +6,7 @@ do not, 2 when parity could not be run at all."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from pydantic import ValidationError
@@ -13,8 +14,10 @@ from rich.console import Console
 from rich.table import Table
 
 from ml4t_live_core.errors import ConfigError, PluginError
-from ml4t_live_core.parity import ParityError, ParityReport, Tolerance, run_parity
 from ml4t_live_core.strategy_target import load_strategy_class, new_strategy
+
+if TYPE_CHECKING:  # parity runs ml4t-backtest (pandas, polars): imported when the command runs
+    from ml4t_live_core.parity import ParityReport
 
 console = Console()
 
@@ -67,6 +70,8 @@ def parity(
 ) -> None:
     """Run TARGET (file.py:Class) through ml4t-backtest and through the live stack on the sim
     broker with the same fill timing, commission and slippage; print every difference."""
+    from ml4t_live_core.parity import ParityError, Tolerance, run_parity
+
     for name, value in (
         ("price", price_tolerance),
         ("quantity", quantity_tolerance),

@@ -13,7 +13,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from ml4t_live_core.compose import load_config
+from ml4t_live_core.config import load_config
 from ml4t_live_core.errors import ConfigError, PluginError, StateCorruptError
 from ml4t_live_core.plugins import Kind
 from ml4t_live_core.protocols import StateStore
