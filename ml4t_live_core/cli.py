@@ -281,7 +281,10 @@ def _set_state(config_path: Path | None, state: TradingState, reason: str) -> No
     cfg, plugins = _guarded(lambda: load_config(config_path))
     if cfg.state is None:
         raise click.ClickException("no state backend is configured or installed; nothing to change")
-    store = plugins.registry.get(Kind.STATE_STORE, cfg.state).factory(cfg.state_config)
+    # the store's client library is imported here: a missing one is a PluginError naming it
+    store = _guarded(
+        lambda: plugins.registry.get(Kind.STATE_STORE, cfg.state).factory(cfg.state_config)
+    )
 
     async def write() -> None:
         await store.open()

@@ -111,4 +111,3 @@ def client_order_prefix(strategy: Strategy, cfg: LiveConfig) -> str:
     strategy_id = cfg.runtime.strategy_id or type(strategy).__name__
     raw = f"{strategy_id}.{cfg.runtime.account}"
     return re.sub(r"[^A-Za-z0-9_.]", "_", raw)[:32]
-

@@ -39,7 +39,12 @@ def with_store[T](config_path: Path | None, action: Callable[[StateStore], Await
         raise click.ClickException(
             "no state backend is configured or installed; nothing is persisted"
         )
-    store: StateStore = plugins.registry.get(Kind.STATE_STORE, cfg.state).factory(cfg.state_config)
+    try:  # the store's client library is imported here: a missing one is a PluginError
+        store: StateStore = plugins.registry.get(Kind.STATE_STORE, cfg.state).factory(
+            cfg.state_config
+        )
+    except (ConfigError, PluginError) as exc:
+        raise click.ClickException(str(exc)) from None
 
     async def run() -> T:
         await store.open()
