@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING
 import click
 from pydantic import ValidationError
 from rich.console import Console
-from rich.table import Table
 
 from ml4t_live_core.errors import ConfigError, PluginError
 from ml4t_live_core.strategy_target import load_strategy_class, new_strategy
@@ -104,6 +103,8 @@ def parity(
 
 def print_report(report: ParityReport, out: Console) -> None:
     """The summary line, then one row per difference, backtest beside live."""
+    from rich.table import Table  # rich.table only when a table is printed
+
     b, lv, tol = report.backtest, report.live, report.tolerance
     out.print(
         f"orders: backtest {len(b.orders)}, live {len(lv.orders)}   "

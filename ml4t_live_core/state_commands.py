@@ -11,7 +11,6 @@ from typing import Any
 
 import click
 from rich.console import Console
-from rich.table import Table
 
 from ml4t_live_core.config import load_config
 from ml4t_live_core.errors import ConfigError, PluginError, StateCorruptError
@@ -70,6 +69,7 @@ def state_group() -> None:
 @config_option
 def show(config_path: Path | None) -> None:
     """Print the persisted risk state and trading state (exit 1 if they cannot be trusted)."""
+    from rich.table import Table  # rich.table only when a table is printed
 
     async def read(store: StateStore) -> tuple[Any, Any, int, str]:
         state = await store.load_state()
@@ -140,6 +140,8 @@ def reset(confirm: bool, config_path: Path | None) -> None:
 @config_option
 def journal_command(since: str | None, asset: str | None, config_path: Path | None) -> None:
     """Print the order journal: every decision, with reasons and client order ids."""
+    from rich.table import Table  # rich.table only when a table is printed
+
     since_dt = None
     if since is not None:
         try:
