@@ -10,6 +10,7 @@ import importlib.util
 import sys
 from pathlib import Path
 
+import pytest
 from ml4t_live_state_redis import RedisStateConfig, RedisStateStore
 from ml4t_live_testing.redis_server import RedisServer
 
