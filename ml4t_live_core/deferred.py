@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ml4t_live_core.errors import PluginError
+from ml4t_live_core.plugins import ENTRY_POINT_GROUP
 
 
 class Deferred:
@@ -36,10 +37,17 @@ class Deferred:
             except ModuleNotFoundError as exc:
                 raise PluginError(
                     f"{self.target} cannot be built: it needs the Python package "
-                    f"{exc.name!r}, which is not installed; reinstall "
+                    f"{(exc.name or '?').partition('.')[0]!r}, which is not installed; reinstall "
                     f"{_distribution(module_name)} with its dependencies"
                 ) from exc
-            self._loaded = getattr(module, attribute)
+            except ImportError as exc:  # e.g. an SDK version without a name the plugin uses
+                raise PluginError(f"{self.target} cannot be built: {exc}") from exc
+            try:
+                self._loaded = getattr(module, attribute)
+            except AttributeError:
+                raise PluginError(
+                    f"{self.target} cannot be built: {module_name} has no {attribute!r}"
+                ) from None
         return self._loaded
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -55,6 +63,12 @@ def deferred(target: str) -> Deferred:
 
 
 def _distribution(module_name: str) -> str:
+    """The distribution that ships `module_name` (editable installs are found by entry point)."""
     top = module_name.partition(".")[0]
     names = importlib.metadata.packages_distributions().get(top)
-    return names[0] if names else f"the distribution that provides {top!r}"
+    if names:
+        return names[0]
+    for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        if ep.module.partition(".")[0] == top and ep.dist is not None:
+            return ep.dist.name
+    return f"the distribution that provides {top!r}"

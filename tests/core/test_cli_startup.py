@@ -162,6 +162,35 @@ def test_a_missing_sdk_is_reported_when_built_naming_the_package(
         factory(None)
 
 
+def test_a_deferred_target_that_does_not_exist_is_a_plugin_error() -> None:
+    with pytest.raises(PluginError, match=r"ml4t_live_core.errors has no 'NoSuchBroker'"):
+        deferred("ml4t_live_core.errors:NoSuchBroker")(None)
+
+
 def test_a_deferred_target_must_name_module_and_attribute() -> None:
     with pytest.raises(ValueError, match="package.module:Attribute"):
         deferred("ml4t_live_sim.broker.SimBroker")
+
+
+def test_halt_on_a_store_whose_client_is_missing_names_the_package(tmp_path: Path) -> None:
+    """Plugins load without their SDK now, so a missing one shows when the store is built: one
+    clear line naming the package and the distribution to reinstall, not a traceback."""
+    config = tmp_path / "live.toml"
+    config.write_text('[state]\nuse = "redis"\n')
+    code = (
+        "import sys\n"
+        "sys.modules['redis'] = None  # as if the redis client were not installed\n"
+        "from ml4t_live_core.cli import main\n"
+        f"main(['halt', '--reason', 'probe', '--config', {str(config)!r}], prog_name='ml4t-live')\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={**os.environ, LOAD_ENV_VAR: _shipped_plugins(), "COLUMNS": "200"},
+        timeout=120,
+    )
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "needs the Python package 'redis'" in result.stderr
+    assert "ml4t-live-state-redis" in result.stderr
