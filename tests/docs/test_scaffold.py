@@ -3,6 +3,7 @@ broker) pass as written, and refuses bad names and existing folders."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import tomllib
