@@ -11,21 +11,23 @@ import os
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
-from rich.table import Table
 
 from ml4t_live_core import logs
-from ml4t_live_core.compose import Runtime, build, load_config
-from ml4t_live_core.config import LoggingConfig
+from ml4t_live_core.config import LoggingConfig, load_config
 from ml4t_live_core.errors import ConfigError, PluginError, StateCorruptError
 from ml4t_live_core.plugins import LOAD_ENV_VAR, Kind, load_plugins
 from ml4t_live_core.protocols import TradingStateRecord
 from ml4t_live_core.risk import TradingState
 from ml4t_live_core.state import JournalEvent, JournalRecord
-from ml4t_live_core.strategy_target import load_strategy_class, new_strategy
+
+# ml4t.backtest (pandas, polars) costs seconds to import: only the commands that run a strategy
+# (demo, run, parity) import compose and the engine, so halt, resume, state and --help stay quick.
+if TYPE_CHECKING:
+    from ml4t_live_core.compose import Runtime
 
 console = Console()
 log = logging.getLogger("ml4t_live.cli")
@@ -112,6 +114,7 @@ def _configure_logging(from_file: LoggingConfig) -> None:
 @click.option("--shadow", is_flag=True, help="Shadow mode: orders go to a virtual portfolio.")
 def demo(venue_name: str, assets: int, bars: int | None, shadow: bool) -> None:
     """Run the demo strategy through the whole stack: no account, no network."""
+    from ml4t_live_core.compose import build
     from ml4t_live_core.demo import MomentumRotation, demo_overrides
     from ml4t_live_core.demo_venue import BUILT_IN, DemoSpec, venue_names
 
@@ -160,6 +163,7 @@ def _demo_on_venue(
     checks: str,
 ) -> None:
     """The demo against a plugin's simulated venue: its simulator, the real broker plugin."""
+    from ml4t_live_core.compose import build
     from ml4t_live_core.demo import MomentumRotation
     from ml4t_live_core.demo_venue import missing_requirements
 
@@ -233,6 +237,9 @@ def _print_venue_account(venue_name: str, venue: Any, runtime: Runtime) -> None:
 )
 def run(target: str, config_path: Path, shadow: bool, report_dir: Path) -> None:
     """Run TARGET (path/to/file.py:StrategyClass) with the given config file."""
+    from ml4t_live_core.compose import build
+    from ml4t_live_core.strategy_target import load_strategy_class, new_strategy
+
     strategy = new_strategy(load_strategy_class(target))
     overrides = {"runtime": {"shadow": True}} if shadow else None
     runtime = _guarded(lambda: build(strategy, config_path, overrides=overrides))
@@ -245,6 +252,8 @@ def run(target: str, config_path: Path, shadow: bool, report_dir: Path) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def plugins_command(config_path: Path | None, as_json: bool) -> None:
     """List every discovered plugin: distribution, version, entry point, hooks, components."""
+    from rich.table import Table
+
     if config_path is not None:
         _, plugins = _guarded(lambda: load_config(config_path))
     else:
@@ -272,7 +281,10 @@ def _set_state(config_path: Path | None, state: TradingState, reason: str) -> No
     cfg, plugins = _guarded(lambda: load_config(config_path))
     if cfg.state is None:
         raise click.ClickException("no state backend is configured or installed; nothing to change")
-    store = plugins.registry.get(Kind.STATE_STORE, cfg.state).factory(cfg.state_config)
+    # the store's client library is imported here: a missing one is a PluginError naming it
+    store = _guarded(
+        lambda: plugins.registry.get(Kind.STATE_STORE, cfg.state).factory(cfg.state_config)
+    )
 
     async def write() -> None:
         await store.open()

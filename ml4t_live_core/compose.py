@@ -16,10 +16,12 @@ from typing import Any
 from ml4t.backtest import Strategy
 
 from ml4t_live_core.clock import Clock, MarketClock, SystemClock
-from ml4t_live_core.config import LiveConfig, read_raw, validate
+
+# load_config lives in config (it needs no ml4t.backtest); imported from here as before.
+from ml4t_live_core.config import LiveConfig, load_config
 from ml4t_live_core.engine import LiveEngine
 from ml4t_live_core.memory_store import MemoryStateStore
-from ml4t_live_core.plugins import Kind, Plugins, load_plugins
+from ml4t_live_core.plugins import Kind, Plugins
 from ml4t_live_core.protocols import BrokerAdapter, DataFeed, StateStore
 from ml4t_live_core.safety import SafeBroker
 from ml4t_live_core.venue import SimulatedVenue
@@ -39,23 +41,6 @@ class Runtime:
     config: LiveConfig
     plugins: Plugins
     clock: Clock
-
-
-def load_config(
-    path: str | Path | None = None,
-    *,
-    overrides: Mapping[str, Any] | None = None,
-    extra_plugins: Iterable[tuple[object, str]] = (),
-    environ: Mapping[str, str] | None = None,
-) -> tuple[LiveConfig, Plugins]:
-    """Read the file, apply env and `overrides`, load plugins (honouring `disable`), validate."""
-    from ml4t_live_core.config import disabled_plugins
-
-    raw = read_raw(path, environ)
-    _merge(raw, overrides or {})
-    source = str(path) if path else "<defaults>"
-    plugins = load_plugins(disabled_plugins(raw, source), extra=extra_plugins)
-    return validate(raw, plugins, source), plugins
 
 
 def build(
@@ -126,11 +111,3 @@ def client_order_prefix(strategy: Strategy, cfg: LiveConfig) -> str:
     strategy_id = cfg.runtime.strategy_id or type(strategy).__name__
     raw = f"{strategy_id}.{cfg.runtime.account}"
     return re.sub(r"[^A-Za-z0-9_.]", "_", raw)[:32]
-
-
-def _merge(base: dict[str, Any], overrides: Mapping[str, Any]) -> None:
-    for key, value in overrides.items():
-        if isinstance(value, Mapping) and isinstance(base.get(key), dict):
-            _merge(base[key], value)
-        else:
-            base[key] = dict(value) if isinstance(value, Mapping) else value

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ml4t_live_core.errors import ConfigError
 from ml4t_live_core.history import DEFAULT_HISTORY_LIMIT
-from ml4t_live_core.plugins import Kind, Plugins
+from ml4t_live_core.plugins import Kind, Plugins, load_plugins
 
 ENV_PREFIX = "ML4T_LIVE__"
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
@@ -116,6 +116,21 @@ def read_raw(path: str | Path | None, environ: Mapping[str, str] | None = None) 
             raise ConfigError(f"not valid TOML: {exc}", source=source) from None
     _apply_env(raw, os.environ if environ is None else environ)
     return raw
+
+
+def load_config(
+    path: str | Path | None = None,
+    *,
+    overrides: Mapping[str, Any] | None = None,
+    extra_plugins: Iterable[tuple[object, str]] = (),
+    environ: Mapping[str, str] | None = None,
+) -> tuple[LiveConfig, Plugins]:
+    """Read the file, apply env and `overrides`, load plugins (honouring `disable`), validate."""
+    raw = read_raw(path, environ)
+    _merge(raw, overrides or {})
+    source = str(path) if path else "<defaults>"
+    plugins = load_plugins(disabled_plugins(raw, source), extra=extra_plugins)
+    return validate(raw, plugins, source), plugins
 
 
 def disabled_plugins(raw: Mapping[str, Any], source: str = "<defaults>") -> list[str]:
@@ -278,3 +293,11 @@ def _parse_env_value(value: str) -> Any:
         return tomllib.loads(f"v = {value}")["v"]
     except tomllib.TOMLDecodeError:
         return value
+
+
+def _merge(base: dict[str, Any], overrides: Mapping[str, Any]) -> None:
+    for key, value in overrides.items():
+        if isinstance(value, Mapping) and isinstance(base.get(key), dict):
+            _merge(base[key], value)
+        else:
+            base[key] = dict(value) if isinstance(value, Mapping) else value

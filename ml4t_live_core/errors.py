@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
-
-from ml4t.backtest.controls import TradingControlViolation
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ml4t_live_core.risk import Rejection
+    from ml4t_live_core.risk_error import RiskLimitError as RiskLimitError
 
 
 class ConfigError(ValueError):
@@ -30,24 +27,6 @@ class ConfigError(ValueError):
 
 class PluginError(RuntimeError):
     """Plugins could not be composed (duplicate names, unknown plugin, bad factory)."""
-
-
-class RiskLimitError(TradingControlViolation):
-    """Live risk checks rejected an order and config asked for rejections to raise.
-
-    Subclasses ml4t-backtest's `TradingControlViolation`, so backtest code that catches
-    that error also catches live rejections.
-    """
-
-    def __init__(self, asset: str, rejections: Sequence[Rejection]):
-        self.asset = asset
-        self.rejections = tuple(rejections)
-        reasons = "; ".join(f"{r.check}: {r.reason}" for r in self.rejections)
-        super().__init__(f"order for {asset!r} rejected by risk checks: {reasons}")
-
-    @property
-    def checks(self) -> tuple[str, ...]:
-        return tuple(r.check for r in self.rejections)
 
 
 class StateCorruptError(RuntimeError):
@@ -73,3 +52,13 @@ class BacktestOnlyError(NotImplementedError):
         self.method = method
         detail = f": {why}" if why else ""
         super().__init__(f"broker.{method}() is backtest-only and not available live{detail}")
+
+
+def __getattr__(name: str) -> Any:
+    # RiskLimitError subclasses ml4t-backtest's TradingControlViolation; importing ml4t.backtest
+    # costs seconds (pandas, polars), so it loads only when the error type is asked for.
+    if name == "RiskLimitError":
+        from ml4t_live_core.risk_error import RiskLimitError
+
+        return RiskLimitError
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -11,8 +11,10 @@ id it never saw). The journal keeps the complete record.
 from __future__ import annotations
 
 from collections import OrderedDict, deque
+from typing import TYPE_CHECKING
 
-from ml4t.backtest import Fill, Order
+if TYPE_CHECKING:
+    from ml4t.backtest import Fill, Order
 
 #: Default for `[runtime] history_limit`: ≈ 27 MB when full (≈ 2.7 kB per finished order with
 #: its fill, measured by benchmarks/bench_soak.py).

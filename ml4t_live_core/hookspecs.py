@@ -10,15 +10,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pluggy
-from ml4t.backtest import Fill
 
 from ml4t_live_core.protocols import AccountSnapshot
 from ml4t_live_core.risk import OrderRequest, Rejection, RiskContext
 from ml4t_live_core.state import JournalRecord
 from ml4t_live_core.stats import RuntimeStats
+
+if TYPE_CHECKING:
+    from ml4t.backtest import Fill
 
 PROJECT = "ml4t_live"
 hookspec = pluggy.HookspecMarker(PROJECT)

@@ -6,15 +6,17 @@ do not, 2 when parity could not be run at all."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from pydantic import ValidationError
 from rich.console import Console
-from rich.table import Table
 
 from ml4t_live_core.errors import ConfigError, PluginError
-from ml4t_live_core.parity import ParityError, ParityReport, Tolerance, run_parity
 from ml4t_live_core.strategy_target import load_strategy_class, new_strategy
+
+if TYPE_CHECKING:  # parity runs ml4t-backtest (pandas, polars): imported when the command runs
+    from ml4t_live_core.parity import ParityReport
 
 console = Console()
 
@@ -67,6 +69,8 @@ def parity(
 ) -> None:
     """Run TARGET (file.py:Class) through ml4t-backtest and through the live stack on the sim
     broker with the same fill timing, commission and slippage; print every difference."""
+    from ml4t_live_core.parity import ParityError, Tolerance, run_parity
+
     for name, value in (
         ("price", price_tolerance),
         ("quantity", quantity_tolerance),
@@ -99,6 +103,8 @@ def parity(
 
 def print_report(report: ParityReport, out: Console) -> None:
     """The summary line, then one row per difference, backtest beside live."""
+    from rich.table import Table  # rich.table only when a table is printed
+
     b, lv, tol = report.backtest, report.live, report.tolerance
     out.print(
         f"orders: backtest {len(b.orders)}, live {len(lv.orders)}   "

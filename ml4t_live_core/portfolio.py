@@ -11,8 +11,10 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from ml4t.backtest import Fill, OrderSide, Position
+if TYPE_CHECKING:  # imported where used: risk plugins and `status` read QUANTITY_EPSILON only
+    from ml4t.backtest import Fill, Position
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +30,8 @@ class Holding:
 
     def to_position(self, price: float | None) -> Position:
         """An ml4t-backtest `Position` marked at `price` (a fresh object the caller may keep)."""
+        from ml4t.backtest import Position
+
         return Position(
             asset=self.asset,
             quantity=self.quantity,
@@ -60,6 +64,8 @@ class Portfolio:
 
     def apply_fill(self, fill: Fill, multiplier: float = 1.0) -> Holding | None:
         """Book a fill: move cash, update or close or flip the holding. Returns the new holding."""
+        from ml4t.backtest import OrderSide
+
         signed = fill.quantity if fill.side is OrderSide.BUY else -fill.quantity
         self.cash -= signed * fill.price * multiplier + fill.commission
         self.commissions += fill.commission

@@ -9,12 +9,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol, runtime_checkable
-
-from ml4t.backtest import Fill, Order, OrderStatus, Position
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from ml4t_live_core.risk import TradingState
 from ml4t_live_core.state import JournalRecord, RiskState, StateSchemaError
+
+if TYPE_CHECKING:  # annotations only: the state commands use this module without ml4t.backtest
+    from ml4t.backtest import Fill, Order, OrderStatus, Position
 
 #: One feed event:
 #: (timestamp, {asset: {"open":..,"high":..,"low":..,"close":..,"volume":..}}, context)

@@ -11,12 +11,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-
-from ml4t.backtest import Order
+from typing import TYPE_CHECKING
 
 from ml4t_live_core.portfolio import QUANTITY_EPSILON
 from ml4t_live_core.protocols import BrokerAdapter, StateStore
 from ml4t_live_core.state import JournalEvent, JournalRecord
+
+if TYPE_CHECKING:
+    from ml4t.backtest import Order
 
 log = logging.getLogger("ml4t_live.reconcile")
 

@@ -8,9 +8,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Protocol
 
-from ml4t.backtest import OrderSide, OrderType
-
 if TYPE_CHECKING:
+    from ml4t.backtest import OrderSide, OrderType
+
     from ml4t_live_core.portfolio import Holding
     from ml4t_live_core.state import RiskState
 
@@ -64,6 +64,8 @@ class OrderRequest:
 
     @property
     def signed_quantity(self) -> float:
+        from ml4t.backtest import OrderSide  # loaded by then: `side` is one
+
         return self.quantity if self.side is OrderSide.BUY else -self.quantity
 
     @property

@@ -33,17 +33,21 @@ asyncio_default_fixture_loop_scope = "function"
 INIT = '''"""ml4t-live plugin $name ($kind)."""
 '''
 
-BROKER_PLUGIN = '''"""Entry point of $dist: registers the `$name` broker."""
+BROKER_PLUGIN = '''"""Entry point of $dist: registers the `$name` broker.
 
+Every ml4t-live command loads this module (`halt` too): it imports the config schema only, and
+`deferred` imports the broker and its SDK when a run builds it.
+"""
+
+from ml4t_live_core.deferred import deferred
 from ml4t_live_core.hookspecs import hookimpl
 
-from $package.broker import ${cls}Broker
 from $package.config import ${cls}Config
 
 
 @hookimpl
 def ml4t_live_register_brokers(register):
-    register("$name", ${cls}Broker, config=${cls}Config)
+    register("$name", deferred("$package.broker:${cls}Broker"), config=${cls}Config)
 '''
 
 BROKER_CONFIG = '''"""Typed settings of [broker.$name]."""

@@ -11,9 +11,8 @@ from typing import Any
 
 import click
 from rich.console import Console
-from rich.table import Table
 
-from ml4t_live_core.compose import load_config
+from ml4t_live_core.config import load_config
 from ml4t_live_core.errors import ConfigError, PluginError, StateCorruptError
 from ml4t_live_core.plugins import Kind
 from ml4t_live_core.protocols import StateStore
@@ -39,7 +38,12 @@ def with_store[T](config_path: Path | None, action: Callable[[StateStore], Await
         raise click.ClickException(
             "no state backend is configured or installed; nothing is persisted"
         )
-    store: StateStore = plugins.registry.get(Kind.STATE_STORE, cfg.state).factory(cfg.state_config)
+    try:  # the store's client library is imported here: a missing one is a PluginError
+        store: StateStore = plugins.registry.get(Kind.STATE_STORE, cfg.state).factory(
+            cfg.state_config
+        )
+    except (ConfigError, PluginError) as exc:
+        raise click.ClickException(str(exc)) from None
 
     async def run() -> T:
         await store.open()
@@ -65,6 +69,7 @@ def state_group() -> None:
 @config_option
 def show(config_path: Path | None) -> None:
     """Print the persisted risk state and trading state (exit 1 if they cannot be trusted)."""
+    from rich.table import Table  # rich.table only when a table is printed
 
     async def read(store: StateStore) -> tuple[Any, Any, int, str]:
         state = await store.load_state()
@@ -135,6 +140,8 @@ def reset(confirm: bool, config_path: Path | None) -> None:
 @config_option
 def journal_command(since: str | None, asset: str | None, config_path: Path | None) -> None:
     """Print the order journal: every decision, with reasons and client order ids."""
+    from rich.table import Table  # rich.table only when a table is printed
+
     since_dt = None
     if since is not None:
         try:

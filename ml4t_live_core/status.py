@@ -14,7 +14,6 @@ from pathlib import Path
 
 import click
 from rich.console import Console
-from rich.table import Table
 
 from ml4t_live_core.protocols import StateStore, TradingStateRecord
 from ml4t_live_core.reconcile import journal_positions
@@ -96,6 +95,8 @@ def read_metrics(url: str, timeout: float = 2.0) -> dict[str, float] | None:
 
 
 def print_status(status: Status, live: dict[str, float] | None, metrics_url: str | None) -> None:
+    from rich.table import Table  # rich.table only when a table is printed
+
     console = Console()  # made per call: it reads the terminal's width now, not at import
     table = Table(title=status.where, show_header=False)
     table.add_column("field", style="bold")

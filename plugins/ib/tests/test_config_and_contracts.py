@@ -146,7 +146,8 @@ def test_plugin_registers_broker_ib(monkeypatch):
     monkeypatch.setenv(LOAD_ENV_VAR, "ib")
     plugins = load_plugins()
     registration = plugins.registry.get(Kind.BROKER, "ib")
-    assert registration.factory is IBBroker and registration.config is IBConfig
+    # deferred: ib_async is imported when the broker is built, not when the plugin loads
+    assert registration.factory.load() is IBBroker and registration.config is IBConfig
 
 
 async def test_account_id_never_reaches_the_logs(ib_gateway, caplog):

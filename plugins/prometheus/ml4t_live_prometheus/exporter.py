@@ -16,13 +16,12 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Histogram, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, StateSetMetricFamily
 from prometheus_client.registry import Collector
-from pydantic import Field
 
-from ml4t_live_core.config import PluginConfig
 from ml4t_live_core.errors import PluginError
 from ml4t_live_core.hookspecs import hookimpl
 from ml4t_live_core.risk import RiskContext, TradingState
 from ml4t_live_core.stats import RuntimeStats
+from ml4t_live_prometheus.config import PrometheusConfig
 
 log = logging.getLogger("ml4t_live.prometheus")
 
@@ -42,18 +41,6 @@ _CALLBACK_BUCKETS = (
     5.0,
     10.0,
 )
-
-
-class PrometheusConfig(PluginConfig):
-    """Section [observers.prometheus]: where the endpoint listens.
-
-    `host` defaults to loopback: metrics reveal positions and equity, so exposing them
-    beyond this machine must be a deliberate choice. `port = 0` picks a free port (tests).
-    """
-
-    enabled: bool = True
-    host: str = "127.0.0.1"
-    port: int = Field(default=9464, ge=0, le=65535)
 
 
 class RuntimeCollector(Collector):

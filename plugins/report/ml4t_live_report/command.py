@@ -10,11 +10,10 @@ from pathlib import Path
 
 import click
 
-from ml4t_live_core.compose import load_config
+from ml4t_live_core.config import load_config
 from ml4t_live_core.errors import ConfigError, PluginError, StateCorruptError
 from ml4t_live_core.plugins import Kind
 from ml4t_live_core.state import JournalRecord, StateSchemaError
-from ml4t_live_report.render import write_report
 from ml4t_live_report.session import build_session
 
 
@@ -82,5 +81,7 @@ def report(
             raise click.ClickException(str(exc)) from None
     if not records:
         raise click.ClickException("the journal has no records to report on")
+    from ml4t_live_report.render import write_report  # matplotlib: only when a report is drawn
+
     files = write_report(build_session(records), out)
     click.echo(f"report: {files.html}\nequity: {files.equity_png}")

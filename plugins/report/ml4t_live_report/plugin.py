@@ -8,7 +8,6 @@ from ml4t_live_core.hookspecs import hookimpl
 from ml4t_live_core.state import JournalRecord
 from ml4t_live_core.stats import RuntimeStats
 from ml4t_live_report.command import report
-from ml4t_live_report.render import write_report
 from ml4t_live_report.session import build_session
 
 
@@ -23,6 +22,9 @@ def ml4t_live_on_session_end(
 ) -> list[Path] | None:
     if not records:
         return None
+    # matplotlib costs about a second: imported when a report is drawn, not with every command
+    from ml4t_live_report.render import write_report
+
     stamp = records[0].timestamp.strftime("%Y%m%dT%H%M%S")
     files = write_report(build_session(records), directory / f"session-{stamp}.html")
     return [files.html, files.equity_png]

@@ -3,19 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from ml4t.backtest import AssetClass, BacktestConfig, ContractSpec
-from ml4t.backtest.config import (
-    CommissionType,
-    ExecutionMode,
-    ExecutionPrice,
-    ShareType,
-    SlippageType,
-)
 from pydantic import Field, field_validator
 
 from ml4t_live_core.config import PluginConfig
+
+if TYPE_CHECKING:  # the methods import it: the plugin registers without ml4t-backtest
+    from ml4t.backtest import BacktestConfig, ContractSpec
 
 
 class SimBrokerConfig(PluginConfig):
@@ -36,6 +31,15 @@ class SimBrokerConfig(PluginConfig):
 
     def backtest_config(self) -> BacktestConfig:
         """The ml4t-backtest settings that make `run_backtest` fill like this broker (parity)."""
+        from ml4t.backtest import BacktestConfig
+        from ml4t.backtest.config import (
+            CommissionType,
+            ExecutionMode,
+            ExecutionPrice,
+            ShareType,
+            SlippageType,
+        )
+
         per_share, pct = self.commission_per_share, self.commission_pct
         minimum = self.min_commission
         if not (per_share or pct or minimum):
@@ -65,6 +69,8 @@ class SimBrokerConfig(PluginConfig):
 
     def contract_specs(self) -> dict[str, ContractSpec]:
         """Per-asset multipliers in the form ml4t-backtest takes them (futures contracts)."""
+        from ml4t.backtest import AssetClass, ContractSpec
+
         return {
             a: ContractSpec(symbol=a, asset_class=AssetClass.FUTURE, multiplier=m)
             for a, m in self.multipliers.items()

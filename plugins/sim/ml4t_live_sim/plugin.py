@@ -1,17 +1,19 @@
-"""Entry point of ml4t-live-sim: the paper broker and the replay / synthetic feeds."""
+"""Entry point of ml4t-live-sim: the paper broker and the replay / synthetic feeds.
 
+Every command loads this module, so ml4t-backtest is imported only when a run builds one.
+"""
+
+from ml4t_live_core.deferred import deferred
 from ml4t_live_core.hookspecs import hookimpl
-from ml4t_live_sim.broker import SimBroker
 from ml4t_live_sim.config import ReplayConfig, SimBrokerConfig, SyntheticConfig
-from ml4t_live_sim.feeds import ReplayFeed, SyntheticFeed
 
 
 @hookimpl
 def ml4t_live_register_brokers(register):
-    register("sim", SimBroker, config=SimBrokerConfig)
+    register("sim", deferred("ml4t_live_sim.broker:SimBroker"), config=SimBrokerConfig)
 
 
 @hookimpl
 def ml4t_live_register_feeds(register):
-    register("replay", ReplayFeed, config=ReplayConfig)
-    register("synthetic", SyntheticFeed, config=SyntheticConfig)
+    register("replay", deferred("ml4t_live_sim.feeds:ReplayFeed"), config=ReplayConfig)
+    register("synthetic", deferred("ml4t_live_sim.feeds:SyntheticFeed"), config=SyntheticConfig)

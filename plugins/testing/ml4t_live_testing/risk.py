@@ -13,6 +13,7 @@ from ml4t.backtest import Order, OrderSide, OrderType, Position
 
 from ml4t_live_core.clock import ManualClock
 from ml4t_live_core.config import RuntimeConfig
+from ml4t_live_core.deferred import Deferred
 from ml4t_live_core.plugins import Kind, load_plugins, new_plugin_manager
 from ml4t_live_core.protocols import StateStore
 from ml4t_live_core.risk import OrderRequest
@@ -106,8 +107,9 @@ def assert_registered_check(name: str, factory: type, config: type) -> None:
     """The installed plugin `name` registers the risk check `name` with `factory` and its
     `config` schema (call after `load_only(name)`, so only that plugin loads)."""
     registration = load_plugins().registry.get(Kind.RISK_CHECK, name)
-    assert registration.factory is factory, (
-        f"{name} registers {registration.factory}, not {factory}"
-    )
+    registered = registration.factory
+    if isinstance(registered, Deferred):  # imported when built: load it to compare
+        registered = registered.load()
+    assert registered is factory, f"{name} registers {registration.factory}, not {factory}"
     assert registration.config is config, f"{name} declares {registration.config}, not {config}"
     assert registration.plugin == name

@@ -1,6 +1,4 @@
-"""Example broker plugin for ToyBroker, a made-up REST API, and a local stub of that API."""
+"""Example broker plugin for ToyBroker, a made-up REST API, and a local stub of that API.
 
-from ml4t_example_toybroker.broker import ToyBroker
-from ml4t_example_toybroker.config import ToyBrokerConfig
-
-__all__ = ["ToyBroker", "ToyBrokerConfig"]
+Nothing is imported here: the entry point (`plugin.py`) must stay cheap to load.
+"""

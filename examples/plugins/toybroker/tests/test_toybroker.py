@@ -7,7 +7,8 @@ from collections.abc import AsyncIterator
 import pytest
 import pytest_asyncio
 from ml4t.backtest import Order, OrderSide, OrderStatus
-from ml4t_example_toybroker import ToyBroker, ToyBrokerConfig
+from ml4t_example_toybroker.broker import ToyBroker
+from ml4t_example_toybroker.config import ToyBrokerConfig
 from ml4t_example_toybroker.stub import ToyExchange, serve
 from ml4t_live_testing.conformance import BrokerConformance
 

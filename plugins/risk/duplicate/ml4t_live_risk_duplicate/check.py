@@ -6,28 +6,14 @@ from collections import OrderedDict
 from datetime import datetime
 
 from ml4t.backtest import OrderSide
-from pydantic import Field
 
-from ml4t_live_core.config import PluginConfig
 from ml4t_live_core.hookspecs import hookimpl
 from ml4t_live_core.risk import OrderRequest, Rejection, RiskContext
+from ml4t_live_risk_duplicate.config import DuplicateConfig
 
 NAME = "duplicate"
 
 _Key = tuple[str, OrderSide, float]
-
-
-class DuplicateConfig(PluginConfig):
-    """[risk.duplicate]
-
-    - `window_seconds` (default 2.0, > 0): an order with the same asset, side and quantity
-      as an order accepted less than this many seconds ago is rejected (a strategy loop that
-      re-sends, a retry that should have been idempotent). Time is the runtime's clock
-      (bar time in a replay). Only accepted orders arm the window; rejected ones do not.
-      Order updates are not new orders and are not checked.
-    """
-
-    window_seconds: float = Field(default=2.0, gt=0, allow_inf_nan=False)
 
 
 class DuplicateCheck:

@@ -3,28 +3,13 @@
 from __future__ import annotations
 
 from ml4t.backtest import OrderSide
-from pydantic import Field
 
-from ml4t_live_core.config import PluginConfig
 from ml4t_live_core.hookspecs import hookimpl
 from ml4t_live_core.portfolio import QUANTITY_EPSILON
 from ml4t_live_core.risk import OrderRequest, Rejection, RiskContext
+from ml4t_live_risk_max_positions.config import MaxPositionsConfig
 
 NAME = "max-positions"
-
-
-class MaxPositionsConfig(PluginConfig):
-    """Settings of [risk.max-positions] (off unless set).
-
-    max_positions: how many assets may be held at once. An order that would open a position
-        in an asset not yet held is rejected when this many are open; orders on an asset already
-        held (adding, reducing, flipping) always pass. Working orders that open a position count
-        too (a rebalance sends all its orders before any fills), so do further orders on an
-        asset that is being opened. Opening orders found at the broker on start-up are not
-        known to the check until they fill.
-    """
-
-    max_positions: int | None = Field(default=None, ge=1)
 
 
 class MaxPositionsCheck:

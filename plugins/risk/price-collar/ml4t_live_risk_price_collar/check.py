@@ -3,26 +3,14 @@
 from __future__ import annotations
 
 from ml4t.backtest import OrderType
-from pydantic import Field
 
-from ml4t_live_core.config import PluginConfig
 from ml4t_live_core.hookspecs import hookimpl
 from ml4t_live_core.risk import OrderRequest, Rejection, RiskContext
+from ml4t_live_risk_price_collar.config import PriceCollarConfig
 
 NAME = "price-collar"
 # Float residue (e.g. 157.5 vs 150 at 5%) must not turn an order exactly at the limit into a reject.
 _PCT_TOLERANCE = 1e-9
-
-
-class PriceCollarConfig(PluginConfig):
-    """Settings of [risk.price-collar] (on by default).
-
-    max_deviation_pct: the largest distance, in percent of the last trade price, a limit or
-        stop price may be from it (default 10). An order whose asset has no known last price is
-        rejected: without one we cannot tell a typo from a real price.
-    """
-
-    max_deviation_pct: float = Field(default=10.0, gt=0, allow_inf_nan=False)
 
 
 class PriceCollarCheck:

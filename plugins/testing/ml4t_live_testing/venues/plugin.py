@@ -6,10 +6,12 @@ plugin costs the other commands nothing.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ml4t_live_core.demo_venue import DemoSpec
 from ml4t_live_core.hookspecs import Register, hookimpl
+
+if TYPE_CHECKING:  # demo_venue imports ml4t-backtest, which the other commands need not pay for
+    from ml4t_live_core.demo_venue import DemoSpec
 
 
 def _alpaca(spec: DemoSpec) -> Any:
