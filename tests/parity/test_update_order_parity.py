@@ -1,0 +1,84 @@
+"""`update_order(quantity=...)` after a partial fill means the same thing live as in the
+backtest: the new *remaining* quantity (ml4t-backtest 0.2), not a new total."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import polars as pl
+import pytest
+from ml4t.backtest import OrderSide, OrderStatus, Strategy
+
+from ml4t_live_core.parity import run_parity
+
+PARTICIPATION = 0.1  # of a 400-share bar: at most 40 shares fill per bar
+
+
+def bars(n: int = 8) -> pl.DataFrame:
+    start = datetime(2024, 1, 2, tzinfo=UTC)
+    return pl.DataFrame(
+        [
+            {
+                "timestamp": start + timedelta(days=i),
+                "asset": "AAA",
+                "open": 100.0 + i,
+                "high": 101.0 + i,
+                "low": 99.0 + i,
+                "close": 100.5 + i,
+                "volume": 400.0,
+            }
+            for i in range(n)
+        ]
+    )
+
+
+class TopUpAfterPartialFill(Strategy):
+    """Buy 100; once part has filled, ask for `new_remaining` more (whatever has filled)."""
+
+    def __init__(self, new_remaining: float):
+        self.new_remaining = new_remaining
+        self.order_id: str | None = None
+        self.updated: bool | None = None
+        self.filled_before_update = 0.0
+        self.seen: list[tuple[str, float]] = []  # (status, filled) on every bar after submit
+
+    def on_data(self, timestamp: datetime, data: dict, context: dict, broker: Any) -> None:
+        if self.order_id is None:
+            self.order_id = broker.submit_order("AAA", 100, OrderSide.BUY).order_id
+            return
+        order = broker.get_order(self.order_id)
+        self.seen.append((order.status.value, order.filled_quantity))
+        if self.updated is None and order.filled_quantity > 0:
+            self.filled_before_update = order.filled_quantity
+            self.updated = broker.update_order(self.order_id, quantity=self.new_remaining)
+
+
+@pytest.mark.parametrize("timing", ["next_open", "close"])
+@pytest.mark.parametrize("new_remaining", [50.0, 30.0])
+def test_update_after_partial_fill_matches_the_backtest(sim_only, timing, new_remaining):
+    made: list[TopUpAfterPartialFill] = []
+
+    def make() -> TopUpAfterPartialFill:
+        made.append(TopUpAfterPartialFill(new_remaining))
+        return made[-1]
+
+    report = run_parity(
+        make,
+        bars(),
+        broker_settings={"fill_timing": timing, "max_volume_participation": PARTICIPATION},
+        plugins=sim_only,
+    )
+    backtest, live = made
+    assert report.ok, report.differences
+    assert backtest.updated is True and live.updated is True
+    assert live.seen == backtest.seen
+    assert report.live.fills == report.backtest.fills
+    assert live.filled_before_update == backtest.filled_before_update
+    # what had filled before the update, then the new remaining quantity on top of it; read
+    # as a new total, 30 would be below what had filled and 50 would stop 40 shares short
+    total = live.filled_before_update + new_remaining
+    assert live.filled_before_update % 40 == 0 and live.filled_before_update < 100
+    assert sum(f.quantity for f in report.live.fills) == total
+    assert report.live.positions == report.backtest.positions == {"AAA": total}
+    assert live.seen[-1] == (OrderStatus.FILLED.value, total)
