@@ -9,6 +9,7 @@ from typing import Any
 import polars as pl
 import pytest
 from ml4t.backtest import OrderSide, OrderStatus, Strategy
+from ml4t.backtest.controls import OrderControlContext
 
 from ml4t_live_core.parity import run_parity
 
@@ -33,6 +34,24 @@ def bars(n: int = 8) -> pl.DataFrame:
     )
 
 
+class Witness:
+    """A trading control that objects to nothing and records what it was asked."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[float, float, float, float, bool]] = []
+
+    def validate(self, request: OrderControlContext) -> None:
+        self.seen.append(
+            (
+                request.quantity,
+                request.position_quantity,
+                request.pending_buy_quantity,
+                request.pending_sell_quantity,
+                request.is_update,
+            )
+        )
+
+
 class TopUpAfterPartialFill(Strategy):
     """Buy 100; once part has filled, ask for `new_remaining` more (whatever has filled)."""
 
@@ -42,6 +61,10 @@ class TopUpAfterPartialFill(Strategy):
         self.updated: bool | None = None
         self.filled_before_update = 0.0
         self.seen: list[tuple[str, float]] = []  # (status, filled) on every bar after submit
+        self.control = Witness()
+
+    def on_start(self, broker: Any) -> None:
+        broker.register_trading_control(self.control)
 
     def on_data(self, timestamp: datetime, data: dict, context: dict, broker: Any) -> None:
         if self.order_id is None:
@@ -75,6 +98,9 @@ def test_update_after_partial_fill_matches_the_backtest(sim_only, timing, new_re
     assert live.seen == backtest.seen
     assert report.live.fills == report.backtest.fills
     assert live.filled_before_update == backtest.filled_before_update
+    # the strategy's own controls saw the update the same way: the new remaining quantity
+    assert live.control.seen == backtest.control.seen
+    assert live.control.seen[-1] == (new_remaining, live.filled_before_update, 0.0, 0.0, True)
     # what had filled before the update, then the new remaining quantity on top of it; read
     # as a new total, 30 would be below what had filled and 50 would stop 40 shares short
     total = live.filled_before_update + new_remaining
