@@ -108,3 +108,46 @@ def test_update_after_partial_fill_matches_the_backtest(sim_only, timing, new_re
     assert sum(f.quantity for f in report.live.fills) == total
     assert report.live.positions == report.backtest.positions == {"AAA": total}
     assert live.seen[-1] == (OrderStatus.FILLED.value, total)
+
+
+class MisusesUpdate(Strategy):
+    """Calls `update_order` wrongly in each way and records how the broker answered."""
+
+    def __init__(self) -> None:
+        self.order_id: str | None = None
+        self.answers: list[str] = []
+
+    def on_data(self, timestamp: datetime, data: dict, context: dict, broker: Any) -> None:
+        if self.order_id is None:
+            self.order_id = broker.submit_order("AAA", 100, OrderSide.BUY).order_id
+            return
+        if self.answers:
+            return
+        for order_id, changes in [
+            (self.order_id, {"side": OrderSide.SELL, "quantity": 5}),
+            ("no-such-order", {"quantity": 5}),
+            (self.order_id, {"quantity": 0}),
+            (self.order_id, {"quantity": float("inf")}),
+        ]:
+            try:
+                self.answers.append(repr(broker.update_order(order_id, **changes)))
+            except ValueError as exc:
+                self.answers.append(f"ValueError: {str(exc)[:28]}")
+
+
+def test_update_order_reports_misuse_as_the_backtest_does(sim_only):
+    made: list[MisusesUpdate] = []
+    report = run_parity(
+        lambda: made.append(MisusesUpdate()) or made[-1],
+        bars(4),
+        broker_settings={"max_volume_participation": PARTICIPATION},
+        plugins=sim_only,
+    )
+    backtest, live = made
+    assert live.answers == backtest.answers == [
+        "ValueError: Cannot update order fields: ",
+        "False",
+        "ValueError: Updated remaining quantity m",
+        "ValueError: Updated remaining quantity m",
+    ]
+    assert report.ok, report.differences
