@@ -11,6 +11,38 @@ from ml4t.backtest import Order, OrderSide, OrderType
 _NEEDS_LIMIT = {OrderType.LIMIT, OrderType.STOP_LIMIT}
 _NEEDS_STOP = {OrderType.STOP, OrderType.STOP_LIMIT}
 
+#: What `update_order` may change, as in ml4t-backtest 0.2 (`OrderBook._UPDATABLE_ORDER_FIELDS`).
+UPDATABLE_FIELDS = frozenset({"quantity", "limit_price", "stop_price", "trail_amount"})
+
+
+def check_update_fields(changes: dict[str, Any]) -> None:
+    """Refuse fields `update_order` cannot change, naming them, as ml4t-backtest does."""
+    invalid = set(changes) - UPDATABLE_FIELDS
+    if invalid:
+        raise ValueError(
+            f"Cannot update order fields: {sorted(invalid)}. "
+            f"Updatable fields: {sorted(UPDATABLE_FIELDS)}"
+        )
+
+
+def updated_remaining(order: Order, changes: dict[str, Any]) -> float:
+    """The order's remaining (unfilled) quantity after `update_order(**changes)`.
+
+    As in ml4t-backtest 0.2, a strategy's `quantity` is the new *remaining* quantity, not a new
+    total: an order for 100 with 40 filled, updated to 50, may fill 50 more (90 in all).
+    """
+    remaining = changes.get("quantity", order.quantity - order.filled_quantity)
+    if (
+        isinstance(remaining, bool)
+        or not isinstance(remaining, Real)
+        or not math.isfinite(remaining)
+        or remaining <= 0
+    ):
+        raise ValueError(
+            f"Updated remaining quantity must be finite and positive, got {remaining!r}"
+        )
+    return float(remaining)
+
 
 def validate_order_args(
     asset: Any,

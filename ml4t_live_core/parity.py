@@ -222,6 +222,7 @@ def run_backtest_side(strategy: Strategy, prices: pl.DataFrame, broker: Any) -> 
         _Observed(strategy, record),
         config=broker.backtest_config,
         contract_specs=getattr(broker, "backtest_contract_specs", None) or None,
+        execution_limits=getattr(broker, "backtest_execution_limits", None),
     )
     record.fills = [_fill_row(f) for f in result.fills]
     return record

@@ -109,7 +109,16 @@ class BrokerAdapter(Protocol):
 
     async def cancel_order(self, client_order_id: str) -> bool: ...
 
-    async def modify_order(self, client_order_id: str, **changes: float) -> bool: ...
+    async def modify_order(self, client_order_id: str, **changes: float) -> bool:
+        """Change a working order's `quantity`, `limit_price`, `stop_price` or `trail_amount`.
+
+        `quantity` is the new TOTAL order size (filled so far + still to fill), the meaning of
+        `Order.quantity` everywhere in the runtime and of IB's `totalQuantity`. The runtime
+        converts the strategy's remaining quantity (ml4t-backtest's meaning) before calling;
+        a venue that takes a remaining size (Alpaca's replacement order) subtracts its fills.
+        Absent `quantity` means the total is unchanged. False if the order is not working.
+        """
+        ...
 
     async def close_position(self, asset: str) -> Order | None: ...
 

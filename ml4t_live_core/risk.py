@@ -46,6 +46,8 @@ class OrderRequest:
 
     `quantity` is always positive; `side` gives the direction. `reduces_position` is true when
     the order shrinks an existing position without flipping it (including pending orders).
+    For an update (`is_update`), `quantity` is the order's new *remaining* quantity: its filled
+    part is already in `position_quantity`, so `projected_position` counts it once.
     """
 
     asset: str

@@ -25,7 +25,12 @@ from ml4t_live_core.clock import Clock
 from ml4t_live_core.config import RuntimeConfig
 from ml4t_live_core.errors import BacktestOnlyError, BrokerUnavailableError, RiskLimitError
 from ml4t_live_core.journaling import Recorder
-from ml4t_live_core.orders import validate_order_args
+from ml4t_live_core.orders import (
+    UPDATABLE_FIELDS,
+    check_update_fields,
+    updated_remaining,
+    validate_order_args,
+)
 from ml4t_live_core.portfolio import QUANTITY_EPSILON
 from ml4t_live_core.protocols import (
     AccountEvent,
@@ -326,45 +331,53 @@ class SafeBroker(AccountBook):
         return await asyncio.wait_for(self.venue.cancel_order(order_id), self.runtime.order_timeout)
 
     async def update_order(self, order_id: str, **changes: Any) -> bool:
-        allowed = {"quantity", "limit_price", "stop_price", "trail_amount"}
-        unknown = set(changes) - allowed
-        if unknown:
-            raise ValueError(f"cannot update {sorted(unknown)}; updatable: {sorted(allowed)}")
+        """Change a working order as ml4t-backtest 0.2 does: `quantity` is the new *remaining*
+        quantity. The venue is sent the new total (filled + remaining), the protocol's meaning;
+        an unknown or finished order gives False, a field that cannot change a ValueError."""
+        check_update_fields(changes)
         order = self._orders.get(order_id)
         if order is None or order.status is not OrderStatus.PENDING:
             return False
-        merged = {f: changes.get(f, getattr(order, f)) for f in allowed}
-        validate_order_args(order.asset, merged["quantity"], order.side, order.order_type,
-                            merged["limit_price"], merged["stop_price"], merged["trail_amount"])
-        held = self.ledger.quantity(order.asset)
+        remaining = updated_remaining(order, changes)
+        prices = {f: changes.get(f, getattr(order, f)) for f in UPDATABLE_FIELDS - {"quantity"}}
+        validate_order_args(order.asset, remaining, order.side, order.order_type,
+                            prices["limit_price"], prices["stop_price"], prices["trail_amount"])
+        filled = order.filled_quantity
+        held = self.ledger.quantity(order.asset)  # already holds the filled part
         # Still reducing after the change (REDUCING lets it through): this order's new remainder
         # plus the other working orders on its side never exceed the position against them.
-        remaining = merged["quantity"] - order.filled_quantity
         working = self._pending_qty.get((order.asset, order.side), 0.0)
-        others = working - (order.quantity - order.filled_quantity)
+        others = working - (order.quantity - filled)
         signed = remaining if order.side is OrderSide.BUY else -remaining
         reduces = held * signed < 0 and remaining + others <= abs(held) + QUANTITY_EPSILON
-        request = OrderRequest(
-            asset=order.asset, side=order.side, quantity=merged["quantity"], order_type=order.order_type,
-            timestamp=self.clock.now(), client_order_id=order_id, limit_price=merged["limit_price"],
-            stop_price=merged["stop_price"], trail_amount=merged["trail_amount"],
+        request = OrderRequest(  # the checks see what may still fill: the new remainder
+            asset=order.asset, side=order.side, quantity=remaining, order_type=order.order_type,
+            timestamp=self.clock.now(), client_order_id=order_id, limit_price=prices["limit_price"],
+            stop_price=prices["stop_price"], trail_amount=prices["trail_amount"],
             position_quantity=held, reduces_position=reduces, is_update=True,
         )
         rejections = await self._check_fresh(request)
         if rejections:
-            reason = "; ".join(map(str, rejections))
-            self.last_rejection_reason = reason
-            self._journal_later(order, JournalEvent.REJECTED, reasons=tuple(map(str, rejections)), detail={"update": changes})
+            reasons = tuple(map(str, rejections))
+            self.last_rejection_reason = "; ".join(reasons)
+            detail = _update_detail(changes, filled, remaining)
+            self._journal_later(order, JournalEvent.REJECTED, reasons=reasons, detail=detail)
             if self.runtime.raise_on_rejection:
                 raise RiskLimitError(order.asset, rejections)
             return False
-        if not await asyncio.wait_for(self.venue.modify_order(order_id, **changes), self.runtime.order_timeout):
+        filled = order.filled_quantity  # fills may have arrived while the checks ran
+        total = filled + remaining
+        venue_changes = {**changes, "quantity": total} if "quantity" in changes else changes
+        modified = self.venue.modify_order(order_id, **venue_changes)
+        if not await asyncio.wait_for(modified, self.runtime.order_timeout):
             return False
         self._remove_pending(order)
-        for name, value in changes.items():
+        for name, value in venue_changes.items():
             setattr(order, name, value)
         self._add_pending(order)
-        await self._journal(order, JournalEvent.MODIFIED, detail={"changes": changes})
+        await self._journal(
+            order, JournalEvent.MODIFIED, detail=_update_detail(changes, filled, remaining)
+        )
         return True
 
     def _next_client_order_id(self) -> str:
@@ -619,6 +632,18 @@ class SafeBroker(AccountBook):
 
     async def _journal(self, order: Order, event: JournalEvent, **kwargs: Any) -> None:
         await self.recorder.write(self.recorder.order_record(order, event, self.clock.now(), **kwargs))
+
+
+def _update_detail(changes: dict[str, Any], filled: float, remaining: float) -> dict[str, Any]:
+    """The journal's account of an update: the strategy's quantity is a remaining quantity, so
+    it is recorded under that name, beside the filled and total quantities it implies."""
+    asked = {("remaining_quantity" if k == "quantity" else k): v for k, v in changes.items()}
+    return {
+        "update": asked,
+        "filled_quantity": filled,
+        "remaining_quantity": remaining,
+        "total_quantity": filled + remaining,
+    }
 
 
 def _order_from_fill(fill: Fill) -> Order:

@@ -27,7 +27,7 @@ from ml4t.backtest.config import ExecutionPrice, ShareType
 from ml4t.backtest.controls import OrderControlContext, TradingControl
 
 from ml4t_live_core.errors import BacktestOnlyError, BrokerUnavailableError
-from ml4t_live_core.orders import validate_order_args
+from ml4t_live_core.orders import check_update_fields, validate_order_args
 from ml4t_live_core.safety import SafeBroker
 
 log = logging.getLogger("ml4t_live.wrapper")
@@ -330,6 +330,8 @@ class ThreadSafeBrokerWrapper:
         )
 
     def update_order(self, order_id: str, **changes: Any) -> bool:
+        """As in ml4t-backtest 0.2: `quantity` is the order's new *remaining* quantity."""
+        check_update_fields(changes)  # refused before any control runs, as in the backtest
         order = self._safe.pending_view.get(order_id)
         if self._controls and order is not None:  # the backtest validates a replacement too
             remaining = changes.get("quantity", order.quantity - order.filled_quantity)

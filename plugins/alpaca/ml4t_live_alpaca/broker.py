@@ -26,6 +26,7 @@ from ml4t.backtest import Fill, Order, OrderStatus, Position
 from ml4t_live_alpaca.config import AlpacaBrokerConfig
 from ml4t_live_alpaca.credentials import Credentials, load_credentials
 from ml4t_live_alpaca.mapping import (
+    EPSILON,
     UnsupportedOrderError,
     is_fractional,
     replacement_client_id,
@@ -304,18 +305,32 @@ class AlpacaBroker:
         return True
 
     async def modify_order(self, client_order_id: str, **changes: float) -> bool:
-        """Alpaca replaces the order with a new one; it keeps the runtime's id (plus ".r<n>")."""
+        """Alpaca replaces the order with a new one; it keeps the runtime's id (plus ".r<n>").
+
+        `quantity` is the runtime's new total (the core protocol). Alpaca's replacement is a
+        fresh order that fills from zero, so its `qty` is what is still to fill: the total less
+        every fill so far. An omitted `qty` would copy the replaced order's full qty (fills
+        included, alpacahq/Alpaca-API#165), so after a fill `qty` is always sent.
+        """
         track = self._tracks.get(client_order_id)
         if track is None or track.alpaca_id is None or track.terminal or not self.is_connected:
             return False
-        quantity = changes.get("quantity")
-        if quantity is not None and is_fractional(quantity):
+        total = changes.get("quantity", track.quantity)
+        filled = track.total_filled
+        remaining = total - filled
+        if remaining <= EPSILON:
+            raise ValueError(
+                f"order {client_order_id}: new total {total} leaves nothing to fill "
+                f"({filled} already filled)"
+            )
+        send_qty = "quantity" in changes or filled > EPSILON
+        if send_qty and is_fractional(remaining):
             raise UnsupportedOrderError(
                 f"order {client_order_id}: Alpaca replaces whole-share quantities only, "
-                f"got {quantity}"
+                f"got {remaining} still to fill"
             )
         request = ReplaceOrderRequest(
-            qty=int(round(quantity)) if quantity is not None else None,
+            qty=int(round(remaining)) if send_qty else None,
             limit_price=changes.get("limit_price"),
             stop_price=changes.get("stop_price"),
             trail=changes.get("trail_amount"),
@@ -332,6 +347,7 @@ class AlpacaBroker:
             log.warning("%s", exc)
             return False
         track.generation += 1
+        track.quantity = total
         self._remember(track, new)
         track.baseline(str(new.id), float(new.filled_qty or 0.0), _opt_float(new.filled_avg_price))
         return True

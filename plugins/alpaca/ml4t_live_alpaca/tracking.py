@@ -23,6 +23,8 @@ class OrderTrack:
     order_type: OrderType = OrderType.MARKET
     limit_price: float | None = None
     stop_price: float | None = None
+    #: The runtime order's total size (filled so far + still to fill), across replacements.
+    quantity: float = 0.0
     alpaca_id: str | None = None
     generation: int = 0
     terminal: bool = False
@@ -41,7 +43,13 @@ class OrderTrack:
             order.order_type,
             order.limit_price,
             order.stop_price,
+            float(order.quantity),
         )
+
+    @property
+    def total_filled(self) -> float:
+        """Filled over every Alpaca order of this runtime order (each counts its own fills)."""
+        return sum(self.filled.values())
 
     def increment(
         self,

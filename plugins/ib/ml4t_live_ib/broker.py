@@ -315,7 +315,8 @@ class IBBroker:
         return True
 
     async def modify_order(self, client_order_id: str, **changes: float) -> bool:
-        """Change quantity / limit / stop / trail of a working order (IB: placeOrder, same id)."""
+        """Change quantity / limit / stop / trail of a working order (IB: placeOrder, same id).
+        `quantity` is the new total, as the core protocol and IB's `totalQuantity` mean it."""
         self._require_connection()
         trade = self.tracker.working_trade(client_order_id)
         if trade is None:

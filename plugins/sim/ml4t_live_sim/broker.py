@@ -62,8 +62,11 @@ class SimBroker(SimulatedVenue):
         self.config = config
         self.backtest_config = config.backtest_config()
         self.backtest_contract_specs = config.contract_specs()
+        self.backtest_execution_limits = config.execution_limits()
         self.engine = Broker.from_config(
-            self.backtest_config, contract_specs=self.backtest_contract_specs or None
+            self.backtest_config,
+            contract_specs=self.backtest_contract_specs or None,
+            execution_limits=self.backtest_execution_limits,
         )
         self._same_bar = self.engine.execution_mode is ExecutionMode.SAME_BAR
         #: inner (backtest) order id <-> client order id, for orders the backtest broker holds.
@@ -132,10 +135,16 @@ class SimBroker(SimulatedVenue):
         return True
 
     async def modify_order(self, client_order_id: str, **changes: float) -> bool:
+        """`quantity` is the new total (the protocol's meaning); the backtest broker takes the
+        new remaining quantity, so this order's fills are subtracted."""
         inner_id = self._inner_of.get(client_order_id)
         if inner_id is None:
             return False
-        if not self.engine.update_order(inner_id, **changes):
+        inner_changes = dict(changes)
+        if "quantity" in changes:
+            filled = self._live[client_order_id].filled_quantity or 0.0
+            inner_changes["quantity"] = changes["quantity"] - filled
+        if not self.engine.update_order(inner_id, **inner_changes):
             return False
         order = self._live[client_order_id]
         for name, value in changes.items():

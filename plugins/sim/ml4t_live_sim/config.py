@@ -11,6 +11,7 @@ from ml4t_live_core.config import PluginConfig
 
 if TYPE_CHECKING:  # the methods import it: the plugin registers without ml4t-backtest
     from ml4t.backtest import BacktestConfig, ContractSpec
+    from ml4t.backtest.execution.limits import VolumeParticipationLimit
 
 
 class SimBrokerConfig(PluginConfig):
@@ -28,6 +29,9 @@ class SimBrokerConfig(PluginConfig):
     #: "integer" rounds order quantities to whole shares, as ml4t-backtest does by default.
     share_type: Literal["integer", "fractional"] = "integer"
     multipliers: dict[str, float] = Field(default_factory=dict)
+    #: Fill at most this fraction of each bar's volume (the rest waits for later bars, as
+    #: ml4t-backtest's `VolumeParticipationLimit` does); unset fills orders whole.
+    max_volume_participation: float | None = Field(default=None, gt=0, le=1, allow_inf_nan=False)
 
     def backtest_config(self) -> BacktestConfig:
         """The ml4t-backtest settings that make `run_backtest` fill like this broker (parity)."""
@@ -66,6 +70,15 @@ class SimBrokerConfig(PluginConfig):
             allow_short_selling=self.allow_short,
             share_type=ShareType(self.share_type),
         )
+
+    def execution_limits(self) -> VolumeParticipationLimit | None:
+        """The ml4t-backtest execution limits that make `run_backtest` fill partially like this
+        broker (pass them as `run_backtest(..., execution_limits=...)`)."""
+        if self.max_volume_participation is None:
+            return None
+        from ml4t.backtest.execution.limits import VolumeParticipationLimit
+
+        return VolumeParticipationLimit(max_participation=self.max_volume_participation)
 
     def contract_specs(self) -> dict[str, ContractSpec]:
         """Per-asset multipliers in the form ml4t-backtest takes them (futures contracts)."""

@@ -104,6 +104,8 @@ def test_costs_shorting_shares_and_multipliers_reach_the_backtest_config():
         {"fill_timing": "open"},
         {"multipliers": {"ES": 0}},
         {"comission_pct": 0.1},
+        {"max_volume_participation": 0},
+        {"max_volume_participation": 1.5},
     ],
 )
 def test_bad_settings_are_refused(settings):
@@ -112,6 +114,21 @@ def test_bad_settings_are_refused(settings):
 
 
 # --- fills ------------------------------------------------------------------------------------
+async def test_volume_participation_fills_in_parts_and_modify_takes_the_new_total():
+    broker, seen = await make(max_volume_participation=0.1)  # 100 of a 1,000-share bar
+    await broker.on_bar(T0, {"XYZ": bar(100, 101, 99, 100.5)})
+    await broker.submit_order(order("c0", 250))
+    await broker.on_bar(T0 + timedelta(minutes=1), {"XYZ": bar(102, 103, 101, 102.5)})
+    assert [f.quantity for f in seen.fills()] == [100.0]
+    # the protocol's quantity is the total: 130 in all, so 30 more to the backtest broker
+    assert await broker.modify_order("c0", quantity=130)
+    await broker.on_bar(T0 + timedelta(minutes=2), {"XYZ": bar(102, 103, 101, 102.5)})
+    await broker.on_bar(T0 + timedelta(minutes=3), {"XYZ": bar(102, 103, 101, 102.5)})
+    assert [f.quantity for f in seen.fills()] == [100.0, 30.0]
+    assert (await broker.get_positions())["XYZ"].quantity == 130
+    assert await broker.get_open_orders() == []
+
+
 async def test_market_order_fills_at_the_next_open_with_slippage_and_commission():
     broker, seen = await make(commission_per_share=0.01, slippage_bps=10)
     await broker.on_bar(T0, {"XYZ": bar(100, 101, 99, 100.5)})

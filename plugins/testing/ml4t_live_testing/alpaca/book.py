@@ -223,7 +223,9 @@ class SimAccount:
         return [TradeEvent("expired", order, now)]
 
     def replace(self, order_id: str, body: dict[str, Any]) -> tuple[SimOrder, list[TradeEvent]]:
-        """Alpaca replaces by creating a new order that `replaces` the old one."""
+        """Alpaca replaces by creating a new order that `replaces` the old one. The new order
+        fills from zero: its `qty` is what it may still fill, and an omitted `qty` copies the
+        old order's whole qty, fills included (as Alpaca does: alpacahq/Alpaca-API#165)."""
         old = self.order(order_id)
         if not old.is_open:
             raise SimRejection(422, 42210000, f'order is already in "{old.status}" state')
