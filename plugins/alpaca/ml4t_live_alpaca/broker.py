@@ -492,7 +492,7 @@ class AlpacaBroker:
             if track is None and self._tracks.forgotten(client_id):
                 log.warning(
                     "alpaca: order %s is open at Alpaca but finished here and is no longer "
-                    "tracked; not adopted",
+                    "tracked; not adopted (check it at Alpaca, cancel it there if unwanted)",
                     client_id,
                 )
                 continue

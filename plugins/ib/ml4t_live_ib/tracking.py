@@ -42,9 +42,11 @@ class OrderTracker:
         finished_limit: int = DEFAULT_HISTORY_LIMIT,
         forget_trade: Callable[[ib_async.Trade], None] | None = None,
     ):
-        if isinstance(finished_limit, bool) or not isinstance(finished_limit, int):
-            raise ValueError(f"finished_limit must be a positive integer, got {finished_limit!r}")
-        if finished_limit < 1:
+        if (
+            isinstance(finished_limit, bool)
+            or not isinstance(finished_limit, int)
+            or finished_limit < 1
+        ):
             raise ValueError(f"finished_limit must be a positive integer, got {finished_limit!r}")
         self.contracts = contracts
         self.clock = clock
@@ -313,7 +315,7 @@ class OrderTracker:
             if ref in self._forgotten:
                 log.warning(
                     "order %s: IB lists it open, but it finished here and is no longer "
-                    "tracked; not adopted",
+                    "tracked; not adopted (check it in TWS, cancel it there if unwanted)",
                     ref,
                 )
                 continue
