@@ -46,7 +46,7 @@ from ml4t_live_alpaca.rest import (
     status_of,
 )
 from ml4t_live_alpaca.stream import TradeUpdateStream
-from ml4t_live_alpaca.tracking import OrderTrack
+from ml4t_live_alpaca.tracking import OrderTrack, Tracks
 from ml4t_live_core.clock import Clock, SystemClock
 from ml4t_live_core.errors import BrokerUnavailableError
 from ml4t_live_core.protocols import (
@@ -103,8 +103,7 @@ class AlpacaBroker:
         )
         self._clock = clock or SystemClock()
         self._handlers: list[EventHandler] = []
-        self._tracks: dict[str, OrderTrack] = {}
-        self._runtime_id: dict[str, str] = {}  # Alpaca order id -> runtime client order id
+        self._tracks = Tracks(cfg.finished_order_limit)
         self._connected = False
         self._synced_once = False
         self._fills_emitted = 0
@@ -206,6 +205,14 @@ class AlpacaBroker:
                 "alpaca: not connected (trade stream down or reconnecting); order not sent"
             )
         order = copy.copy(order)
+        if self._tracks.forgotten(order.order_id):
+            # Alpaca would answer with the finished order, whose fills were counted already
+            order.reject(
+                f"order id {order.order_id} was already used by an order that finished; "
+                "not sent again",
+                "duplicate_order_id",
+            )
+            return order
         try:
             request = to_order_request(order, self.config.time_in_force)
         except UnsupportedOrderError as exc:
@@ -219,7 +226,7 @@ class AlpacaBroker:
         except APIError as exc:
             if is_transient(exc):
                 return self._outcome_unknown(order, exc)
-            track.terminal = True
+            self._tracks.finish(track)
             order.reject(
                 f"alpaca refused the order: {api_error_message(exc, self._credentials)}",
                 "broker_rejected",
@@ -278,7 +285,7 @@ class AlpacaBroker:
     def _remember(self, track: OrderTrack, placed: AlpacaOrder) -> None:
         alpaca_id = str(placed.id)
         track.alpaca_id = alpaca_id
-        self._runtime_id[alpaca_id] = track.client_order_id
+        self._tracks.link(alpaca_id, track)
 
     async def cancel_order(self, client_order_id: str) -> bool:
         track = self._tracks.get(client_order_id)
@@ -374,10 +381,21 @@ class AlpacaBroker:
     def _on_update(self, update: TradeUpdate) -> None:
         alpaca = update.order
         alpaca_id = str(alpaca.id)
-        client_id = self._runtime_id.get(alpaca_id) or runtime_client_id(alpaca.client_order_id)
-        track = self._tracks.get(client_id) or self._adopt(alpaca)
-        self._runtime_id[alpaca_id] = client_id
         event = update.event.value if hasattr(update.event, "value") else str(update.event)
+        client_id = self._tracks.client_id(alpaca_id) or runtime_client_id(alpaca.client_order_id)
+        track = self._tracks.get(client_id)
+        if track is None:
+            if self._tracks.forgotten(client_id):
+                # finished and forgotten (every fill counted then): adopting it as new would
+                # count its whole cumulative fill again
+                log.info(
+                    "alpaca: late %s update for finished order %s ignored (no longer tracked)",
+                    event,
+                    client_id,
+                )
+                return
+            track = self._adopt(alpaca)
+        self._tracks.link(alpaca_id, track)
         if event in ("fill", "partial_fill"):
             self._absorb_fill(
                 track,
@@ -396,10 +414,10 @@ class AlpacaBroker:
             )
         elif event == "replaced":
             if alpaca.replaced_by is not None:
-                self._runtime_id[str(alpaca.replaced_by)] = client_id
+                self._tracks.link(str(alpaca.replaced_by), track)
                 track.alpaca_id = str(alpaca.replaced_by)
         elif event in _ENDED and track.alpaca_id in (None, alpaca_id) and not track.terminal:
-            track.terminal = True
+            self._tracks.finish(track)
             self._emit(
                 OrderStatusEvent(
                     client_id,
@@ -410,7 +428,7 @@ class AlpacaBroker:
                 )
             )
         elif event == "rejected" and not track.terminal:
-            track.terminal = True
+            self._tracks.finish(track)
             self._emit(
                 OrderStatusEvent(
                     client_id,
@@ -448,7 +466,7 @@ class AlpacaBroker:
         quantity, price = execution
         complete = to_status(alpaca.status) is OrderStatus.FILLED
         if complete:
-            track.terminal = True
+            self._tracks.finish(track)
         fill = Fill(
             order_id=track.client_order_id,
             asset=track.asset,
@@ -483,20 +501,27 @@ class AlpacaBroker:
         open_orders = await self._open_alpaca_orders()
         seen: set[str] = set()
         for alpaca in open_orders:
-            client_id = self._runtime_id.get(str(alpaca.id)) or runtime_client_id(
+            client_id = self._tracks.client_id(str(alpaca.id)) or runtime_client_id(
                 alpaca.client_order_id
             )
             track = self._tracks.get(client_id)
+            if track is None and self._tracks.forgotten(client_id):
+                log.warning(
+                    "alpaca: order %s is open at Alpaca but finished here and is no longer "
+                    "tracked; not adopted (check it at Alpaca, cancel it there if unwanted)",
+                    client_id,
+                )
+                continue
             if track is None:
                 track = self._adopt(alpaca, known_filled=not emit)
             seen.add(track.client_order_id)
             self._catch_up(track, alpaca, emit)
-        for track in list(self._tracks.values()):
+        for track in self._tracks.values():
             if track.terminal or track.in_flight or track.client_order_id in seen:
                 continue
             alpaca = await self._current(track)
             if alpaca is None:
-                track.terminal = True
+                self._tracks.finish(track)
                 if emit:
                     self._emit(
                         OrderStatusEvent(
@@ -531,7 +556,7 @@ class AlpacaBroker:
                 break
             if self._synced_once:
                 self._catch_up(track, found, emit=True)
-            self._runtime_id[str(found.replaced_by)] = track.client_order_id
+            self._tracks.link(str(found.replaced_by), track)
             found = await self._rest.call(
                 self._client.get_order_by_id, str(found.replaced_by), what="order lookup"
             )
@@ -566,7 +591,7 @@ class AlpacaBroker:
             and alpaca.replaced_by is None
             and not track.terminal
         ):
-            track.terminal = True
+            self._tracks.finish(track)
             self._emit(
                 OrderStatusEvent(
                     track.client_order_id,

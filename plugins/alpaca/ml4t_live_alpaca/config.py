@@ -8,6 +8,7 @@ from urllib.parse import urlparse
 from pydantic import Field, field_validator, model_validator
 
 from ml4t_live_core.config import PluginConfig
+from ml4t_live_core.history import DEFAULT_HISTORY_LIMIT
 
 TimeInForceName = Literal["day", "gtc", "opg", "cls", "ioc", "fok"]
 _LIVE_TRADING_HOST = "api.alpaca.markets"
@@ -59,6 +60,9 @@ class AlpacaBrokerConfig(AlpacaConnection):
 
     #: Time in force of every order (fractional quantities need "day" at Alpaca).
     time_in_force: TimeInForceName = "day"
+    #: Finished orders (with their cumulative fills) kept to match late or duplicated
+    #: updates; open orders are always kept. Same default as `[runtime] history_limit`.
+    finished_order_limit: int = Field(default=DEFAULT_HISTORY_LIMIT, ge=1, strict=True)
 
     @model_validator(mode="after")
     def _urls_match_paper(self) -> AlpacaBrokerConfig:

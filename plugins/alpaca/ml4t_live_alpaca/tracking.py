@@ -2,10 +2,15 @@
 
 Fills are counted from Alpaca's cumulative `filled_qty`, not from events, so a duplicated
 fill event or a fill seen both by the stream and by a reconciling REST poll counts once.
+
+Bounded for a process that runs for weeks (`Tracks`): open orders are always kept, finished
+ones for the `limit` most recent, then forgotten.
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from ml4t.backtest import Order, OrderSide, OrderType
@@ -32,6 +37,8 @@ class OrderTrack:
     in_flight: bool = False
     filled: dict[str, float] = field(default_factory=dict)
     avg_price: dict[str, float] = field(default_factory=dict)
+    #: every Alpaca order id of this track (the original and its replacements)
+    alpaca_ids: list[str] = field(default_factory=list)
 
     @classmethod
     def of(cls, order: Order) -> OrderTrack:
@@ -87,3 +94,77 @@ class OrderTrack:
         self.filled[alpaca_id] = cumulative
         if avg_price is not None:
             self.avg_price[alpaca_id] = avg_price
+
+
+class Tracks:
+    """The broker's tracks by runtime client order id, and Alpaca order id -> client order id.
+
+    Every open track is kept; a finished one stays (so duplicated or late updates still meet
+    its cumulative fills) until `limit` tracks finished after it. Then it is forgotten, and its
+    client order id joins a window of the `limit` most recently forgotten ids, which the broker
+    uses to drop late updates instead of adopting the order again as new (that would count its
+    whole fill a second time). Past that window an update is not expected at all: Alpaca does
+    not replay trade updates after a reconnect (the broker's reconciliation polls only open and
+    still tracked orders), so an update for a finished order comes, if ever, at once, while
+    the order is still tracked; the core's execution-id window is a further guard.
+    """
+
+    def __init__(self, limit: int) -> None:
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise ValueError(f"finished order limit must be a positive integer, got {limit!r}")
+        self.limit = limit
+        self._tracks: dict[str, OrderTrack] = {}
+        self._client_id: dict[str, str] = {}
+        self._finished: OrderedDict[str, None] = OrderedDict()
+        self._forgotten: OrderedDict[str, None] = OrderedDict()
+
+    def get(self, client_order_id: str) -> OrderTrack | None:
+        return self._tracks.get(client_order_id)
+
+    def __setitem__(self, client_order_id: str, track: OrderTrack) -> None:
+        self._tracks[client_order_id] = track
+        self._forgotten.pop(client_order_id, None)
+
+    def values(self) -> Iterator[OrderTrack]:
+        return iter(list(self._tracks.values()))
+
+    def client_id(self, alpaca_id: str) -> str | None:
+        """The runtime client order id of a tracked Alpaca order id."""
+        return self._client_id.get(alpaca_id)
+
+    def link(self, alpaca_id: str, track: OrderTrack) -> None:
+        """`alpaca_id` is one of `track`'s Alpaca orders."""
+        self._client_id[alpaca_id] = track.client_order_id
+        if alpaca_id not in track.alpaca_ids:
+            track.alpaca_ids.append(alpaca_id)
+
+    def finish(self, track: OrderTrack) -> None:
+        """Mark `track` terminal; forget the oldest finished tracks beyond `limit`."""
+        track.terminal = True
+        key = track.client_order_id
+        if key in self._finished or self._tracks.get(key) is not track:
+            return
+        self._finished[key] = None
+        while len(self._finished) > self.limit:
+            oldest, _ = self._finished.popitem(last=False)
+            gone = self._tracks.pop(oldest, None)
+            for alpaca_id in gone.alpaca_ids if gone is not None else ():
+                if self._client_id.get(alpaca_id) == oldest:
+                    del self._client_id[alpaca_id]
+            self._forgotten[oldest] = None
+            if len(self._forgotten) > self.limit:
+                self._forgotten.popitem(last=False)
+
+    def forgotten(self, client_order_id: str) -> bool:
+        """True for a finished track dropped recently (within the last `limit` forgotten)."""
+        return client_order_id in self._forgotten
+
+    def sizes(self) -> dict[str, int]:
+        """How much is kept right now (for tests and status)."""
+        return {
+            "tracks": len(self._tracks),
+            "finished": len(self._finished),
+            "alpaca_ids": len(self._client_id),
+            "fill_records": sum(len(t.filled) for t in self._tracks.values()),
+            "forgotten": len(self._forgotten),
+        }

@@ -26,6 +26,7 @@ from ml4t_live_core.protocols import (
     ConnectionEvent,
     EventHandler,
 )
+from ml4t_live_ib import pruning
 from ml4t_live_ib.config import IBConfig
 from ml4t_live_ib.connection import (
     CONNECTIVITY_LOST,
@@ -67,7 +68,14 @@ class IBBroker:
         self.ib = self.conn.ib
         self.contracts = ContractCache(self.ib, self.config)
         self._handlers: list[EventHandler] = []
-        self.tracker = OrderTracker(self.contracts, self.clock, self.config.currency, self._emit)
+        self.tracker = OrderTracker(
+            self.contracts,
+            self.clock,
+            self.config.currency,
+            self._emit,
+            finished_limit=self.config.finished_order_limit,
+            forget_trade=lambda trade: pruning.drop_trade(self.ib.wrapper, trade),
+        )
         self._paused = False
         self._active = False
         self._closes = 0
@@ -157,6 +165,7 @@ class IBBroker:
         await asyncio.wait_for(self.ib.reqCurrentTimeAsync(), self.config.request_timeout)
         done = [t for t in self.ib.trades() if t.orderStatus.status in DONE_AT_IB]
         self.tracker.reconcile(self.ib.openTrades(), self.ib.fills(), done, initial=initial)
+        pruning.sweep(self.ib.wrapper, self.tracker.tracks)  # what IB re-sent for no order of ours
         snapshot = self._snapshot()
         if snapshot is not None:
             self._emit(AccountEvent(snapshot))
@@ -233,6 +242,8 @@ class IBBroker:
         known = self.tracker.known(order.order_id)
         if known is not None:
             return known
+        if self.tracker.forgotten(order.order_id):
+            return _already_finished(order)
         self._require_connection()
         try:
             contract = await self.contracts.qualify(order.asset)
@@ -251,6 +262,8 @@ class IBBroker:
         legs = (entry, take_profit, stop_loss)
         if self.tracker.known(entry.order_id) is not None:
             return tuple(self.tracker.known(o.order_id) or o for o in legs)  # type: ignore[return-value]
+        if self.tracker.forgotten(entry.order_id):
+            return tuple(_already_finished(o) for o in legs)  # type: ignore[return-value]
         self._require_connection()
         try:
             contract = await self.contracts.qualify(entry.asset)
@@ -375,7 +388,7 @@ class IBBroker:
 
         def fallback() -> None:
             self._timers.discard(handle)
-            if not self.tracker.seen(fill.execution.execId):
+            if not self.tracker.seen(fill):
                 log.warning(
                     "execution %s: no commission report within %.1fs; fill reported without it",
                     fill.execution.execId,
@@ -422,3 +435,13 @@ class IBBroker:
         snapshot = self._snapshot()
         if snapshot is not None:
             self._emit(AccountEvent(snapshot))
+
+
+def _already_finished(order: Order) -> Order:
+    """A resubmitted id of an order that finished long ago: refused, never sent again."""
+    order = copy.copy(order)
+    order.status = OrderStatus.REJECTED
+    order.rejection_reason = (
+        f"order id {order.order_id} was already used by an order that finished; not sent again"
+    )
+    return order

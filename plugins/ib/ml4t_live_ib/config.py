@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from ml4t_live_core.config import PluginConfig
+from ml4t_live_core.history import DEFAULT_HISTORY_LIMIT
 
 #: TWS paper 7497, IB Gateway paper 4002; TWS live 7496, IB Gateway live 4001.
 PAPER_PORTS = frozenset({7497, 4002})
@@ -66,6 +67,9 @@ class IBConfig(PluginConfig):
     reconnect_max_delay: float = Field(default=60.0, gt=0, allow_inf_nan=False)
     #: client-side pacing (IB allows ~50 messages/s; error 100 otherwise)
     max_requests_per_second: int = Field(default=45, ge=1, le=50)
+    #: finished orders (with their execution ids) kept to match late or replayed events; open
+    #: orders are always kept. Same default as the core's `[runtime] history_limit`.
+    finished_order_limit: int = Field(default=DEFAULT_HISTORY_LIMIT, ge=1, strict=True)
 
     @model_validator(mode="after")
     def _live_port_needs_live(self) -> IBConfig:

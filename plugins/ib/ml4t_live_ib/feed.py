@@ -105,6 +105,7 @@ class IBDataFeed:
         if not has_new_bar or not bars:
             return
         bar = bars[-1]
+        del bars[:-1]  # ib_async keeps every bar of a subscription (17,280 a day); one is read
         asset = next((a for a, b in self._subscriptions.items() if b is bars), None)
         if asset is None:
             return

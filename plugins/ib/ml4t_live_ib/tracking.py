@@ -3,18 +3,24 @@
 Keyed by the runtime's client order id (IB `orderRef`). It turns IB order statuses, error
 codes, executions and commission reports into `BrokerEvent`s, each terminal status once and
 each execution once, and rebinds orders to IB's trades after a reconnect.
+
+Bounded for a process that runs for weeks: every open order is kept with everything known
+about it; finished orders (and their execution ids) are kept for the `finished_limit` most
+recent, then forgotten. A forgotten order's late events are dropped (see `_forget`).
 """
 
 from __future__ import annotations
 
 import copy
 import logging
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 
 import ib_async
 from ml4t.backtest import Order, OrderStatus
 
 from ml4t_live_core.clock import Clock
+from ml4t_live_core.history import DEFAULT_HISTORY_LIMIT
 from ml4t_live_core.protocols import BrokerEvent, FillEvent, OrderStatusEvent
 from ml4t_live_ib.contracts import ContractCache
 from ml4t_live_ib.orders import ACKNOWLEDGED, ORDER_CANCELLED, REJECT_CODES, from_ib_trade, to_fill
@@ -32,18 +38,34 @@ class OrderTracker:
         clock: Clock,
         currency: str,
         emit: Callable[[BrokerEvent], None],
+        *,
+        finished_limit: int = DEFAULT_HISTORY_LIMIT,
+        forget_trade: Callable[[ib_async.Trade], None] | None = None,
     ):
+        if (
+            isinstance(finished_limit, bool)
+            or not isinstance(finished_limit, int)
+            or finished_limit < 1
+        ):
+            raise ValueError(f"finished_limit must be a positive integer, got {finished_limit!r}")
         self.contracts = contracts
         self.clock = clock
         self.currency = currency
         self.emit = emit
+        self.finished_limit = finished_limit
+        #: called with the IB trade of an order being forgotten (the broker drops ib_async's copy)
+        self._forget_trade = forget_trade
         self._orders: dict[str, Order] = {}
         self._trades: dict[str, ib_async.Trade] = {}
         self._ref_by_order_id: dict[int, str] = {}
-        self._seen_executions: set[str] = set()
+        #: execution ids applied (or taken as history), per tracked order: they leave with it
+        self._executions: dict[str, set[str]] = {}
         self._acknowledged: set[str] = set()
         self._cancel_requested: set[str] = set()
-        self._final: set[str] = set()
+        #: finished orders, oldest first; beyond `finished_limit` the oldest is forgotten
+        self._final: OrderedDict[str, None] = OrderedDict()
+        #: the `finished_limit` most recently forgotten orders, to log (not adopt) their echoes
+        self._forgotten: OrderedDict[str, None] = OrderedDict()
         #: orders with a modification in flight -> the record before it (restored if IB refuses)
         self._modifying: dict[str, Order] = {}
 
@@ -87,6 +109,27 @@ class OrderTracker:
     def is_final(self, ref: str) -> bool:
         return ref in self._final
 
+    def tracks(self, ref: str) -> bool:
+        """True while the order is kept (open, or among the most recently finished)."""
+        return ref in self._orders
+
+    def forgotten(self, ref: str) -> bool:
+        """True for an order finished and dropped recently (within the last `finished_limit`)."""
+        return ref in self._forgotten
+
+    def sizes(self) -> dict[str, int]:
+        """How much is kept per order right now (for tests and status)."""
+        return {
+            "orders": len(self._orders),
+            "trades": len(self._trades),
+            "order_ids": len(self._ref_by_order_id),
+            "execution_ids": sum(map(len, self._executions.values())),
+            "acknowledged": len(self._acknowledged),
+            "cancel_requested": len(self._cancel_requested),
+            "finished": len(self._final),
+            "forgotten": len(self._forgotten),
+        }
+
     def order(self, ref: str) -> Order:
         return self._orders[ref]
 
@@ -105,6 +148,12 @@ class OrderTracker:
     def on_order_status(self, trade: ib_async.Trade) -> None:
         ref = trade.order.orderRef
         if ref not in self._orders or ref in self._final:
+            if ref in self._forgotten:
+                log.debug(
+                    "order %s: status %s ignored (finished, no longer tracked)",
+                    ref,
+                    trade.orderStatus.status,
+                )
             return
         status = trade.orderStatus.status
         if status in ACKNOWLEDGED:
@@ -156,17 +205,26 @@ class OrderTracker:
         else:
             log.warning("order %s: %s (order still working at IB)", ref, reason)
 
-    def seen(self, exec_id: str) -> bool:
-        return exec_id in self._seen_executions
+    def seen(self, fill: ib_async.Fill) -> bool:
+        """True if the execution needs no report: already applied, or not a tracked order's."""
+        ref = fill.execution.orderRef
+        return ref not in self._orders or fill.execution.execId in self._executions.get(ref, ())
 
     def on_execution(self, fill: ib_async.Fill) -> None:
         ref = fill.execution.orderRef
-        if ref not in self._orders:
-            return
         exec_id = fill.execution.execId
-        if exec_id in self._seen_executions:
+        if ref not in self._orders:
+            # an order never ours, or one finished and forgotten: see `_forget` for why its
+            # executions were all applied already
+            if ref in self._forgotten:
+                log.debug(
+                    "execution %s of finished order %s ignored (no longer tracked)", exec_id, ref
+                )
             return
-        self._seen_executions.add(exec_id)
+        seen = self._executions.setdefault(ref, set())
+        if exec_id in seen:
+            return
+        seen.add(exec_id)
         order = self._orders[ref]
         ml4t_fill = to_fill(
             order, fill, multiplier=self.contracts.multiplier(order.asset), currency=self.currency
@@ -176,13 +234,13 @@ class OrderTracker:
         complete = order.filled_quantity >= order.quantity - 1e-9
         if complete:
             order.status, order.filled_at = OrderStatus.FILLED, ml4t_fill.timestamp
-            self._final.add(ref)
+            self._mark_final(ref)  # the newest finished order: never the one forgotten
         self.emit(FillEvent(ml4t_fill, order_complete=complete, execution_id=exec_id))
 
     def finish(self, ref: str, status: OrderStatus, reason: str) -> None:
         if ref in self._final:
             return
-        self._final.add(ref)
+        self._mark_final(ref)
         order = self._orders[ref]
         order.status = status
         if status is OrderStatus.REJECTED:
@@ -190,6 +248,42 @@ class OrderTracker:
         else:
             order.cancelled_at, order.cancellation_reason = self.clock.now(), reason
         self.emit(OrderStatusEvent(ref, status, self.clock.now(), reason=reason))
+
+    def _mark_final(self, ref: str) -> None:
+        if ref in self._final:
+            return
+        self._final[ref] = None
+        while len(self._final) > self.finished_limit:
+            oldest, _ = self._final.popitem(last=False)
+            self._forget(oldest)
+
+    def _forget(self, ref: str) -> None:
+        """Drop a finished order that `finished_limit` later orders have followed.
+
+        Its later echoes are harmless because every path ignores an untracked orderRef:
+        statuses and errors (no record to change), executions (by orderRef, not by execution
+        id, so none is counted twice) and reconciliation (never adopted: IB lists only working
+        orders as open, and one recently forgotten is refused outright). IB replays executions
+        on every reconnect and reqExecutions, but only the current day's (TWS can keep up to a
+        week), so what is replayed is what was applied when the order was tracked. A fill
+        applied only now would need IB to report an execution of a filled or cancelled order
+        after `finished_limit` later orders finished; it is dropped, and the position sync
+        after a reconnect shows it.
+        """
+        self._orders.pop(ref, None)
+        self._executions.pop(ref, None)
+        self._acknowledged.discard(ref)
+        self._cancel_requested.discard(ref)
+        self._modifying.pop(ref, None)
+        trade = self._trades.pop(ref, None)
+        if trade is not None:
+            if self._ref_by_order_id.get(trade.order.orderId) == ref:
+                del self._ref_by_order_id[trade.order.orderId]
+            if self._forget_trade is not None:
+                self._forget_trade(trade)
+        self._forgotten[ref] = None
+        if len(self._forgotten) > self.finished_limit:
+            self._forgotten.popitem(last=False)
 
     # --- after (re)connecting ------------------------------------------------------------
 
@@ -209,13 +303,22 @@ class OrderTracker:
         IB's completed orders say so, rejected if IB has no record of it at all.
         """
         fills = sorted(fills, key=lambda f: f.execution.time)
+        history: dict[str, set[str]] = {}
         if initial:
-            self._seen_executions.update(f.execution.execId for f in fills)
+            for f in fills:
+                history.setdefault(f.execution.orderRef, set()).add(f.execution.execId)
         open_refs: set[str] = set()
         for trade in open_trades:
             ref = trade.order.orderRef
             if not ref:
                 continue  # a manual TWS order: not the runtime's to manage
+            if ref in self._forgotten:
+                log.warning(
+                    "order %s: IB lists it open, but it finished here and is no longer "
+                    "tracked; not adopted (check it in TWS, cancel it there if unwanted)",
+                    ref,
+                )
+                continue
             open_refs.add(ref)
             if ref not in self._orders:
                 self._orders[ref] = from_ib_trade(
@@ -224,6 +327,15 @@ class OrderTracker:
             self.bind(ref, trade)
             if trade.orderStatus.status in ACKNOWLEDGED:
                 self._acknowledged.add(ref)
+        # only tracked orders' history is kept: other executions are ignored by orderRef anyway
+        for ref, exec_ids in history.items():
+            if ref in self._orders:
+                self._executions.setdefault(ref, set()).update(exec_ids)
+        ignored = sum(1 for f in fills if f.execution.orderRef in self._forgotten)
+        if ignored:
+            log.info(
+                "%d replayed executions of finished, no longer tracked orders ignored", ignored
+            )
         for fill in fills:
             self.on_execution(fill)
         done = {t.order.orderRef: t for t in done_trades if t.order.orderRef}

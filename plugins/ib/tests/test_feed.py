@@ -54,6 +54,8 @@ async def test_realtime_bars_arrive_per_asset(ib_gateway):
             1200.0,
         )
         assert events[0][2]["bar_seconds"] == 5
+        # a subscription lasts weeks: ib_async's bar list keeps only the newest bar
+        assert [len(bars) for bars in feed._subscriptions.values()] == [1, 1]
     finally:
         await feed.stop()
 

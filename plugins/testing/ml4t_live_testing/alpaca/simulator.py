@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import uuid
 from collections.abc import Callable, Coroutine
 from datetime import datetime
 from typing import Any, TypeVar
@@ -176,6 +177,28 @@ class AlpacaSimulator:
         """End the order as its time in force runs out ("expired" trade update)."""
         order_id = self.order(client_order_id).id
         self._mutate(lambda: self.account.expire(order_id))
+
+    def resend_update(self, client_order_id: str, event: str = "fill") -> None:
+        """Stream one more `event` update for the order as it stands (a late or repeated
+        update; a fill carries the order's whole filled quantity and a new execution id).
+        The account is unchanged."""
+
+        def late() -> list[TradeEvent]:
+            order = self.account.order_by_client_id(client_order_id)
+            if event not in ("fill", "partial_fill"):
+                return [TradeEvent(event, order, self.account.clock.now())]
+            return [
+                TradeEvent(
+                    event,
+                    order,
+                    self.account.clock.now(),
+                    order.filled_avg_price,
+                    order.filled_qty,
+                    execution_id=str(uuid.uuid4()),
+                )
+            ]
+
+        self._mutate(late)
 
     def reject_next(self, count: int = 1) -> None:
         """Accept the next `count` orders, then reject them with a "rejected" trade update."""

@@ -205,6 +205,14 @@ class IBGatewaySimulator:
             self._on_filled(order)
         return execution
 
+    def repeat_last_execution(self, ref_or_id: str | int) -> SimExecution:
+        """Deliver the order's latest execution (details, status, commission) once more, as a
+        late duplicate; the book is unchanged."""
+        order = self.order(ref_or_id)
+        execution = next(e for e in reversed(self.book.executions) if e.order is order)
+        self._report_fill(execution)
+        return execution
+
     def cancel(self, ref_or_id: str | int, reason: str = "", *, with_error: bool = True) -> None:
         """IB cancels a working order on its own (end of day, margin, exchange); without
         `with_error` only the Cancelled status is sent, no error 202."""
