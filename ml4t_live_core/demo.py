@@ -24,7 +24,9 @@ class MomentumRotation(Strategy):
         self.bars = 0
         self.fat_finger_sent = False
 
-    def on_data(self, timestamp: datetime, data: dict[str, dict], context: dict[str, Any], broker: Any) -> None:
+    def on_data(
+        self, timestamp: datetime, data: dict[str, dict], context: dict[str, Any], broker: Any
+    ) -> None:
         self.bars += 1
         for asset, bar in data.items():
             self.closes[asset].append(bar["close"])
@@ -32,12 +34,12 @@ class MomentumRotation(Strategy):
             # A typo'd limit price, 10x the market: the price collar must stop it.
             self.fat_finger_sent = True
             asset = next(iter(data))
-            broker.submit_order(asset, 10, order_type=OrderType.LIMIT, limit_price=data[asset]["close"] * 10)
+            broker.submit_order(
+                asset, 10, order_type=OrderType.LIMIT, limit_price=data[asset]["close"] * 10
+            )
         if self.bars % self.every:
             return
-        momentum = {
-            a: c[-1] / c[0] - 1.0 for a, c in self.closes.items() if len(c) > self.lookback
-        }
+        momentum = {a: c[-1] / c[0] - 1.0 for a, c in self.closes.items() if len(c) > self.lookback}
         leaders = sorted(momentum, key=momentum.__getitem__, reverse=True)[: self.top]
         self.executor.execute({a: self.weight for a in leaders}, data, broker)
 
@@ -47,8 +49,14 @@ class MomentumRotation(Strategy):
 
 
 def demo_overrides(
-    assets: int, bars: int, shadow: bool, *, installed_checks: set[str], installed_stores: set[str],
-    installed_observers: set[str] = frozenset(), state_dir: str | None = None,  # type: ignore[assignment]
+    assets: int,
+    bars: int,
+    shadow: bool,
+    *,
+    installed_checks: set[str],
+    installed_stores: set[str],
+    installed_observers: set[str] = frozenset(),
+    state_dir: str | None = None,  # type: ignore[assignment]
     accelerated: bool = False,
 ) -> dict[str, Any]:
     """The demo's configuration, as the dict a TOML file would parse to (limited to what is
@@ -69,8 +77,12 @@ def demo_overrides(
     }
     if accelerated:  # rebalances come ms apart: a 2 s window would call the next one a duplicate
         config["risk"]["duplicate"] = {"window_seconds": 0.001}
-    config["risk"] = {name: body for name, body in config["risk"].items() if name in installed_checks}
-    if "prometheus" in installed_observers:  # a free port: a demo must not collide with a running engine
+    config["risk"] = {
+        name: body for name, body in config["risk"].items() if name in installed_checks
+    }
+    if (
+        "prometheus" in installed_observers
+    ):  # a free port: a demo must not collide with a running engine
         config["observers"] = {"prometheus": {"port": 0}}
     if "json" in installed_stores:
         config["state"] = {"use": "json", "json": {"directory": state_dir}}

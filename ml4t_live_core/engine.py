@@ -86,8 +86,10 @@ class LiveEngine:
             if asyncio.iscoroutine(result):
                 await result
         self.wrapper = ThreadSafeBrokerWrapper(
-            self.safe, self._loop,
-            order_timeout=self.runtime.order_timeout, getter_timeout=self.runtime.getter_timeout,
+            self.safe,
+            self._loop,
+            order_timeout=self.runtime.order_timeout,
+            getter_timeout=self.runtime.getter_timeout,
         )
         await self.feed.start()
         return self.wrapper
@@ -133,7 +135,8 @@ class LiveEngine:
             if fetch is None:
                 log.warning(
                     "warmup_bars = %d, but feed %s has no history(); starting cold",
-                    wanted, type(self.feed).__name__,
+                    wanted,
+                    type(self.feed).__name__,
                 )
             else:
                 history = list(await fetch(wanted))
@@ -226,17 +229,24 @@ class LiveEngine:
         stats.trading_state = self.safe.trading_state.value
         started = time.perf_counter()
         try:
-            await self._in_strategy_thread(self.strategy.on_data, timestamp, data, context, self.wrapper)
+            await self._in_strategy_thread(
+                self.strategy.on_data, timestamp, data, context, self.wrapper
+            )
         except Exception as exc:
             stats.errors += 1
             log.exception("strategy on_data failed at %s", timestamp)
             if self.runtime.on_error == "halt":
-                self.safe.set_trading_state(TradingState.HALTED, f"strategy error at {timestamp}: {exc!r}")
+                self.safe.set_trading_state(
+                    TradingState.HALTED, f"strategy error at {timestamp}: {exc!r}"
+                )
                 self.request_stop(f"strategy error: {exc!r}")
                 raise StrategyError(f"on_data raised at {timestamp}: {exc!r}") from exc
         finally:
             self.safe.hooks.ml4t_live_on_bar_done(
-                timestamp=timestamp, stats=stats, callback_seconds=time.perf_counter() - started, context=self.safe,
+                timestamp=timestamp,
+                stats=stats,
+                callback_seconds=time.perf_counter() - started,
+                context=self.safe,
             )
         if self._on_bar_done is not None:
             self._on_bar_done(timestamp, stats)

@@ -172,22 +172,39 @@ class SafeBroker(AccountBook):
         is_close: bool = False,
     ) -> Order:
         """Validate, check, journal and send one order. Returns the order (REJECTED or PENDING)."""
-        order, request = self._prepare(asset, quantity, side, order_type, limit_price, stop_price,
-                                       trail_amount, rebalance_id=rebalance_id, is_close=is_close)
+        order, request = self._prepare(
+            asset,
+            quantity,
+            side,
+            order_type,
+            limit_price,
+            stop_price,
+            trail_amount,
+            rebalance_id=rebalance_id,
+            is_close=is_close,
+        )
         rejections = await self._check_fresh(request)
         if rejections:
             return await self._reject(order, rejections)
         try:
             await self._accept(order, request)
         except Exception as exc:  # the journal cannot prove the order: it must not be sent
-            return await self._reject(order, [Rejection("journal", f"could not record the order durably ({exc}); not sent")])
+            return await self._reject(
+                order,
+                [Rejection("journal", f"could not record the order durably ({exc}); not sent")],
+            )
         try:
-            result = await asyncio.wait_for(self.venue.submit_order(copy.copy(order)), self.runtime.order_timeout)
+            result = await asyncio.wait_for(
+                self.venue.submit_order(copy.copy(order)), self.runtime.order_timeout
+            )
         except TimeoutError:
             # The order may exist at the broker; it keeps its id and reconciliation decides.
-            log.warning("order %s: no acknowledgement within %.1fs", order.order_id,
-                        self.runtime.order_timeout,
-                        extra={"order_id": order.order_id, "asset": order.asset})
+            log.warning(
+                "order %s: no acknowledgement within %.1fs",
+                order.order_id,
+                self.runtime.order_timeout,
+                extra={"order_id": order.order_id, "asset": order.asset},
+            )
             return copy.copy(order)
         except BrokerUnavailableError as exc:
             self._remove_pending(order)
@@ -212,11 +229,31 @@ class SafeBroker(AccountBook):
         """
         native = getattr(self.venue, "submit_bracket", None)
         if native is None:
-            raise BacktestOnlyError("submit_bracket", f"broker {self.venue.name!r} has no native bracket orders")
+            raise BacktestOnlyError(
+                "submit_bracket", f"broker {self.venue.name!r} has no native bracket orders"
+            )
         entry, request = self._prepare(asset, quantity, None, entry_type, entry_limit, None, None)
         exit_side = OrderSide.SELL if entry.side is OrderSide.BUY else OrderSide.BUY
-        tp, _ = self._prepare(asset, entry.quantity, exit_side, OrderType.LIMIT, take_profit, None, None, parent_id=entry.order_id)
-        sl, _ = self._prepare(asset, entry.quantity, exit_side, OrderType.STOP, None, stop_loss, None, parent_id=entry.order_id)
+        tp, _ = self._prepare(
+            asset,
+            entry.quantity,
+            exit_side,
+            OrderType.LIMIT,
+            take_profit,
+            None,
+            None,
+            parent_id=entry.order_id,
+        )
+        sl, _ = self._prepare(
+            asset,
+            entry.quantity,
+            exit_side,
+            OrderType.STOP,
+            None,
+            stop_loss,
+            None,
+            parent_id=entry.order_id,
+        )
         rejections = await self._check_fresh(request)
         if rejections:
             await self._reject(entry, rejections)
@@ -228,23 +265,40 @@ class SafeBroker(AccountBook):
             for order in (entry, tp, sl):
                 if self._orders.pop(order.order_id, None) is not None:
                     self._remove_pending(order)
-            await self._reject(entry, [Rejection("journal", f"could not record the bracket durably ({exc}); not sent")])
+            await self._reject(
+                entry,
+                [Rejection("journal", f"could not record the bracket durably ({exc}); not sent")],
+            )
             return None
         try:
-            results = await asyncio.wait_for(native(copy.copy(entry), copy.copy(tp), copy.copy(sl)), self.runtime.order_timeout)
+            results = await asyncio.wait_for(
+                native(copy.copy(entry), copy.copy(tp), copy.copy(sl)), self.runtime.order_timeout
+            )
         except TimeoutError:
-            log.warning("bracket %s: no acknowledgement within %.1fs", entry.order_id,
-                        self.runtime.order_timeout,
-                        extra={"order_id": entry.order_id, "asset": entry.asset})
+            log.warning(
+                "bracket %s: no acknowledgement within %.1fs",
+                entry.order_id,
+                self.runtime.order_timeout,
+                extra={"order_id": entry.order_id, "asset": entry.asset},
+            )
             return copy.copy(entry), copy.copy(tp), copy.copy(sl)
         for mine, theirs in zip((entry, tp, sl), results, strict=True):
             self._absorb_result(mine, theirs)
         return copy.copy(entry), copy.copy(tp), copy.copy(sl)
 
     def _prepare(
-        self, asset: Any, quantity: Any, side: Any, order_type: Any, limit_price: Any,
-        stop_price: Any, trail_amount: Any, *, rebalance_id: str | None = None,
-        parent_id: str | None = None, is_close: bool = False,
+        self,
+        asset: Any,
+        quantity: Any,
+        side: Any,
+        order_type: Any,
+        limit_price: Any,
+        stop_price: Any,
+        trail_amount: Any,
+        *,
+        rebalance_id: str | None = None,
+        parent_id: str | None = None,
+        is_close: bool = False,
     ) -> tuple[Order, OrderRequest]:
         """Validate arguments (ValueError), assign the idempotent client order id, describe it."""
         asset, qty, side = validate_order_args(
@@ -257,18 +311,35 @@ class SafeBroker(AccountBook):
         signed = qty if side is OrderSide.BUY else -qty
         pending_against = self._pending_qty.get((asset, side), 0.0)
         reduces = (
-            held != 0 and held * signed < 0
+            held != 0
+            and held * signed < 0
             and qty + pending_against <= abs(held) + QUANTITY_EPSILON
         )
         order = Order(
-            asset=asset, side=side, quantity=qty, order_type=order_type, limit_price=limit_price,
-            stop_price=stop_price, trail_amount=trail_amount, parent_id=parent_id,
-            rebalance_id=rebalance_id, order_id=client_id, created_at=now,
+            asset=asset,
+            side=side,
+            quantity=qty,
+            order_type=order_type,
+            limit_price=limit_price,
+            stop_price=stop_price,
+            trail_amount=trail_amount,
+            parent_id=parent_id,
+            rebalance_id=rebalance_id,
+            order_id=client_id,
+            created_at=now,
         )
         request = OrderRequest(
-            asset=asset, side=side, quantity=qty, order_type=order_type, timestamp=now,
-            client_order_id=client_id, limit_price=limit_price, stop_price=stop_price,
-            trail_amount=trail_amount, position_quantity=held, reduces_position=reduces,
+            asset=asset,
+            side=side,
+            quantity=qty,
+            order_type=order_type,
+            timestamp=now,
+            client_order_id=client_id,
+            limit_price=limit_price,
+            stop_price=stop_price,
+            trail_amount=trail_amount,
+            position_quantity=held,
+            reduces_position=reduces,
             is_close=is_close,
         )
         return order, request
@@ -340,8 +411,15 @@ class SafeBroker(AccountBook):
             return False
         remaining = updated_remaining(order, changes)
         prices = {f: changes.get(f, getattr(order, f)) for f in UPDATABLE_FIELDS - {"quantity"}}
-        validate_order_args(order.asset, remaining, order.side, order.order_type,
-                            prices["limit_price"], prices["stop_price"], prices["trail_amount"])
+        validate_order_args(
+            order.asset,
+            remaining,
+            order.side,
+            order.order_type,
+            prices["limit_price"],
+            prices["stop_price"],
+            prices["trail_amount"],
+        )
         filled = order.filled_quantity
         held = self.ledger.quantity(order.asset)  # already holds the filled part
         # Still reducing after the change (REDUCING lets it through): this order's new remainder
@@ -351,10 +429,18 @@ class SafeBroker(AccountBook):
         signed = remaining if order.side is OrderSide.BUY else -remaining
         reduces = held * signed < 0 and remaining + others <= abs(held) + QUANTITY_EPSILON
         request = OrderRequest(  # the checks see what may still fill: the new remainder
-            asset=order.asset, side=order.side, quantity=remaining, order_type=order.order_type,
-            timestamp=self.clock.now(), client_order_id=order_id, limit_price=prices["limit_price"],
-            stop_price=prices["stop_price"], trail_amount=prices["trail_amount"],
-            position_quantity=held, reduces_position=reduces, is_update=True,
+            asset=order.asset,
+            side=order.side,
+            quantity=remaining,
+            order_type=order.order_type,
+            timestamp=self.clock.now(),
+            client_order_id=order_id,
+            limit_price=prices["limit_price"],
+            stop_price=prices["stop_price"],
+            trail_amount=prices["trail_amount"],
+            position_quantity=held,
+            reduces_position=reduces,
+            is_update=True,
         )
         rejections = await self._check_fresh(request)
         if rejections:
@@ -393,9 +479,17 @@ class SafeBroker(AccountBook):
         self.last_rejection_reason = order.rejection_reason
         self.stats.orders_rejected += 1
         for rejection in rejections:
-            self.stats.rejections_by_check[rejection.check] = self.stats.rejections_by_check.get(rejection.check, 0) + 1
-        log.info("order rejected: %s %s %s (%s)", order.side.name, order.quantity, order.asset, order.rejection_reason,
-                 extra={"order_id": order.order_id, "asset": order.asset})
+            self.stats.rejections_by_check[rejection.check] = (
+                self.stats.rejections_by_check.get(rejection.check, 0) + 1
+            )
+        log.info(
+            "order rejected: %s %s %s (%s)",
+            order.side.name,
+            order.quantity,
+            order.asset,
+            order.rejection_reason,
+            extra={"order_id": order.order_id, "asset": order.asset},
+        )
         self._journal_later(order, JournalEvent.REJECTED, reasons=reasons)
         if self.runtime.raise_on_rejection:
             raise RiskLimitError(order.asset, rejections)
@@ -410,9 +504,17 @@ class SafeBroker(AccountBook):
         self.history.finished(order)
         self.last_rejection_reason = reason
         self.stats.orders_rejected += 1
-        self.stats.rejections_by_check["broker"] = self.stats.rejections_by_check.get("broker", 0) + 1
-        log.info("order rejected by the broker: %s %s %s (%s)", order.side.name, order.quantity,
-                 order.asset, reason, extra={"order_id": order.order_id, "asset": order.asset})
+        self.stats.rejections_by_check["broker"] = (
+            self.stats.rejections_by_check.get("broker", 0) + 1
+        )
+        log.info(
+            "order rejected by the broker: %s %s %s (%s)",
+            order.side.name,
+            order.quantity,
+            order.asset,
+            reason,
+            extra={"order_id": order.order_id, "asset": order.asset},
+        )
         self._journal_later(order, JournalEvent.REJECTED, reasons=(f"broker: {reason}",))
 
     # --- broker events (on the loop) ------------------------------------------------------
@@ -435,13 +537,19 @@ class SafeBroker(AccountBook):
             self.stats.connected = event.connected
             if not event.connected:
                 self.stats.disconnects += 1
-            log.warning("broker %s: %s", "connected" if event.connected else "DISCONNECTED", event.reason)
+            log.warning(
+                "broker %s: %s", "connected" if event.connected else "DISCONNECTED", event.reason
+            )
 
     def _on_status(self, event: OrderStatusEvent) -> None:
         order = self._orders.get(event.client_order_id)
         if order is None:
-            log.warning("status for unknown order %s: %s", event.client_order_id,
-                        event.status.value, extra={"order_id": event.client_order_id})
+            log.warning(
+                "status for unknown order %s: %s",
+                event.client_order_id,
+                event.status.value,
+                extra={"order_id": event.client_order_id},
+            )
             return
         if event.status is OrderStatus.REJECTED:
             self._broker_rejected(order, event.reason or "rejected by broker")
@@ -450,9 +558,17 @@ class SafeBroker(AccountBook):
             order.status = OrderStatus.CANCELLED
             order.cancelled_at, order.cancellation_reason = event.timestamp, event.reason
             self.history.finished(order)
-            self._journal_later(order, JournalEvent.CANCELLED, reasons=(event.reason or "cancelled",))
-        elif event.status is OrderStatus.PENDING and event.acknowledged and order.status is OrderStatus.PENDING:
-            self._journal_later(order, JournalEvent.ACKNOWLEDGED, detail={"broker_order_id": event.broker_order_id})
+            self._journal_later(
+                order, JournalEvent.CANCELLED, reasons=(event.reason or "cancelled",)
+            )
+        elif (
+            event.status is OrderStatus.PENDING
+            and event.acknowledged
+            and order.status is OrderStatus.PENDING
+        ):
+            self._journal_later(
+                order, JournalEvent.ACKNOWLEDGED, detail={"broker_order_id": event.broker_order_id}
+            )
 
     def _on_fill(self, event: FillEvent) -> None:
         fill = event.fill
@@ -473,7 +589,9 @@ class SafeBroker(AccountBook):
             self._remove_pending(order)
             prior = order.filled_quantity
             order.filled_quantity = prior + fill.quantity
-            order.filled_price = ((order.filled_price or 0.0) * prior + fill.price * fill.quantity) / order.filled_quantity
+            order.filled_price = (
+                (order.filled_price or 0.0) * prior + fill.price * fill.quantity
+            ) / order.filled_quantity
             order.filled_at = fill.timestamp
             order.commission_paid += fill.commission
             complete = complete or order.filled_quantity >= order.quantity - QUANTITY_EPSILON
@@ -501,8 +619,12 @@ class SafeBroker(AccountBook):
             times = self.bar_times
             for asset, bar in data.items():
                 close = bar.get("close")
-                if (isinstance(close, int | float) and not isinstance(close, bool)
-                        and math.isfinite(close) and close > 0):
+                if (
+                    isinstance(close, int | float)
+                    and not isinstance(close, bool)
+                    and math.isfinite(close)
+                    and close > 0
+                ):
                     prices[asset] = float(close)
                     times[asset] = timestamp
             self.prices = prices
@@ -510,16 +632,28 @@ class SafeBroker(AccountBook):
         await self._follow_or_halt()
         self._roll_day_and_marks(timestamp)
         self.hooks.ml4t_live_on_bar(timestamp=timestamp, data=data, context=self)
-        if self._last_mark is None or (timestamp - self._last_mark).total_seconds() >= self.runtime.mark_every_seconds:
+        if (
+            self._last_mark is None
+            or (timestamp - self._last_mark).total_seconds() >= self.runtime.mark_every_seconds
+        ):
             self._journal_mark(timestamp)
 
     def _journal_mark(self, timestamp: datetime) -> None:
         self._last_mark = timestamp
-        self.recorder.write_later(JournalRecord(
-            timestamp=timestamp, event=JournalEvent.MARK, shadow=self.shadow,
-            detail={"equity": self.equity(), "cash": self.ledger.cash, "gross_exposure": self._gross,
-                    "net_exposure": self._net, "positions": len(self.ledger.holdings)},
-        ))
+        self.recorder.write_later(
+            JournalRecord(
+                timestamp=timestamp,
+                event=JournalEvent.MARK,
+                shadow=self.shadow,
+                detail={
+                    "equity": self.equity(),
+                    "cash": self.ledger.cash,
+                    "gross_exposure": self._gross,
+                    "net_exposure": self._net,
+                    "positions": len(self.ledger.holdings),
+                },
+            )
+        )
 
     def _roll_day_and_marks(self, timestamp: datetime) -> None:
         equity = self.equity()
@@ -549,7 +683,11 @@ class SafeBroker(AccountBook):
                 self._orders[order.order_id] = order
                 self._publish_pending(order)
             seq = journal_seq(order.order_id)
-            if seq is not None and seq >= self.risk_state.next_client_order_seq and order.order_id.startswith(f"{self.prefix}-"):
+            if (
+                seq is not None
+                and seq >= self.risk_state.next_client_order_seq
+                and order.order_id.startswith(f"{self.prefix}-")
+            ):
                 self.risk_state.next_client_order_seq = seq + 1
 
     async def _follow_persisted_trading_state(self) -> None:
@@ -625,13 +763,19 @@ class SafeBroker(AccountBook):
     def _persistence_failed(self, exc: Exception) -> None:
         # A journal or state write failed: we can no longer prove what we did. Stop trading.
         if self.risk_state.trading_state is not TradingState.HALTED:
-            self._apply_trading_state(TradingState.HALTED, f"persistence failed: {exc}", self.clock.now())
+            self._apply_trading_state(
+                TradingState.HALTED, f"persistence failed: {exc}", self.clock.now()
+            )
 
     def _journal_later(self, order: Order, event: JournalEvent, **kwargs: Any) -> None:
-        self.recorder.write_later(self.recorder.order_record(order, event, self.clock.now(), **kwargs))
+        self.recorder.write_later(
+            self.recorder.order_record(order, event, self.clock.now(), **kwargs)
+        )
 
     async def _journal(self, order: Order, event: JournalEvent, **kwargs: Any) -> None:
-        await self.recorder.write(self.recorder.order_record(order, event, self.clock.now(), **kwargs))
+        await self.recorder.write(
+            self.recorder.order_record(order, event, self.clock.now(), **kwargs)
+        )
 
 
 def _update_detail(changes: dict[str, Any], filled: float, remaining: float) -> dict[str, Any]:

@@ -9,7 +9,6 @@ import asyncio
 import sys
 from pathlib import Path
 
-import pytest
 from ml4t_live_state_redis import RedisStateConfig, RedisStateStore
 from ml4t_live_testing.redis_server import RedisServer
 
