@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import tempfile
 from collections import defaultdict, deque
+from collections.abc import Set as AbstractSet
 from datetime import datetime
 from typing import Any
 
@@ -53,10 +54,10 @@ def demo_overrides(
     bars: int,
     shadow: bool,
     *,
-    installed_checks: set[str],
-    installed_stores: set[str],
-    installed_observers: set[str] = frozenset(),
-    state_dir: str | None = None,  # type: ignore[assignment]
+    installed_checks: AbstractSet[str],
+    installed_stores: AbstractSet[str],
+    installed_observers: AbstractSet[str] = frozenset(),
+    state_dir: str | None = None,
     accelerated: bool = False,
 ) -> dict[str, Any]:
     """The demo's configuration, as the dict a TOML file would parse to (limited to what is
