@@ -99,6 +99,7 @@ class SafeBroker(AccountBook):
         self.reconciliation: ReconciliationReport | None = None
         self._seen_trading_record: TradingStateRecord | None = None
         self._last_mark: datetime | None = None
+        self._unpriced: set[str] = set()  # assets whose latest bar had no usable close
         # Account-wide order times (every process sharing the store), read before each order
         # once a check asked for them (`watch_account_orders`).
         self._account_window = 0.0
@@ -614,6 +615,8 @@ class SafeBroker(AccountBook):
         if closes is not None:  # every close checked in bulk: dict updates, no per-asset pass
             self.prices = {**self.prices, **closes}  # copy-on-write: the strategy thread may read
             self.bar_times.update(dict.fromkeys(closes, timestamp))
+            if self._unpriced:
+                self._unpriced.difference_update(closes)
         else:
             prices = dict(self.prices)
             times = self.bar_times
@@ -627,6 +630,16 @@ class SafeBroker(AccountBook):
                 ):
                     prices[asset] = float(close)
                     times[asset] = timestamp
+                    self._unpriced.discard(asset)
+                elif asset not in self._unpriced:  # once per bad stretch, not on every bar
+                    self._unpriced.add(asset)
+                    log.warning(
+                        "bar %s: %s has no usable close (%r); its last price stays, and the "
+                        "stale-data check refuses its orders once that price is too old",
+                        timestamp.isoformat(),
+                        asset,
+                        close,
+                    )
             self.prices = prices
         self._recompute_exposure()
         await self._follow_or_halt()
