@@ -95,8 +95,9 @@ class Recorder:
         """Write everything queued now (no lingering) and return once it is durable."""
         if self._writer is None or self._writer.done():
             return
-        self._due = True
-        self._wake.set()
+        if self._queue:  # only then: a `_due` left set on an empty queue would stop lingering
+            self._due = True  # records from arming their timer, leaving them unwritten
+            self._wake.set()
         await self._all_done.wait()
 
     async def close(self) -> None:

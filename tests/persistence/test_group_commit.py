@@ -16,6 +16,7 @@ import pytest
 import pytest_asyncio
 
 from ml4t_live_core.journaling import Recorder
+from ml4t_live_core.memory_store import MemoryStateStore
 from ml4t_live_core.state import JournalEvent, JournalRecord, RiskState
 
 from .conftest import durable_store
@@ -144,4 +145,19 @@ async def test_queued_states_are_saved_once_newest_last_in_order(
     assert recorder.commits == 3 and syncs == [1, 2]
     loaded = await store.load_state()
     assert loaded is not None and loaded.orders_total == 2
+    await recorder.close()
+
+
+async def test_flush_on_an_empty_queue_leaves_later_records_their_linger_timer(tmp_path):
+    """flush() with nothing queued must not leave the writer believing a flush is due: a record
+    nobody waits for, queued afterwards, is still written within its linger time."""
+    store = MemoryStateStore()
+    recorder = Recorder(store, shadow=False, on_failure=lambda exc: None, linger=0.01)
+    recorder.start()
+    await asyncio.sleep(0.01)  # the writer is waiting for work
+    await recorder.flush()
+    await asyncio.sleep(0.01)  # ... and has seen the flush's wake-up on an empty queue
+    recorder.write_later(JournalRecord(timestamp=datetime.now(UTC), event=JournalEvent.MARK))
+    await asyncio.sleep(0.2)
+    assert len(store.journal) == 1
     await recorder.close()
