@@ -42,7 +42,7 @@ from ml4t_live_core.backtest_context import BacktestRiskContext, aware
 from ml4t_live_core.compose import load_config
 from ml4t_live_core.config import LiveConfig
 from ml4t_live_core.plugins import Kind, Plugins, new_plugin_manager
-from ml4t_live_core.portfolio import QUANTITY_EPSILON
+from ml4t_live_core.portfolio import QUANTITY_EPSILON, shrinks_position
 from ml4t_live_core.risk import OrderRequest, Rejection
 
 
@@ -167,9 +167,7 @@ class LiveLimits:
         against = (
             request.pending_sell_quantity if side is OrderSide.BUY else request.pending_buy_quantity
         )
-        reduces = (
-            held != 0 and held * signed < 0 and quantity + against <= abs(held) + QUANTITY_EPSILON
-        )
+        reduces = shrinks_position(held, signed, against)
         self._seq += 1
         timestamp = aware(request.timestamp) if request.timestamp is not None else self.context.now
         return OrderRequest(

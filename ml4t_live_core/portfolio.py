@@ -47,6 +47,15 @@ class Holding:
 QUANTITY_EPSILON = 1e-9
 
 
+def shrinks_position(held: float, signed_quantity: float, working: float) -> bool:
+    """Whether an order of `signed_quantity`, with `working` more on the way beside it, can only
+    shrink the position `held`, never flip it (what REDUCING lets through)."""
+    return (
+        held * signed_quantity < 0
+        and abs(signed_quantity) + working <= abs(held) + QUANTITY_EPSILON
+    )
+
+
 class Portfolio:
     """Cash plus holdings; `apply_fill` is the only way positions change."""
 

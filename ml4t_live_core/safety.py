@@ -31,7 +31,7 @@ from ml4t_live_core.orders import (
     updated_remaining,
     validate_order_args,
 )
-from ml4t_live_core.portfolio import QUANTITY_EPSILON
+from ml4t_live_core.portfolio import QUANTITY_EPSILON, shrinks_position
 from ml4t_live_core.protocols import (
     AccountEvent,
     BrokerAdapter,
@@ -310,12 +310,7 @@ class SafeBroker(AccountBook):
         client_id = self._next_client_order_id()
         held = self.ledger.quantity(asset)
         signed = qty if side is OrderSide.BUY else -qty
-        pending_against = self._pending_qty.get((asset, side), 0.0)
-        reduces = (
-            held != 0
-            and held * signed < 0
-            and qty + pending_against <= abs(held) + QUANTITY_EPSILON
-        )
+        reduces = shrinks_position(held, signed, self._pending_qty.get((asset, side), 0.0))
         order = Order(
             asset=asset,
             side=side,
@@ -428,7 +423,7 @@ class SafeBroker(AccountBook):
         working = self._pending_qty.get((order.asset, order.side), 0.0)
         others = working - (order.quantity - filled)
         signed = remaining if order.side is OrderSide.BUY else -remaining
-        reduces = held * signed < 0 and remaining + others <= abs(held) + QUANTITY_EPSILON
+        reduces = shrinks_position(held, signed, others)
         request = OrderRequest(  # the checks see what may still fill: the new remainder
             asset=order.asset,
             side=order.side,
