@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from numbers import Real
-from typing import Any
+from typing import Any, TypeGuard
 
 from ml4t.backtest import Order, OrderSide, OrderType
 
@@ -25,6 +25,14 @@ def check_update_fields(changes: dict[str, Any]) -> None:
         )
 
 
+def is_positive_finite(value: Any) -> TypeGuard[float]:
+    """A real number (not a bool) that is finite and above zero: a usable quantity or price."""
+    if isinstance(value, bool) or not isinstance(value, Real):
+        return False
+    number = float(value)
+    return math.isfinite(number) and number > 0
+
+
 def updated_remaining(order: Order, changes: dict[str, Any]) -> float:
     """The order's remaining (unfilled) quantity after `update_order(**changes)`.
 
@@ -32,12 +40,7 @@ def updated_remaining(order: Order, changes: dict[str, Any]) -> float:
     total: an order for 100 with 40 filled, updated to 50, may fill 50 more (90 in all).
     """
     remaining = changes.get("quantity", order.quantity - order.filled_quantity)
-    if (
-        isinstance(remaining, bool)
-        or not isinstance(remaining, Real)
-        or not math.isfinite(remaining)
-        or remaining <= 0
-    ):
+    if not is_positive_finite(remaining):
         raise ValueError(
             f"Updated remaining quantity must be finite and positive, got {remaining!r}"
         )
@@ -86,12 +89,7 @@ def _check_price(name: str, value: Any, order_type: OrderType, required: bool) -
         if required:
             raise ValueError(f"{name} is required for {order_type.value} orders")
         return
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, Real)
-        or not math.isfinite(value)
-        or value <= 0
-    ):
+    if not is_positive_finite(value):
         raise ValueError(
             f"{name} must be a finite positive price for {order_type.value}, got {value!r}"
         )

@@ -28,6 +28,7 @@ from ml4t_live_core.journaling import Recorder
 from ml4t_live_core.orders import (
     UPDATABLE_FIELDS,
     check_update_fields,
+    is_positive_finite,
     updated_remaining,
     validate_order_args,
 )
@@ -617,12 +618,7 @@ class SafeBroker(AccountBook):
             times = self.bar_times
             for asset, bar in data.items():
                 close = bar.get("close")
-                if (
-                    isinstance(close, int | float)
-                    and not isinstance(close, bool)
-                    and math.isfinite(close)
-                    and close > 0
-                ):
+                if is_positive_finite(close):
                     prices[asset] = float(close)
                     times[asset] = timestamp
                     self._unpriced.discard(asset)

@@ -27,7 +27,7 @@ from ml4t.backtest.config import ExecutionPrice, ShareType
 from ml4t.backtest.controls import OrderControlContext, TradingControl
 
 from ml4t_live_core.errors import BacktestOnlyError, BrokerUnavailableError
-from ml4t_live_core.orders import check_update_fields, validate_order_args
+from ml4t_live_core.orders import check_update_fields, is_positive_finite, validate_order_args
 from ml4t_live_core.safety import SafeBroker
 
 log = logging.getLogger("ml4t_live.wrapper")
@@ -205,12 +205,7 @@ class ThreadSafeBrokerWrapper:
         if len(given) > 1:
             raise ValueError("Must provide only one of: shares, contracts, amount, dollars")
         if dollars is not None:
-            if (
-                isinstance(dollars, bool)
-                or not isinstance(dollars, int | float)
-                or not math.isfinite(dollars)
-                or dollars <= 0
-            ):
+            if not is_positive_finite(dollars):
                 raise ValueError(f"dollars must be a finite positive amount, got {dollars!r}")
             price = self._current_price(asset)
             if price is None:
@@ -335,7 +330,7 @@ class ThreadSafeBrokerWrapper:
         order = self._safe.pending_view.get(order_id)
         if self._controls and order is not None:  # the backtest validates a replacement too
             remaining = changes.get("quantity", order.quantity - order.filled_quantity)
-            if _positive_number(remaining):  # bad values are the loop's ValueError to raise
+            if is_positive_finite(remaining):  # bad values are the loop's ValueError to raise
                 signed = remaining if order.side is OrderSide.BUY else -remaining
                 self._run_controls(order.asset, signed, replacing=order_id)
         return bool(
@@ -698,15 +693,6 @@ def _warn_inverted_bracket(
             UserWarning,
             stacklevel=3,
         )
-
-
-def _positive_number(value: Any) -> bool:
-    return (
-        isinstance(value, int | float)
-        and not isinstance(value, bool)
-        and math.isfinite(value)
-        and value > 0
-    )
 
 
 def _finite(name: str, value: Any) -> None:
