@@ -2,11 +2,13 @@
 
 `read_trading_state()` runs before every order, so it must not cost a round trip. Writers
 SET the key and PUBLISH the same payload in one script; the follower subscribes first, then
-GETs the key, then a listener task applies every message as it arrives. Redis delivers a
-PUBLISH to subscribers before it answers the publisher, so by the time `ml4t-live halt`
-returns, the halt is on its way into every follower's socket and is applied on the next turn
-of their event loops. If the subscription breaks, messages may have been missed: the next
-read resubscribes and GETs the key again, and fails (never guesses) if Redis is unreachable.
+GETs the key, then a listener task applies every message as it arrives. So another
+process's change is seen once its message has arrived and been applied, typically within a
+millisecond of the writer's return but not at that instant (a busy host can take longer);
+that is the "halts within one bar" the design asks for, without a round trip per order. A
+store's own write is seen at once. If the subscription breaks, messages may have been missed:
+the next read resubscribes and GETs the key again, and fails (never guesses) if Redis is
+unreachable.
 """
 
 from __future__ import annotations

@@ -212,7 +212,8 @@ class RedisStateStore:
 
     # --- trading state ---------------------------------------------------------------------
     async def read_trading_state(self) -> TradingStateRecord | None:
-        """The local copy, brought up to date from messages already received (no round trip)."""
+        """The local copy, brought up to date from messages already received (no round trip):
+        another process's change shows once its pub/sub message arrives (see follower.py)."""
         self._opened()
         assert self._follower is not None
         return await self._follower.current()

@@ -15,6 +15,9 @@ _accounts = itertools.count()
 
 
 class TestRedisStore(StateStoreContract):
+    # Other processes' changes arrive by pub/sub: in well under a bar, not at the writer's return.
+    trading_state_propagation = 2.0
+
     @pytest.fixture
     def location(self, fresh_redis: RedisServer) -> dict[str, Any]:
         return {"url": fresh_redis.url, "account": f"contract{next(_accounts)}"}

@@ -6,7 +6,7 @@ import pytest
 import redis
 from ml4t_live_state_redis import RedisStateStore
 from ml4t_live_testing.redis_server import RedisServer
-from ml4t_live_testing.state_contract import order_record
+from ml4t_live_testing.state_contract import order_record, trading_state_within
 
 from ml4t_live_core.risk import TradingState
 from ml4t_live_core.state import RiskState
@@ -39,8 +39,9 @@ async def test_reset_moves_wrong_typed_keys_aside_and_halts_everyone(
         state = await store.load_state()
         assert state is not None and state.trading_state is TradingState.HALTED
         assert state.next_client_order_seq == 91  # salvaged from the journal moved aside
-        record = await watcher.read_trading_state()
-        assert record is not None and record.state is TradingState.HALTED
+        halted = await store.read_trading_state()  # the resetting store's own write
+        assert halted is not None and halted.state is TradingState.HALTED
+        assert await trading_state_within(watcher, halted, 2.0) == halted  # by pub/sub
         assert await store.read_journal() == []
     finally:
         await watcher.close()

@@ -1,4 +1,4 @@
-"""A halt written by `ml4t-live halt` in another process is seen by the next read here.
+"""A halt written by `ml4t-live halt` in another process reaches a running store here.
 
 (The running-engine version of this is in test_runtime.py.)
 """
@@ -11,7 +11,9 @@ from pathlib import Path
 
 from ml4t_live_state_redis import RedisStateConfig, RedisStateStore
 from ml4t_live_testing.redis_server import RedisServer
+from ml4t_live_testing.state_contract import trading_state_within
 
+from ml4t_live_core.protocols import TradingStateRecord
 from ml4t_live_core.risk import TradingState
 
 CLI = str(Path(sys.executable).parent / "ml4t-live")
@@ -25,7 +27,18 @@ def _config_file(tmp_path: Path, server: RedisServer, account: str = "shared") -
     return path
 
 
-async def test_cli_halt_in_another_process_is_seen_on_the_next_read(
+async def _read_afresh(server: RedisServer) -> TradingStateRecord | None:
+    """The trading state as a store opened now reads it (its first read GETs the key)."""
+    config = RedisStateConfig.model_validate({"url": server.url, "account": "shared"})
+    store = RedisStateStore(config)
+    await store.open()
+    try:
+        return await store.read_trading_state()
+    finally:
+        await store.close()
+
+
+async def test_cli_halt_in_another_process_reaches_a_running_store(
     fresh_redis: RedisServer, tmp_path: Path, with_sim_broker: None
 ) -> None:
     store = RedisStateStore(
@@ -46,8 +59,10 @@ async def test_cli_halt_in_another_process_is_seen_on_the_next_read(
         )
         out, err = await asyncio.wait_for(child.communicate(), 60)
         assert child.returncode == 0, err.decode()
-        record = await store.read_trading_state()
-        assert record is not None and record.state is TradingState.HALTED
-        assert "desk says stop" in record.reason
+        written = await _read_afresh(fresh_redis)
+        assert written is not None and written.state is TradingState.HALTED
+        assert "desk says stop" in written.reason
+        # The running store follows by pub/sub: the halt arrives in well under a bar.
+        assert await trading_state_within(store, written, 2.0) == written
     finally:
         await store.close()

@@ -34,6 +34,22 @@ RESET_COMMAND = "ml4t-live state reset --confirm"
 T0 = datetime(2024, 1, 2, 14, 30, tzinfo=UTC)
 
 
+async def trading_state_within(
+    store: StateStore, expected: TradingStateRecord | None, seconds: float
+) -> TradingStateRecord | None:
+    """What `store` reads once it reads `expected`, or after `seconds` (0: read once).
+
+    A backend that follows other processes' changes by messages (Redis pub/sub) sees them when
+    the message arrives, not at the instant the writer returns; tests wait for it, bounded.
+    """
+    deadline = asyncio.get_running_loop().time() + seconds
+    while (record := await store.read_trading_state()) != expected:
+        if asyncio.get_running_loop().time() >= deadline:
+            break
+        await asyncio.sleep(0.005)
+    return record
+
+
 def order_record(
     seq: int,
     *,
@@ -80,6 +96,9 @@ class StateStoreContract(ABC):
     """What every state backend must do (see `StateStore` in ml4t_live_core.protocols)."""
 
     # --- what a backend's test module provides ------------------------------------------------
+    #: How long another instance's trading-state change may take to be read here (0: at once).
+    trading_state_propagation: float = 0.0
+
     @pytest.fixture
     def location(self, tmp_path: Any) -> Any:
         return tmp_path / "state"
@@ -252,10 +271,11 @@ class StateStoreContract(ABC):
         assert await runtime.read_trading_state() is None
         halt = TradingStateRecord(TradingState.HALTED, "manual halt: test", T0)
         await cli.write_trading_state(halt)
-        assert await runtime.read_trading_state() == halt
+        assert await trading_state_within(runtime, halt, self.trading_state_propagation) == halt
         resume = TradingStateRecord(TradingState.ACTIVE, "manual resume", T0 + timedelta(minutes=1))
         await cli.write_trading_state(resume)
-        assert await runtime.read_trading_state() == resume
+        seen = await trading_state_within(runtime, resume, self.trading_state_propagation)
+        assert seen == resume
 
     # --- reset --------------------------------------------------------------------------------
     async def test_reset_of_a_corrupt_state_keeps_the_old_bytes_and_halts(
