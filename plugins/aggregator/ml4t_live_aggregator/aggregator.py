@@ -11,8 +11,8 @@ import logging
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
+from ml4t_live_aggregator.boundaries import Boundaries
 from ml4t_live_aggregator.config import AggregatorConfig
 from ml4t_live_aggregator.inputs import (
     OFF,
@@ -30,7 +30,6 @@ from ml4t_live_core.protocols import BarEvent
 log = logging.getLogger("ml4t_live.aggregator")
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-MICROSECOND = timedelta(microseconds=1)
 _INF = float("inf")
 __all__ = ["AggregatorStats", "BarAggregator"]
 
@@ -59,9 +58,8 @@ class BarAggregator:
         self.config = config
         self.stats = AggregatorStats()
         self.interval = timedelta(seconds=config.interval_seconds)
-        self._interval_us = config.interval_seconds * 1_000_000
-        self._tz = ZoneInfo(config.timezone)
-        self.utc_aligned = config.timezone == "UTC"
+        self.boundaries = Boundaries(config.interval_seconds, config.timezone)
+        self.utc_aligned = self.boundaries.utc
         self.sessions = Sessions(config.calendar) if config.calendar else None
         self._flush_after = timedelta(seconds=config.flush_after)
         self._lateness = timedelta(seconds=config.allowed_lateness)
@@ -282,15 +280,12 @@ class BarAggregator:
 
     # --- buckets ---------------------------------------------------------------------------
     def align(self, ts: datetime) -> datetime:
-        """Start of the interval containing `ts`, aligned to midnight in the configured timezone."""
-        us = (ts - EPOCH) // MICROSECOND
-        offset = 0 if self.utc_aligned else ts.astimezone(self._tz).utcoffset() // MICROSECOND
-        start_us = (us + offset) // self._interval_us * self._interval_us - offset
-        return EPOCH + timedelta(microseconds=start_us)
+        """Start of the interval containing `ts`, aligned to midnight in the configured timezone
+        (local wall-clock multiples of the interval, also across DST: see `boundaries`)."""
+        return self.boundaries.bounds(ts)[0]
 
     def _bucket_for(self, ts: datetime) -> _Bucket | None:
-        start = self.align(ts)
-        stop = start + self.interval
+        start, stop = self.boundaries.bounds(ts)
         lo, hi = start, stop
         if self.sessions is not None:
             session = self.sessions.session_at(ts)

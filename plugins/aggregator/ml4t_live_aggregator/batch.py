@@ -90,10 +90,12 @@ def add_batch(
     agg.stats.ticks += frame.height
 
     ts = frame["ts"].to_numpy()
-    n = agg.config.interval_seconds * 1_000_000_000
-    offset = 0 if agg.utc_aligned else frame["offset"].to_numpy()
-    start = (ts + offset) // n * n - offset
-    stop = start + n
+    if agg.utc_aligned:
+        n = agg.config.interval_seconds * 1_000_000_000
+        start = ts // n * n
+        stop = start + n
+    else:
+        start, stop = _local_bounds(agg, ts, frame["offset"].to_numpy())
     lo, hi = start, stop
     keep = np.ones(ts.size, dtype=bool)
     if agg.sessions is not None:
@@ -160,6 +162,43 @@ def add_batch(
     if newest > agg.watermark:
         agg.watermark = newest
     return agg.due()
+
+
+def _local_bounds(
+    agg: BarAggregator, ts: np.ndarray, offset: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each tick's bar [start, stop) in ns: local multiples of the interval, as
+    `Boundaries.bounds` (which decides, once per bar, wherever the offset changes)."""
+    n = agg.config.interval_seconds * 1_000_000_000
+    start = (ts + offset) // n * n - offset  # the bar if the tick's offset held throughout
+    stop = start + n
+    timezone = agg.config.timezone
+    shifted = (_offsets(start, timezone) != offset) | (_offsets(stop, timezone) != offset)
+    if shifted.any():
+        # A DST change near these bars: every tick with the same floor and offset is in the
+        # same bar, so ask the reference once per such pair.
+        rows = np.flatnonzero(shifted)
+        _, first, inverse = np.unique(
+            np.stack([start[rows], offset[rows]], axis=1), axis=0,
+            return_index=True, return_inverse=True,
+        )
+        exact = np.array(
+            [
+                agg.boundaries.bounds_us(int(ts[rows[i]]) // 1_000, int(offset[rows[i]]) // 1_000)
+                for i in first
+            ],
+            dtype=np.int64,
+        ) * 1_000
+        start, stop = start.copy(), stop.copy()
+        start[rows], stop[rows] = exact[inverse.ravel(), 0], exact[inverse.ravel(), 1]
+    return start, stop
+
+
+def _offsets(ns: np.ndarray, timezone: str) -> np.ndarray:
+    """The UTC offset in `timezone` at each instant (ns since the epoch), in nanoseconds."""
+    utc = pl.Series(ns).cast(pl.Datetime("ns", "UTC"))
+    local = utc.dt.convert_time_zone(timezone).dt.replace_time_zone(None).cast(pl.Int64)
+    return local.to_numpy() - ns
 
 
 def _offset_ns(timezone: str) -> pl.Expr:
