@@ -164,10 +164,12 @@ class LiveLimits:
         side = OrderSide.BUY if signed > 0 else OrderSide.SELL
         quantity = abs(signed)
         held = float(request.position_quantity)
-        against = (
-            request.pending_sell_quantity if side is OrderSide.BUY else request.pending_buy_quantity
+        # Orders already working on the same side shrink the position too: together they must
+        # not flip it (as SafeBroker counts them live).
+        working = (
+            request.pending_buy_quantity if side is OrderSide.BUY else request.pending_sell_quantity
         )
-        reduces = shrinks_position(held, signed, against)
+        reduces = shrinks_position(held, signed, working)
         self._seq += 1
         timestamp = aware(request.timestamp) if request.timestamp is not None else self.context.now
         return OrderRequest(

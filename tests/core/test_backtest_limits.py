@@ -209,6 +209,20 @@ def test_validate_uses_the_request_price_multiplier_and_pending(only_my_checks):
         limits.validate(_request(asset="NEWCO", price=None))
 
 
+def test_reducing_counts_working_orders_on_the_same_side_as_live(only_my_checks):
+    limits = LiveLimits.from_config()
+    limits.attach(_Broker())
+    limits.context.set_trading_state(TradingState.REDUCING, "test")
+    short = {"position_quantity": -20.0}
+    limits.validate(_request(quantity=10.0, **short, pending_buy_quantity=10.0))  # 20 of 20
+    limits.validate(_request(quantity=5.0, **short, pending_sell_quantity=50.0))
+    with pytest.raises(LimitViolation, match="kill-switch"):  # 7 + 15 working would flip it
+        limits.validate(_request(quantity=7.0, **short, pending_buy_quantity=15.0))
+    long = {"position_quantity": 20.0}
+    with pytest.raises(LimitViolation, match="kill-switch"):  # the same for a long position
+        limits.validate(_request(quantity=-10.0, **long, pending_sell_quantity=15.0))
+
+
 @pytest.mark.parametrize("quantity", [0.0, math.nan, math.inf])
 def test_validate_leaves_zero_and_non_finite_quantities_to_the_backtest(only_my_checks, quantity):
     limits = LiveLimits.from_config(overrides={"risk": {"order-size": {"max_shares": 1}}})
