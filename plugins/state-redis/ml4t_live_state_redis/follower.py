@@ -6,7 +6,10 @@ GETs the key, then a listener task applies every message as it arrives. So anoth
 process's change is seen once its message has arrived and been applied, typically within a
 millisecond of the writer's return but not at that instant (a busy host can take longer);
 that is the "halts within one bar" the design asks for, without a round trip per order. A
-store's own write is seen at once. If the subscription breaks, messages may have been missed:
+store's own write is seen at once, and messages that arrive before its echo are skipped: Redis
+orders publishes, so they were published before it and are older (without this, another
+process's earlier "resume" could briefly undo our own later halt). If the subscription breaks,
+messages may have been missed:
 the next read resubscribes and GETs the key again, and fails (never guesses) if Redis is
 unreachable.
 """
@@ -17,6 +20,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -56,12 +60,21 @@ class TradingStateFollower:
         #: Set by the listener when it stops trusting its copy (lost link, stray payload).
         self._stale = True
         self._heard = 0.0
+        #: Bumped once a (re)subscription is up: a write that began before has no echo to wait for.
+        self.generation = 0
+        #: Payloads of our own writes whose message has not come back yet, oldest first.
+        self._echoes: deque[bytes] = deque()
+        self._echo_since = 0.0
 
     async def current(self) -> TradingStateRecord | None:
         """The latest trading state: started on first use, re-read after a lost link."""
         if not self._stale and self._monotonic() - self._heard > self._silence_limit:
             log.warning("no word from redis on %s for %.1fs; re-subscribing and re-reading %s",
                         self._channel, self._monotonic() - self._heard, self._key)
+            self._stale = True
+        if self._echoes and self._monotonic() - self._echo_since > self._silence_limit:
+            log.warning("our own trading-state write never came back on %s; re-reading %s",
+                        self._channel, self._key)
             self._stale = True
         if self._stale:
             await self._restart()
@@ -70,9 +83,14 @@ class TradingStateFollower:
             await asyncio.sleep(0)
         return self._current
 
-    def wrote(self, record: TradingStateRecord) -> None:
-        """Our own write: visible at once, before its message comes back."""
+    def wrote(self, record: TradingStateRecord, payload: bytes, generation: int) -> None:
+        """Our own write (`payload`, published while `generation` was current): visible at
+        once; messages before its echo are older and skipped (see the module docstring)."""
         self._current = record
+        if generation == self.generation and not self._stale:
+            if not self._echoes:
+                self._echo_since = self._monotonic()
+            self._echoes.append(payload)
 
     async def close(self) -> None:
         await self._stop()
@@ -87,6 +105,9 @@ class TradingStateFollower:
         except BaseException:
             await _close_quietly(pubsub)
             raise
+        # Only writes that start from here on publish to this subscription: their echo comes.
+        self.generation += 1
+        self._echoes.clear()
         self._pubsub, self._current, self._stale = pubsub, current, False
         self._heard = self._monotonic()
         self._listener = asyncio.get_running_loop().create_task(
@@ -106,8 +127,13 @@ class TradingStateFollower:
                         await pubsub.ping()  # answered by a "pong" message on this connection
                         pinged = now
                     continue
+                payload = message["data"]
+                if self._echoes:
+                    if payload == self._echoes[0]:
+                        self._echoes.popleft()
+                    continue  # ours, or published before our latest write: we hold newer
                 try:
-                    self._current = self._decode(message["data"])
+                    self._current = self._decode(payload)
                 except Exception:  # a stray payload on our channel: trust only the key
                     log.warning("unreadable message on %s; re-reading %s", self._channel, self._key)
                     self._stale = True

@@ -220,15 +220,14 @@ class RedisStateStore:
 
     async def write_trading_state(self, record: TradingStateRecord) -> None:
         self._opened()
-        assert self._follower is not None
+        follower = self._follower
+        assert follower is not None
+        payload, generation = encode_trading_state(record), follower.generation
         await self._guard(
             "write the trading state",
-            self._write_ts(
-                keys=[self.keys.trading_state],
-                args=[encode_trading_state(record), self.keys.channel],
-            ),
+            self._write_ts(keys=[self.keys.trading_state], args=[payload, self.keys.channel]),
         )
-        self._follower.wrote(record)
+        follower.wrote(record, payload, generation)
 
     # --- reset -----------------------------------------------------------------------------
     async def reset(self) -> list[str]:
@@ -272,13 +271,15 @@ class RedisStateStore:
         record = TradingStateRecord(state.trading_state, state.trading_state_reason, now)
         stamp = now.strftime("%Y%m%dT%H%M%S.%fZ")
         aside = [k.aside(key, stamp) for key in move]
+        follower = self._follower
+        assert follower is not None
+        payload, generation = encode_trading_state(record), follower.generation
         await self._guard("reset the state", self._reset(
             keys=[*move, *aside, k.state, k.trading_state, k.max_seq],
-            args=[len(move), encode_state(state), encode_trading_state(record), k.channel,
+            args=[len(move), encode_state(state), payload, k.channel,
                   "" if max_seq is None else str(max_seq)],
         ))
-        assert self._follower is not None
-        self._follower.wrote(record)
+        follower.wrote(record, payload, generation)
         log.warning("redis state at %s reset; previous keys kept as %s",
                     self.location, ", ".join(aside) or "nothing")
         return aside
