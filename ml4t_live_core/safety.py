@@ -13,7 +13,7 @@ import copy
 import logging
 import math
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -50,6 +50,7 @@ from ml4t_live_core.state import (
     JournalEvent,
     JournalRecord,
     RiskState,
+    counters_after_journal,
     format_client_order_id,
     journal_seq,
 )
@@ -115,6 +116,7 @@ class SafeBroker(AccountBook):
             loaded = await self.store.load_state()  # raises StateCorruptError: never reset here
             if loaded is not None:
                 self.risk_state = loaded
+                await self._recount_orders()
             self.recorder.start()
             await self._follow_persisted_trading_state()  # a halt left by `ml4t-live halt` holds
         await self.broker.connect()
@@ -129,6 +131,19 @@ class SafeBroker(AccountBook):
         if self.store is not None:
             self.reconciliation = await reconcile(self.store, self.broker, shadow=self.shadow)
             self._adopt(self.reconciliation)
+
+    async def _recount_orders(self) -> None:
+        """Order counters from the journal of the saved trading day (see
+        `counters_after_journal`): a daily order cap must not restart low after a crash."""
+        assert self.store is not None
+        day = self.risk_state.trading_day
+        if day is None:
+            return
+        since = datetime.combine(day, time(), self._tz)
+        records = await self.store.read_journal(since=since)
+        if added := counters_after_journal(self.risk_state, records, self.prefix, self._tz):
+            log.warning("%d orders of %s were journaled but not yet counted in the saved state "
+                        "(a crash?); counted now", added, day)
 
     async def sync_account(self) -> None:
         """Replace the mirror with the venue's positions, open orders and account values."""

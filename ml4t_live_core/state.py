@@ -6,9 +6,9 @@ import copy
 import json
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
-from datetime import date, datetime
+from datetime import date, datetime, tzinfo
 from enum import StrEnum
 from typing import Any
 
@@ -236,6 +236,29 @@ def state_after_journal(state: RiskState | None, max_seq: int | None) -> RiskSta
     if state.next_client_order_seq <= max_seq:
         state.next_client_order_seq = max_seq + 1
     return state
+
+
+def counters_after_journal(
+    state: RiskState, records: Sequence[JournalRecord], prefix: str, timezone: tzinfo
+) -> int:
+    """Raise `state`'s order counters to the orders `prefix` journaled on its trading day; the
+    number added. They are saved with the state, not per order, so a crash can lose the last
+    increments; the journal, written before every order, has them all."""
+    day = state.trading_day
+    if day is None:
+        return 0
+    counted = sum(
+        1
+        for r in records
+        if r.event is JournalEvent.SUBMITTED
+        and r.client_order_id is not None
+        and client_order_seq(r.client_order_id, prefix) is not None
+        and r.timestamp.astimezone(timezone).date() == day
+    )
+    missing = max(0, counted - state.orders_today)
+    state.orders_today += missing
+    state.orders_total += missing
+    return missing
 
 
 def client_order_seq(client_order_id: str, prefix: str) -> int | None:

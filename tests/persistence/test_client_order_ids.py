@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from ml4t.backtest import Order, OrderStatus, OrderType, Strategy
 from ml4t_live_sim import SimBroker
 
-from ml4t_live_core.state import JournalEvent, RiskState, encode_state
+from ml4t_live_core.state import (
+    JournalEvent,
+    JournalRecord,
+    RiskState,
+    counters_after_journal,
+    encode_state,
+)
 
 from .conftest import durable_store
 
@@ -104,3 +112,58 @@ async def test_a_state_file_from_a_newer_runtime_is_not_overwritten_on_start(
     except Exception as exc:
         assert "newer than this runtime reads" in str(exc)
     assert (state_dir / "state.json").read_bytes() == raw
+
+
+async def test_order_counters_a_crash_lost_are_recounted_from_the_journal(
+    make_runtime, backend: str, state_dir: Path
+) -> None:
+    await make_runtime(BuyEachBar(), store=durable_store(backend, state_dir)).engine.run(
+        install_signal_handlers=False
+    )
+    store = durable_store(backend, state_dir)
+    await store.open()
+    saved = await store.load_state()
+    assert saved is not None and (saved.orders_today, saved.orders_total) == (4, 4)
+    # A crash after the first order's save: the state counts one, the journal holds four.
+    lagging = saved.copy()
+    lagging.orders_today = lagging.orders_total = 1
+    await store.save_state(lagging)
+    await store.close()
+
+    await make_runtime(BuyEachBar(n=0), store=durable_store(backend, state_dir)).engine.run(
+        install_signal_handlers=False
+    )
+    store = durable_store(backend, state_dir)
+    await store.open()
+    after = await store.load_state()
+    await store.close()
+    assert after is not None and after.trading_day == saved.trading_day
+    assert (after.orders_today, after.orders_total) == (4, 4)
+
+
+def test_recount_takes_only_this_strategys_orders_of_the_saved_day_and_never_lowers() -> None:
+    ny = ZoneInfo("America/New_York")
+    day = date(2024, 1, 2)
+
+    def submitted(client_order_id: str, at: datetime) -> JournalRecord:
+        return JournalRecord(
+            timestamp=at, event=JournalEvent.SUBMITTED, client_order_id=client_order_id,
+            asset="A", side="buy", quantity=1.0, order_type="market",
+        )
+
+    late_evening = datetime(2024, 1, 3, 3, tzinfo=UTC)  # 22:00 on the 2nd in New York
+    records = [
+        submitted("s.acct-00000001", datetime(2024, 1, 2, 15, tzinfo=UTC)),
+        submitted("s.acct-00000002", late_evening),
+        submitted("other.acct-00000001", datetime(2024, 1, 2, 16, tzinfo=UTC)),  # not ours
+        submitted("s.acct-00000003", datetime(2024, 1, 3, 15, tzinfo=UTC)),  # the next day
+        JournalRecord(timestamp=late_evening, event=JournalEvent.REJECTED,
+                      client_order_id="s.acct-00000004", asset="A", side="buy", quantity=1.0,
+                      order_type="market"),
+    ]
+    state = RiskState(trading_day=day, orders_today=0, orders_total=10)
+    assert counters_after_journal(state, records, "s.acct", ny) == 2
+    assert (state.orders_today, state.orders_total) == (2, 12)
+    state = RiskState(trading_day=day, orders_today=5, orders_total=10)  # counted more: kept
+    assert counters_after_journal(state, records, "s.acct", ny) == 0
+    assert (state.orders_today, state.orders_total) == (5, 10)
