@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 from numbers import Real
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from ml4t.backtest import Fill, OrderSide
 from ml4t.backtest.controls import OrderControlContext
 
+from ml4t_live_core.clock import trading_day
 from ml4t_live_core.portfolio import Holding
 from ml4t_live_core.risk import TradingState
 from ml4t_live_core.safety import default_normalize
@@ -36,9 +37,10 @@ def aware(timestamp: datetime) -> datetime:
 class BacktestRiskContext:
     """The live `RiskContext` protocol over a backtest broker (bound in `on_start`)."""
 
-    def __init__(self, *, timezone: str = "America/New_York"):
+    def __init__(self, *, timezone: str = "America/New_York", trading_day_starts: time = time()):
         self._broker: Any = None
         self._tz = ZoneInfo(timezone)
+        self._day_starts = trading_day_starts
         self._now = _NO_TIME_YET
         self._request: OrderControlContext | None = None
         self._fills_seen = 0
@@ -87,7 +89,7 @@ class BacktestRiskContext:
                 self.bar_times[asset] = now
         equity = self.equity()
         state = self.risk_state
-        day = now.astimezone(self._tz).date()
+        day = trading_day(now, self._tz, self._day_starts)
         if state.trading_day != day:
             state.trading_day = day
             state.start_of_day_equity = equity

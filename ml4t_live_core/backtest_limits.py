@@ -30,7 +30,7 @@ import math
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, time
 from numbers import Real
 from pathlib import Path
 from typing import Any
@@ -70,7 +70,10 @@ class LimitRejection:
 class LiveLimits:
     """Every installed (and enabled) risk check, as one ml4t-backtest `TradingControl`."""
 
-    def __init__(self, checks: Mapping[str, object], *, timezone: str = "America/New_York"):
+    def __init__(
+        self, checks: Mapping[str, object], *, timezone: str = "America/New_York",
+        trading_day_starts: time = time(),
+    ):
         if not checks:
             raise ValueError(
                 "LiveLimits needs at least one risk check (none installed or enabled?)"
@@ -79,7 +82,9 @@ class LiveLimits:
         for name, check in checks.items():
             self.pm.register(check, name=f"risk-check:{name}")
         self.checks = dict(checks)
-        self.context = BacktestRiskContext(timezone=timezone)
+        self.context = BacktestRiskContext(
+            timezone=timezone, trading_day_starts=trading_day_starts
+        )
         self.counts: Counter[str] = Counter()
         self.rejections: list[LimitRejection] = []
         self.checked = 0
@@ -107,7 +112,10 @@ class LiveLimits:
             reg.name: reg.factory(cfg.risk[reg.name])
             for reg in plugins.registry.all(Kind.RISK_CHECK)
         }
-        return cls(checks, timezone=cfg.runtime.timezone)
+        return cls(
+            checks, timezone=cfg.runtime.timezone,
+            trading_day_starts=cfg.runtime.trading_day_starts,
+        )
 
     # --- wiring -------------------------------------------------------------------------------
     def attach(self, broker: Any) -> None:

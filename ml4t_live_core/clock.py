@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Protocol
 
 
@@ -42,3 +42,19 @@ class ManualClock:
 
 class MarketClock(ManualClock):
     """Replay time: the engine moves it to each bar's timestamp, so replays are not 'stale'."""
+
+
+def trading_day(ts: datetime, tz: tzinfo, starts: time = time()) -> date:
+    """The trading day `ts` belongs to: its calendar day in `tz`, or, with `starts` after
+    midnight (17:00 for CME Globex or FX), the next day from that local time on."""
+    local = ts.astimezone(tz)
+    if starts != time() and local.time() >= starts:
+        return local.date() + timedelta(days=1)
+    return local.date()
+
+
+def trading_day_start(day: date, tz: tzinfo, starts: time = time()) -> datetime:
+    """The instant trading day `day` begins (see `trading_day`)."""
+    if starts == time():
+        return datetime.combine(day, starts, tz)
+    return datetime.combine(day - timedelta(days=1), starts, tz)

@@ -17,6 +17,7 @@ the value is parsed as a TOML literal when it is one, else taken as a string).
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import tomllib
 from collections.abc import Iterable, Mapping
@@ -24,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ml4t_live_core.errors import ConfigError
 from ml4t_live_core.history import DEFAULT_HISTORY_LIMIT
@@ -57,6 +58,10 @@ class RuntimeConfig(PluginConfig):
     #: order_timeout + getter_timeout, then raise BrokerUnavailableError naming the call.
     getter_timeout: float = Field(default=2.0, gt=0)
     timezone: str = "America/New_York"
+    #: Local time (in `timezone`) at which the next trading day begins: the daily-loss base,
+    #: start-of-day equity and the day's order count roll then. Midnight by default; 17:00 in
+    #: America/Chicago for CME Globex, 17:00 in America/New_York for FX.
+    trading_day_starts: dt.time = dt.time(0)
     account: str = "default"
     strategy_id: str | None = None
     client_order_prefix: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.]{1,32}$")
@@ -68,6 +73,13 @@ class RuntimeConfig(PluginConfig):
     #: `get_orders`, `get_order`, `get_fills` and `get_rejected_orders`; open orders are always
     #: kept. Bounds a long-running process's memory; the journal keeps the full record.
     history_limit: int = Field(default=DEFAULT_HISTORY_LIMIT, gt=0, strict=True)
+
+    @field_validator("trading_day_starts")
+    @classmethod
+    def _local_time(cls, value: dt.time) -> dt.time:
+        if value.tzinfo is not None:
+            raise ValueError("give a local time in runtime.timezone, without an offset (17:00)")
+        return value
 
 
 class LoggingConfig(PluginConfig):

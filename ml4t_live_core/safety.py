@@ -13,7 +13,7 @@ import copy
 import logging
 import math
 from collections.abc import Callable
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -21,7 +21,7 @@ from ml4t.backtest import Fill, Order, OrderSide, OrderStatus, OrderType
 
 from ml4t_live_core.bars import checked_closes
 from ml4t_live_core.book import AccountBook
-from ml4t_live_core.clock import Clock
+from ml4t_live_core.clock import Clock, trading_day, trading_day_start
 from ml4t_live_core.config import RuntimeConfig
 from ml4t_live_core.errors import BacktestOnlyError, BrokerUnavailableError, RiskLimitError
 from ml4t_live_core.journaling import Recorder
@@ -139,9 +139,9 @@ class SafeBroker(AccountBook):
         day = self.risk_state.trading_day
         if day is None:
             return
-        since = datetime.combine(day, time(), self._tz)
-        records = await self.store.read_journal(since=since)
-        if added := counters_after_journal(self.risk_state, records, self.prefix, self._tz):
+        starts = self.runtime.trading_day_starts
+        records = await self.store.read_journal(since=trading_day_start(day, self._tz, starts))
+        if added := counters_after_journal(self.risk_state, records, self.prefix, self._day_of):
             log.warning("%d orders of %s were journaled but not yet counted in the saved state "
                         "(a crash?); counted now", added, day)
 
@@ -681,7 +681,7 @@ class SafeBroker(AccountBook):
             # longer load); the drawdown and daily-loss checks fail closed on it instead.
             return
         state = self.risk_state
-        day = timestamp.astimezone(self._tz).date()
+        day = self._day_of(timestamp)
         changed = False
         if state.trading_day != day:
             state.trading_day = day
@@ -693,6 +693,9 @@ class SafeBroker(AccountBook):
             changed = True  # a peak lost in a crash would loosen the drawdown limit after restart
         if changed:
             self.recorder.write_later(state.copy())
+
+    def _day_of(self, timestamp: datetime) -> date:
+        return trading_day(timestamp, self._tz, self.runtime.trading_day_starts)
 
     def _adopt(self, report: ReconciliationReport) -> None:
         """Track the broker's open orders the journal does not know, so they can be cancelled;

@@ -8,7 +8,7 @@ import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
-from datetime import date, datetime, tzinfo
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -239,7 +239,8 @@ def state_after_journal(state: RiskState | None, max_seq: int | None) -> RiskSta
 
 
 def counters_after_journal(
-    state: RiskState, records: Sequence[JournalRecord], prefix: str, timezone: tzinfo
+    state: RiskState, records: Sequence[JournalRecord], prefix: str,
+    day_of: Callable[[datetime], date],
 ) -> int:
     """Raise `state`'s order counters to the orders `prefix` journaled on its trading day; the
     number added. They are saved with the state, not per order, so a crash can lose the last
@@ -253,7 +254,7 @@ def counters_after_journal(
         if r.event is JournalEvent.SUBMITTED
         and r.client_order_id is not None
         and client_order_seq(r.client_order_id, prefix) is not None
-        and r.timestamp.astimezone(timezone).date() == day
+        and day_of(r.timestamp) == day
     )
     missing = max(0, counted - state.orders_today)
     state.orders_today += missing

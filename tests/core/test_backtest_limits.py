@@ -6,7 +6,7 @@ import functools
 import importlib.metadata
 import math
 import os
-from datetime import datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
@@ -332,3 +332,19 @@ def test_one_live_limits_per_backtest_run(prices, only_my_checks):
     run_backtest(prices, limits.wrap(Idle()))
     with pytest.raises(RuntimeError, match="new LiveLimits for each run"):
         run_backtest(prices, limits.wrap(Idle()))
+
+
+def test_the_trading_day_rolls_when_the_live_config_says(only_my_checks):
+    limits = LiveLimits.from_config(
+        overrides={"runtime": {"timezone": "America/Chicago", "trading_day_starts": "17:00"}}
+    )
+    limits.attach(_Broker())
+    limits.on_bar(datetime(2024, 1, 2, 22, 59, tzinfo=UTC), {})  # 16:59 in Chicago
+    assert limits.context.risk_state.trading_day == date(2024, 1, 2)
+    limits.on_bar(datetime(2024, 1, 2, 23, 0, tzinfo=UTC), {})  # 17:00: the next session
+    assert limits.context.risk_state.trading_day == date(2024, 1, 3)
+
+
+def test_a_trading_day_start_with_an_offset_is_a_config_error(only_my_checks):
+    with pytest.raises(ConfigError, match="trading_day_starts"):
+        LiveLimits.from_config(overrides={"runtime": {"trading_day_starts": "17:00+01:00"}})

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from ml4t.backtest import Order, OrderStatus, OrderType, Strategy
 from ml4t_live_sim import SimBroker
 
+from ml4t_live_core.clock import trading_day
 from ml4t_live_core.state import (
     JournalEvent,
     JournalRecord,
@@ -162,8 +163,11 @@ def test_recount_takes_only_this_strategys_orders_of_the_saved_day_and_never_low
                       order_type="market"),
     ]
     state = RiskState(trading_day=day, orders_today=0, orders_total=10)
-    assert counters_after_journal(state, records, "s.acct", ny) == 2
+    def day_of(ts: datetime) -> date:
+        return trading_day(ts, ny)
+
+    assert counters_after_journal(state, records, "s.acct", day_of) == 2
     assert (state.orders_today, state.orders_total) == (2, 12)
     state = RiskState(trading_day=day, orders_today=5, orders_total=10)  # counted more: kept
-    assert counters_after_journal(state, records, "s.acct", ny) == 0
+    assert counters_after_journal(state, records, "s.acct", day_of) == 0
     assert (state.orders_today, state.orders_total) == (5, 10)

@@ -28,11 +28,12 @@ def _bars(start: str, bars: int = 5):
     return synthetic_bars(config)
 
 
-async def _run(make_runtime, directory: Path, cash: float, start: str):  # type: ignore[no-untyped-def]
+async def _run(make_runtime, directory: Path, cash: float, start: str, **runtime_config):  # type: ignore[no-untyped-def]
     store = json_store.JsonStateStore(json_store.JsonStateConfig(directory=directory))
     broker = SimBroker(SimBrokerConfig(initial_cash=cash))
+    overrides = {"risk": {"daily-loss": {"max_loss": 1_000.0}}, "runtime": runtime_config}
     runtime = make_runtime(Idle(), data=_bars(start), store=store, broker=broker, only=ONLY,
-                           overrides={"risk": {"daily-loss": {"max_loss": 1_000.0}}})
+                           overrides=overrides)
     await runtime.engine.run(install_signal_handlers=False)
     return runtime.safe
 
@@ -58,3 +59,18 @@ async def test_start_of_day_equity_survives_a_restart_and_rolls_on_the_exchange_
     assert third.risk_state.trading_day == date(2024, 1, 3)
     assert third.risk_state.start_of_day_equity == 98_000.0
     assert third.trading_state is TradingState.HALTED
+
+
+async def test_a_trading_day_that_starts_the_evening_before_rolls_then(
+    make_runtime, tmp_path: Path
+):
+    globex = {"timezone": "America/Chicago", "trading_day_starts": "17:00"}
+    # 22:30 UTC on 2 January = 16:30 in Chicago: still the session of 2 January.
+    first = await _run(make_runtime, tmp_path, 100_000.0, "2024-01-02T22:30:00+00:00", **globex)
+    assert first.risk_state.trading_day == date(2024, 1, 2)
+    # 23:30 UTC = 17:30 in Chicago, the same calendar day: the session of 3 January has begun,
+    # with its own start; the 2,000 less is not a loss of this day.
+    second = await _run(make_runtime, tmp_path, 98_000.0, "2024-01-02T23:30:00+00:00", **globex)
+    assert second.risk_state.trading_day == date(2024, 1, 3)
+    assert second.risk_state.start_of_day_equity == 98_000.0
+    assert second.trading_state is TradingState.ACTIVE
