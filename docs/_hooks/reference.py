@@ -7,6 +7,7 @@ hookspec docstrings. The same functions are used by tests/docs to check the page
 
 from __future__ import annotations
 
+import datetime as dt
 import inspect
 import re
 from typing import Any
@@ -56,9 +57,10 @@ def _type_name(annotation: Any) -> str:
 def _default(field: Any) -> str:
     if field.is_required():
         return "**required**"
-    if field.default_factory is not None:
-        return f"`{field.default_factory()!r}`"
-    return f"`{field.default!r}`"
+    value = field.default_factory() if field.default_factory is not None else field.default
+    if isinstance(value, dt.date | dt.time):  # as written in TOML, not as a Python repr
+        return f"`{value.isoformat()}`"
+    return f"`{value!r}`"
 
 
 def _limits(field: Any) -> str:
