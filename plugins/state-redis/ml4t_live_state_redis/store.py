@@ -238,14 +238,13 @@ class RedisStateStore:
         known_seqs: list[int] = []
         move = [key for key in (k.state, k.trading_state) if types[key] != "none"]
         if types[k.state] == "string":
-            # A key another reset moved away since TYPE reads as empty: it holds no ids.
-            raw = _reply(await self._guard("read the state", client.get(k.state))) or b""
+            raw = await self._read_typed("read the state", k.state)
             try:
                 known_seqs.append(decode_state(raw).next_client_order_seq - 1)
             except StateSchemaError:  # corrupt: moved aside as it is, its ids still count
                 known_seqs.append(salvage_max_seq(raw) or 0)
         if types[k.max_seq] == "string":
-            raw = _reply(await self._guard("read the sequence", client.get(k.max_seq))) or b""
+            raw = await self._read_typed("read the sequence", k.max_seq)
             try:
                 known_seqs.append(_parse_seq(raw))
             except StateSchemaError:
@@ -282,6 +281,18 @@ class RedisStateStore:
         log.warning("redis state at %s reset; previous keys kept as %s",
                     self.location, ", ".join(aside) or "nothing")
         return aside
+
+    async def _read_typed(self, what: str, key: str) -> bytes:
+        """A string key that TYPE just reported. Gone now means another process changed the
+        store under this reset, which must not go on without the ids that key held."""
+        raw = _reply(await self._guard(what, self._opened().get(key)))
+        if raw is None:
+            raise RedisStateUnavailableError(
+                f"redis state at {self.location}: could not {what}: {key} disappeared during "
+                "the reset (another process reset or changed it); nothing was changed, "
+                "run the reset again"
+            )
+        return raw
 
     async def _salvage_journal_seq(self) -> int:
         """The highest id mentioned anywhere in a corrupt journal (it is moved aside whole)."""
