@@ -49,7 +49,14 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(python=False)
 def types(session: nox.Session) -> None:
-    session.run("uv", "run", "--with", "mypy", "mypy", "ml4t_live_core")
+    """mypy over the core and every plugin package."""
+    packages = sorted(
+        p.relative_to(ROOT)
+        for pattern in ("plugins/*/ml4t_live_*", "plugins/risk/*/ml4t_live_*")
+        for p in ROOT.glob(pattern)
+        if p.is_dir()
+    )
+    session.run("uv", "run", "--with", "mypy", "mypy", "ml4t_live_core", *map(str, packages))
 
 
 @nox.session(python=False)

@@ -38,6 +38,7 @@ class BarQueue:
 
     async def put(self, event: BarEvent) -> None:
         async with self._changed:
+            pending: BarEvent | None = event
             if self.policy == "block":
                 if len(self._items) >= self.limit and not self._closed:
                     self.stats.blocked_backpressure += 1
@@ -45,9 +46,9 @@ class BarQueue:
                                     "(and the inner feed with it)", self.limit, event[0])
                 await self._changed.wait_for(lambda: len(self._items) < self.limit or self._closed)
             elif len(self._items) >= self.limit:
-                event = self._make_room(event)
-            if event is not None:
-                self._items.append(event)
+                pending = self._make_room(event)
+            if pending is not None:
+                self._items.append(pending)
             self._changed.notify_all()
 
     def _make_room(self, event: BarEvent) -> BarEvent | None:
@@ -107,7 +108,7 @@ def coalesce(first: BarEvent, second: BarEvent) -> BarEvent:
     for asset in {**data1, **data2}:
         a, b = data1.get(asset), data2.get(asset)
         if a is None or b is None:
-            data[asset] = dict(a or b)
+            data[asset] = dict(a or b or {})  # never {}: the asset is in one of them
             continue
         data[asset] = {
             "open": a["open"],

@@ -158,7 +158,9 @@ def add_batch(
         if bucket is None or bucket.lo != lo_t:
             bucket = agg.bucket(start_t, stop_t, lo_t, hi_t)
         agg.merge(bucket, asset, (o, h, low, c, v, first_t, last_t))
-    newest = _dt(int(frame["ts"].max()))
+    newest_ns = frame["ts"].max()
+    assert isinstance(newest_ns, int)  # the frame is not empty and "ts" is Int64 nanoseconds
+    newest = _dt(newest_ns)
     if newest > agg.watermark:
         agg.watermark = newest
     return agg.due()

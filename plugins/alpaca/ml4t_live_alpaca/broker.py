@@ -519,8 +519,8 @@ class AlpacaBroker:
         for track in self._tracks.values():
             if track.terminal or track.in_flight or track.client_order_id in seen:
                 continue
-            alpaca = await self._current(track)
-            if alpaca is None:
+            current = await self._current(track)
+            if current is None:
                 self._tracks.finish(track)
                 if emit:
                     self._emit(
@@ -532,7 +532,7 @@ class AlpacaBroker:
                         )
                     )
                 continue
-            self._catch_up(track, alpaca, emit)
+            self._catch_up(track, current, emit)
         if emit:
             snapshot = await self.get_account()
             if (

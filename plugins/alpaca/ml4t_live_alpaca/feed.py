@@ -71,10 +71,15 @@ class AlpacaDataFeed:
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
+        # alpaca-py types handlers for raw_data streams too (dicts); ours gets models only.
         if self.config.source == "trades":
-            self._stream.subscribe_trades(self._on_stream_trade, *self.config.assets)
+            self._stream.subscribe_trades(
+                self._on_stream_trade, *self.config.assets  # type: ignore[arg-type]
+            )
         else:
-            self._stream.subscribe_bars(self._on_stream_bar, *self.config.assets)
+            self._stream.subscribe_bars(
+                self._on_stream_bar, *self.config.assets  # type: ignore[arg-type]
+            )
         self._thread = threading.Thread(
             target=self._stream.run, name="alpaca-data-stream", daemon=True
         )
@@ -136,8 +141,10 @@ class AlpacaDataFeed:
             )
             return
         tick = {"price": price, "size": size, "timestamp": timestamp}
+        # A tick list in place of a bar: the aggregator wrapping this feed folds it into bars.
+        data: dict[str, Any] = {symbol: [tick]}
         context = {"source": "alpaca_trades", "feed": self.config.feed}
-        self._queue.put_nowait((timestamp, {symbol: [tick]}, context))
+        self._queue.put_nowait((timestamp, data, context))
 
     def _receive(self, symbol: str, timestamp: datetime, values: dict[str, float]) -> None:
         """Group bars by minute; emit a minute when all assets arrived, a later minute began,

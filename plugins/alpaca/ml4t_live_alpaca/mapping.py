@@ -145,7 +145,13 @@ def to_status(status: AlpacaStatus | str) -> OrderStatus:
 
 def to_order(alpaca: AlpacaOrder) -> Order:
     """An ml4t `Order` (order_id = the runtime's client id) from Alpaca's order."""
-    kind = OrderType(alpaca.order_type.value if alpaca.order_type else alpaca.type.value)
+    alpaca_type = alpaca.order_type or alpaca.type
+    if alpaca_type is None:  # Alpaca omits the type only on multi-leg (options) orders
+        raise UnsupportedOrderError(
+            f"Alpaca order {alpaca.id} ({alpaca.client_order_id}) has no order type "
+            f"(order class {alpaca.order_class.value}); only single-leg orders can be mapped"
+        )
+    kind = OrderType(alpaca_type.value)
     if alpaca.time_in_force is TimeInForce.CLS and kind is OrderType.MARKET:
         kind = OrderType.MOC
     order = Order(

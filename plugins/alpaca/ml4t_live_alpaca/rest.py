@@ -41,7 +41,7 @@ class _TimeoutSession(requests.Session):
         self._timeout = timeout
 
     def request(
-        self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any
+        self, method: str, url: str | bytes, *args: Any, **kwargs: Any
     ) -> requests.Response:
         kwargs.setdefault("timeout", self._timeout)
         return super().request(method, url, *args, **kwargs)

@@ -18,6 +18,7 @@ from alpaca.trading.models import TradeUpdate
 from pydantic import ValidationError
 from tenacity import (
     AsyncRetrying,
+    RetryCallState,
     retry_if_exception_type,
     stop_after_attempt,
     stop_never,
@@ -96,10 +97,7 @@ class TradeUpdateStream:
                 max=cfg.reconnect_max_backoff,
             ),
             retry=retry_if_exception_type(Exception),
-            before_sleep=lambda state: log.warning(
-                "alpaca: trade stream not available (%s); retrying",
-                self._safe(state.outcome.exception()),
-            ),
+            before_sleep=self._log_retry,
         ):
             with attempt:
                 try:
@@ -177,6 +175,14 @@ class TradeUpdateStream:
             log.error("alpaca: unreadable trade update ignored: %s", self._safe(exc))
             return
         self._on_update(update)
+
+    def _log_retry(self, state: RetryCallState) -> None:
+        # tenacity calls before_sleep only after a failed attempt, so the outcome is set.
+        assert state.outcome is not None
+        log.warning(
+            "alpaca: trade stream not available (%s); retrying",
+            self._safe(state.outcome.exception()),
+        )
 
     def _safe(self, exc: BaseException | None) -> str:
         return self._credentials.redact(f"{type(exc).__name__}: {exc}") if exc is not None else ""

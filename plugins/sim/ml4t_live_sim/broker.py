@@ -34,8 +34,10 @@ def _columns_slow(data: dict[str, dict[str, Any]]) -> tuple[dict[str, Any], ...]
     quotes: dict[str, dict[str, float]] = {key: {} for key in _QUOTES}
     for asset, bar in data.items():
         close = bar.get("close", bar.get("price"))
-        usable = isinstance(close, int | float) and not isinstance(close, bool)
-        if not usable or not math.isfinite(close):
+        if (
+            not isinstance(close, int | float) or isinstance(close, bool)
+            or not math.isfinite(close)
+        ):
             continue  # no usable price: the asset is simply absent from this bar
         closes[asset] = close
         opens[asset] = bar.get("open", close)
@@ -179,7 +181,8 @@ class SimBroker(SimulatedVenue):
         engine = self.engine
         if self._bar_open:
             self._end_bar()
-        opens = highs = lows = volumes = quotes = None
+        opens = highs = lows = volumes = None
+        quotes: dict[str, dict[str, float]] | None = None
         first = next(iter(data.values()), None)
         closes = column_closes(data)
         if closes is not None:  # the feed built the columns (a replay): hand them over as they are
@@ -198,7 +201,10 @@ class SimBroker(SimulatedVenue):
                 quotes = {key: {} for key in _QUOTES}
             except (KeyError, TypeError):
                 opens = None
-        if opens is None or highs is None or lows is None or volumes is None or quotes is None:
+        if (
+            closes is None or opens is None or highs is None or lows is None or volumes is None
+            or quotes is None
+        ):
             opens, highs, lows, closes, volumes, quotes = _columns_slow(data)
         prices = closes
         engine._update_time(

@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast, overload
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from redis.asyncio import Redis
@@ -172,7 +172,7 @@ class RedisStateStore:
         if not records:
             return
         self._opened()
-        args: list[str] = []
+        args: list[bytes | str] = []
         for record in records:
             seq = journal_seq(record.client_order_id)
             args += [journal_fields(record), "" if seq is None else str(seq)]
@@ -191,9 +191,7 @@ class RedisStateStore:
         records: list[JournalRecord] = []
         start = "-"
         while True:
-            page = await self._guard("read the journal", client.xrange(
-                self.keys.journal, min=start, max="+", count=_PAGE
-            ))
+            page = await self._journal_page(client, start)
             for entry_id, fields in page:
                 records.append(self._parse(f"{self.keys.journal} entry {entry_id.decode()}",
                                            decode_journal_entry, fields))
@@ -235,18 +233,18 @@ class RedisStateStore:
         start HALTED with a sequence past every id known before."""
         client = self._opened()
         k = self.keys
-        types = {key: (await self._guard("inspect the keys", client.type(key))).decode()
+        types = {key: _reply(await self._guard("inspect the keys", client.type(key))).decode()
                  for key in (k.state, k.journal, k.max_seq, k.trading_state)}
         known_seqs: list[int] = []
         move = [key for key in (k.state, k.trading_state) if types[key] != "none"]
         if types[k.state] == "string":
-            raw = await self._guard("read the state", client.get(k.state))
+            raw = await self._read_typed("read the state", k.state)
             try:
                 known_seqs.append(decode_state(raw).next_client_order_seq - 1)
             except StateSchemaError:  # corrupt: moved aside as it is, its ids still count
                 known_seqs.append(salvage_max_seq(raw) or 0)
         if types[k.max_seq] == "string":
-            raw = await self._guard("read the sequence", client.get(k.max_seq))
+            raw = await self._read_typed("read the sequence", k.max_seq)
             try:
                 known_seqs.append(_parse_seq(raw))
             except StateSchemaError:
@@ -263,8 +261,8 @@ class RedisStateStore:
         elif types[k.journal] != "none":
             move.append(k.journal)
             # Not a stream: what it holds may still name ids (DUMP keeps short strings verbatim).
-            raw = await self._guard("read the journal key", client.dump(k.journal))
-            known_seqs.append(salvage_max_seq(raw or b"") or 0)
+            dumped = await self._guard("read the journal key", client.dump(k.journal))
+            known_seqs.append(salvage_max_seq(dumped or b"") or 0)
         max_seq = max(known_seqs, default=None)
         now = datetime.now(UTC)
         state = state_after_reset(max_seq, now)
@@ -284,19 +282,40 @@ class RedisStateStore:
                     self.location, ", ".join(aside) or "nothing")
         return aside
 
+    async def _read_typed(self, what: str, key: str) -> bytes:
+        """A string key that TYPE just reported. Gone now means another process changed the
+        store under this reset, which must not go on without the ids that key held."""
+        raw = _reply(await self._guard(what, self._opened().get(key)))
+        if raw is None:
+            raise RedisStateUnavailableError(
+                f"redis state at {self.location}: could not {what}: {key} disappeared during "
+                "the reset (another process reset or changed it); nothing was changed, "
+                "run the reset again"
+            )
+        return raw
+
     async def _salvage_journal_seq(self) -> int:
         """The highest id mentioned anywhere in a corrupt journal (it is moved aside whole)."""
         client = self._opened()
         best, start = 0, "-"
-        while page := await self._guard(
-            "read the journal", client.xrange(self.keys.journal, min=start, max="+", count=_PAGE)
-        ):
+        while page := await self._journal_page(client, start):
             for _, fields in page:
                 best = max([best, *(salvage_max_seq(value) or 0 for value in fields.values())])
             start = "(" + page[-1][0].decode()
         return best
 
     # --- plumbing --------------------------------------------------------------------------
+    async def _journal_page(
+        self, client: Redis, start: str
+    ) -> list[tuple[bytes, dict[bytes, bytes]]]:
+        """Up to `_PAGE` journal entries from `start`, as (entry id, fields)."""
+        page = await self._guard("read the journal", client.xrange(
+            self.keys.journal, min=start, max="+", count=_PAGE
+        ))
+        # redis-py's types allow str (decoding clients) and None (XCLAIM's deleted entries);
+        # our client never decodes and XRANGE always answers a list of (id, fields).
+        return cast(list[tuple[bytes, dict[bytes, bytes]]], page)
+
     def _opened(self) -> Redis:
         if self._client is None:
             raise RuntimeError(f"redis state at {self.location} is not open; call open() first")
@@ -333,6 +352,17 @@ class RedisStateStore:
 
     def _corrupt(self, problem: str) -> StateCorruptError:
         return StateCorruptError(self.backend, self.location, problem)
+
+
+@overload
+def _reply(value: bytes | str) -> bytes: ...
+@overload
+def _reply(value: bytes | str | None) -> bytes | None: ...
+def _reply(value: bytes | str | None) -> bytes | None:
+    """A reply as the bytes it is: the client is built without decode_responses, so redis-py
+    never hands back str here (its types allow it for decoding clients)."""
+    assert not isinstance(value, str), "the redis client must not decode responses"
+    return value
 
 
 def _parse_seq(raw: bytes) -> int:

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+from typing import Any, TypeVar
+
 import pytest
 import redis
 from ml4t_live_state_redis import RedisStateStore
+from ml4t_live_state_redis.errors import RedisStateUnavailableError
 from ml4t_live_testing.redis_server import RedisServer
 from ml4t_live_testing.state_contract import order_record, trading_state_within
 
 from ml4t_live_core.risk import TradingState
 from ml4t_live_core.state import RiskState
+
+T = TypeVar("T")
 
 
 @pytest.fixture
@@ -73,3 +79,35 @@ async def test_sound_journal_is_kept_through_a_reset(store: RedisStateStore) -> 
     kept = await store.reset()
     assert [k.rsplit(":", 1)[-1] for k in kept] == ["state"]
     assert len(await store.read_journal()) == 4
+
+
+
+class _RacedStore(RedisStateStore):
+    """Another process moves a key away between this store's TYPE and GET in `reset`."""
+
+    def __init__(self, *args: Any, other: redis.Redis, key: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._other, self._key = other, key
+        self._read = {self.keys.state: "read the state", self.keys.max_seq: "read the sequence"}
+
+    async def _guard(self, what: str, call: Awaitable[T]) -> T:
+        if what == self._read[self._key]:
+            self._other.rename(self._key, f"{self._key}-elsewhere")
+        return await super()._guard(what, call)
+
+
+@pytest.mark.parametrize("key", ["state", "max_seq"])
+async def test_reset_stops_when_a_key_disappears_under_it(
+    store: RedisStateStore, client: redis.Redis, redis_config, key: str
+) -> None:
+    await store.save_state(RiskState(next_client_order_seq=8))
+    await store.append_journal(order_record(5))
+    raced = _RacedStore(redis_config(), other=client, key=getattr(store.keys, key))
+    await raced.open()
+    try:
+        with pytest.raises(RedisStateUnavailableError, match=f"{key} disappeared during the reset"):
+            await raced.reset()  # going on could hand out ids the moved key still holds
+    finally:
+        await raced.close()
+    assert client.get(store.keys.trading_state) is None  # nothing written: not reset
+    assert client.get(f"{getattr(store.keys, key)}-elsewhere") is not None

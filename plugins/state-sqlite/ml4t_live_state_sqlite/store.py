@@ -176,7 +176,8 @@ class SqliteStateStore:
         return await self._run(self._read_journal, since, asset)
 
     def _read_journal(self, since: datetime | None, asset: str | None) -> list[JournalRecord]:
-        sql, params = "SELECT id, body FROM journal WHERE 1 = 1", []
+        sql = "SELECT id, body FROM journal WHERE 1 = 1"
+        params: list[float | str] = []
         if since is not None:
             sql, params = sql + " AND ts >= ?", [*params, since.timestamp()]
         if asset is not None:

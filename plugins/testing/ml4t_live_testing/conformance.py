@@ -103,7 +103,10 @@ class BrokerConformance:
         self,
         side: OrderSide = OrderSide.BUY,
         order_type: OrderType = OrderType.MARKET,
-        **prices: float,
+        *,
+        limit_price: float | None = None,
+        stop_price: float | None = None,
+        trail_amount: float | None = None,
     ) -> Order:
         return Order(
             self.asset,
@@ -112,7 +115,9 @@ class BrokerConformance:
             order_type,
             order_id=f"conformance-{next(_ids)}",
             created_at=datetime.now(UTC),
-            **prices,
+            limit_price=limit_price,
+            stop_price=stop_price,
+            trail_amount=trail_amount,
         )
 
     async def eventually(self, predicate: Any, what: str) -> None:

@@ -331,6 +331,7 @@ async def _write_forever(
         if group == 1:
             await store.append_journal(records[0])
         else:
+            assert many is not None  # groups of 2+ only for a store with group commit
             await many(records)
         mark("a", version)
         state.orders_total = version

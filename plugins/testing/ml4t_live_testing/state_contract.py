@@ -216,7 +216,7 @@ class StateStoreContract(ABC):
 
     async def test_group_commit_appends_every_record_in_order(self, opened: Any) -> None:
         """`append_journal_many` (optional: group commit) keeps order, ids and whole records."""
-        store = await opened()
+        store: StateStore = await opened()
         if not isinstance(store, GroupCommitJournal):
             pytest.skip(f"{type(store).__name__} has no append_journal_many (it is optional)")
         mark = JournalRecord(T0, JournalEvent.MARK, detail={"equity": 100_000.0})

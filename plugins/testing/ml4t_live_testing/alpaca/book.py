@@ -366,15 +366,19 @@ class SimAccount:
             )
             order.stop_price = order.hwm + offset if buy else order.hwm - offset
         if order.type in ("stop", "stop_limit", "trailing_stop") and not order.stop_triggered:
-            triggered = high >= order.stop_price if buy else low <= order.stop_price
+            stop = order.stop_price
+            assert stop is not None  # required for stop types, set just above for trailing ones
+            triggered = high >= stop if buy else low <= stop
             if not triggered:
                 return []
             order.stop_triggered = True
         if order.type in ("limit", "stop_limit"):
-            crosses = low <= order.limit_price if buy else high >= order.limit_price
+            limit = order.limit_price
+            assert limit is not None  # _parse_order requires it for limit types
+            crosses = low <= limit if buy else high >= limit
             if not crosses:
                 return []
-            price = min(order.limit_price, last) if buy else max(order.limit_price, last)
+            price = min(limit, last) if buy else max(limit, last)
             return self.fill(order.id, price=price)
         return self.fill(order.id, price=last)
 

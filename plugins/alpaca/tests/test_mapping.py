@@ -1,0 +1,34 @@
+"""Mapping of Alpaca's order models, as the simulator serves them, to ml4t orders."""
+
+from __future__ import annotations
+
+import pytest
+from alpaca.trading.models import Order as AlpacaOrder
+from ml4t.backtest import OrderType
+from ml4t_live_alpaca.mapping import UnsupportedOrderError, to_order
+from ml4t_live_testing.alpaca.book import SimAccount
+from ml4t_live_testing.alpaca.wire import order_json
+
+
+def _served(**changes: object) -> AlpacaOrder:
+    """A limit order booked by the simulator, as alpaca-py parses its JSON, with `changes`."""
+    account = SimAccount(auto_fill=False)
+    booked, _ = account.submit({
+        "symbol": "AAPL", "qty": "5", "side": "buy", "type": "limit", "limit_price": "90",
+        "time_in_force": "day", "client_order_id": "t-00000001",
+    })
+    return AlpacaOrder(**{**order_json(booked), **changes})
+
+
+def test_single_leg_order_maps_with_its_type():
+    order = to_order(_served())
+    assert (order.order_id, order.order_type, order.limit_price) == (
+        "t-00000001", OrderType.LIMIT, 90.0
+    )
+
+
+def test_multi_leg_order_without_a_type_is_refused_by_name():
+    # Alpaca sends '' for the type of an mleg order (alpaca-py turns it into None).
+    alpaca = _served(order_class="mleg", type="", order_type="")
+    with pytest.raises(UnsupportedOrderError, match=r"t-00000001.*no order type.*mleg"):
+        to_order(alpaca)
