@@ -18,7 +18,12 @@ from rich.console import Console
 
 from ml4t_live_core import logs
 from ml4t_live_core.config import LoggingConfig, load_config
-from ml4t_live_core.errors import ConfigError, PluginError, StateCorruptError
+from ml4t_live_core.errors import (
+    ConfigError,
+    PluginError,
+    StateCorruptError,
+    StateUnavailableError,
+)
 from ml4t_live_core.plugins import LOAD_ENV_VAR, Kind, load_plugins
 from ml4t_live_core.protocols import TradingStateRecord
 from ml4t_live_core.risk import TradingState
@@ -28,6 +33,7 @@ from ml4t_live_core.state import JournalEvent, JournalRecord
 # (demo, run, parity) import compose and the engine, so halt, resume, state and --help stay quick.
 if TYPE_CHECKING:
     from ml4t_live_core.compose import Runtime
+    from ml4t_live_core.protocols import StateStore
 
 console = Console()
 log = logging.getLogger("ml4t_live.cli")
@@ -278,35 +284,26 @@ def plugins_command(config_path: Path | None, as_json: bool) -> None:
 
 
 def _set_state(config_path: Path | None, state: TradingState, reason: str) -> None:
-    cfg, plugins = _guarded(lambda: load_config(config_path))
-    if cfg.state is None:
-        raise click.ClickException("no state backend is configured or installed; nothing to change")
-    # the store's client library is imported here: a missing one is a PluginError naming it
-    store = _guarded(
-        lambda: plugins.registry.get(Kind.STATE_STORE, cfg.state).factory(cfg.state_config)
-    )
+    from ml4t_live_core.state_commands import with_store
 
-    async def write() -> None:
-        await store.open()
-        try:
-            now = datetime.now(UTC)
-            risk_state = await store.load_state()
-            if risk_state is not None:
-                risk_state.trading_state, risk_state.trading_state_reason = state, reason
-                risk_state.trading_state_since = now
-                await store.save_state(risk_state)
-            await store.write_trading_state(TradingStateRecord(state, reason, now))
-            detail = {"state": state.value, "by": "cli"}
-            await store.append_journal(
-                JournalRecord(now, JournalEvent.TRADING_STATE, reasons=(reason,), detail=detail)
-            )
-        finally:
-            await store.close()
+    async def write(store: StateStore) -> str:
+        now = datetime.now(UTC)
+        risk_state = await store.load_state()
+        if risk_state is not None:
+            risk_state.trading_state, risk_state.trading_state_reason = state, reason
+            risk_state.trading_state_since = now
+            await store.save_state(risk_state)
+        await store.write_trading_state(TradingStateRecord(state, reason, now))
+        detail = {"state": state.value, "by": "cli"}
+        await store.append_journal(
+            JournalRecord(now, JournalEvent.TRADING_STATE, reasons=(reason,), detail=detail)
+        )
+        return f"{store.backend} state at {store.location}"
 
-    _guarded(lambda: asyncio.run(write()))
+    where = with_store(config_path, write)
     console.print(
-        f"trading state is now [bold]{state.value.upper()}[/] in {store.backend} state at "
-        f"{store.location}: {reason}. A running engine picks it up within one bar."
+        f"trading state is now [bold]{state.value.upper()}[/] in {where}: {reason}. "
+        "A running engine picks it up within one bar."
     )
 
 
@@ -341,7 +338,7 @@ def _guarded(fn: Any) -> Any:
     """Turn the runtime's specific errors into one clear line and a non-zero exit."""
     try:
         return fn()
-    except (ConfigError, PluginError, StateCorruptError) as exc:
+    except (ConfigError, PluginError, StateCorruptError, StateUnavailableError) as exc:
         raise click.ClickException(str(exc)) from None
 
 

@@ -41,6 +41,11 @@ class StateCorruptError(RuntimeError):
         )
 
 
+class StateUnavailableError(RuntimeError):
+    """The state backend cannot be reached now (server down, too slow, login refused); what
+    was asked was not written. Backends raise a subclass naming themselves and the location."""
+
+
 class BrokerUnavailableError(RuntimeError):
     """The broker cannot take orders now (disconnected, timed out); the order was not sent."""
 

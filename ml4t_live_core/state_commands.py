@@ -13,7 +13,7 @@ import click
 from rich.console import Console
 
 from ml4t_live_core.config import load_config
-from ml4t_live_core.errors import ConfigError, PluginError, StateCorruptError
+from ml4t_live_core.errors import ConfigError, PluginError, StateCorruptError, StateUnavailableError
 from ml4t_live_core.plugins import Kind
 from ml4t_live_core.protocols import StateStore
 from ml4t_live_core.state import JournalEvent, JournalRecord
@@ -54,7 +54,7 @@ def with_store[T](config_path: Path | None, action: Callable[[StateStore], Await
 
     try:
         return asyncio.run(run())
-    except StateCorruptError as exc:
+    except (StateCorruptError, StateUnavailableError) as exc:
         raise click.ClickException(str(exc)) from None
     except OSError as exc:
         raise click.ClickException(f"{store.backend} state at {store.location}: {exc}") from None

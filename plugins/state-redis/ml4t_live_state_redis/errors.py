@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from ml4t_live_core.errors import StateUnavailableError
 
-class RedisStateUnavailableError(RuntimeError):
+
+class RedisStateUnavailableError(StateUnavailableError):
     """Redis did not answer (down, unreachable, too slow, refused the login).
 
     Raised instead of pretending: a journal append that fails this way fails the order (the

@@ -94,3 +94,29 @@ def test_show_and_journal_filters_work_on_redis(config: Path, fresh_redis: Redis
         main, ["journal", "--since", since, "--asset", "AAPL", "--config", str(config)]
     )
     assert late.exit_code == 0 and "(1 records)" in late.output
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["halt", "--reason", "desk"],
+        ["resume", "--confirm"],
+        ["state", "show"],
+        ["state", "reset", "--confirm"],
+        ["status"],
+        ["journal"],
+    ],
+)
+def test_an_unreachable_redis_is_one_clear_line_not_a_traceback(
+    command: list[str], tmp_path: Path, with_sim_broker: None
+) -> None:
+    path = tmp_path / "live.toml"
+    path.write_text(  # nothing listens on port 1
+        '[state]\nuse = "redis"\n[state.redis]\n'
+        'url = "redis://:hunter2@127.0.0.1:1/0"\nconnect_timeout = 0.5\n'
+    )
+    result = CliRunner().invoke(main, [*command, "--config", str(path)])
+    assert result.exit_code == 1, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert "could not connect" in result.output and "127.0.0.1:1" in result.output
+    assert "Traceback" not in result.output and "hunter2" not in result.output
