@@ -19,6 +19,7 @@ from rich.console import Console
 from ml4t_live_core import logs
 from ml4t_live_core.config import LoggingConfig, load_config
 from ml4t_live_core.errors import (
+    BrokerUnavailableError,
     ConfigError,
     PluginError,
     StateCorruptError,
@@ -338,7 +339,9 @@ def _guarded(fn: Any) -> Any:
     """Turn the runtime's specific errors into one clear line and a non-zero exit."""
     try:
         return fn()
-    except (ConfigError, PluginError, StateCorruptError, StateUnavailableError) as exc:
+    except (
+        ConfigError, PluginError, StateCorruptError, StateUnavailableError, BrokerUnavailableError
+    ) as exc:
         raise click.ClickException(str(exc)) from None
 
 
