@@ -21,6 +21,7 @@ from ml4t_live_core.config import LoggingConfig, load_config
 from ml4t_live_core.errors import (
     BrokerUnavailableError,
     ConfigError,
+    FeedError,
     PluginError,
     StateCorruptError,
     StateUnavailableError,
@@ -340,7 +341,8 @@ def _guarded(fn: Any) -> Any:
     try:
         return fn()
     except (
-        ConfigError, PluginError, StateCorruptError, StateUnavailableError, BrokerUnavailableError
+        ConfigError, PluginError, StateCorruptError, StateUnavailableError,
+        BrokerUnavailableError, FeedError,
     ) as exc:
         raise click.ClickException(str(exc)) from None
 

@@ -46,6 +46,11 @@ class StateUnavailableError(RuntimeError):
     was asked was not written. Backends raise a subclass naming themselves and the location."""
 
 
+class FeedError(RuntimeError):
+    """The feed cannot deliver what the config asks for (missing or malformed data, no
+    market-data permission); feeds raise a subclass naming the source and what is wrong."""
+
+
 class BrokerUnavailableError(RuntimeError):
     """The broker cannot take orders now (disconnected, timed out); the order was not sent."""
 

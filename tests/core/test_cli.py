@@ -120,6 +120,24 @@ def test_run_with_a_bad_config_exits_nonzero_naming_the_key(tmp_path):
     assert "[runtime]" in result.stderr and "'shadw'" in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("data", "says"),
+    [
+        (None, "replay data missing.csv does not exist"),
+        ("a,b\n1,2\n", "replay data bad.csv lacks columns"),
+    ],
+)
+def test_run_on_unusable_replay_data_is_one_clear_line(tmp_path, data, says):
+    (tmp_path / "strategy.py").write_text(STRATEGY.format(markers=str(tmp_path)))
+    name = "missing.csv" if data is None else "bad.csv"
+    if data is not None:
+        (tmp_path / name).write_text(data)
+    (tmp_path / "live.toml").write_text(f'[feed]\nuse = "replay"\n[feed.replay]\npath = "{name}"\n')
+    result = cli("run", "strategy.py:Slow", "--config", "live.toml", cwd=tmp_path)
+    assert result.returncode == 1
+    assert says in result.stderr and "Traceback" not in result.stderr, result.stderr[-2000:]
+
+
 @pytest.mark.parametrize("target", ["nofile.py:Slow", "strategy.py", "strategy.py:Missing"])
 def test_run_with_a_bad_target_is_a_usage_error(tmp_path, target):
     (tmp_path / "strategy.py").write_text(STRATEGY.format(markers=str(tmp_path)))

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 import ib_async
 
-from ml4t_live_core.errors import BrokerUnavailableError
+from ml4t_live_core.errors import BrokerUnavailableError, FeedError
 from ml4t_live_core.protocols import BarEvent
 from ml4t_live_ib.config import IBFeedConfig
 from ml4t_live_ib.connection import RESTORED_DATA_LOST, IBConnection, mask_accounts
@@ -24,7 +24,7 @@ MARKET_DATA_ERRORS = frozenset({162, 200, 321, 354, 420, 10089, 10090, 10167, 10
 _STOP = object()
 
 
-class MarketDataError(RuntimeError):
+class MarketDataError(FeedError):
     """IB refused market data for an asset (no permission, no data, unknown contract)."""
 
 

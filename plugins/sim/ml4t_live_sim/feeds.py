@@ -14,13 +14,14 @@ from typing import Any
 import polars as pl
 
 from ml4t_live_core.bars import Bars
+from ml4t_live_core.errors import FeedError
 from ml4t_live_core.protocols import BarEvent
 from ml4t_live_sim.config import ReplayConfig, SyntheticConfig
 
 REQUIRED_COLUMNS = ("timestamp", "asset", "open", "high", "low", "close", "volume")
 
 
-class FeedDataError(ValueError):
+class FeedDataError(FeedError, ValueError):
     """Replay data is unusable; names the source and what is wrong with it."""
 
 
