@@ -4,14 +4,16 @@ Reads come from state the event loop publishes copy-on-write (holdings, prices, 
 orders), so a getter costs no thread hop and always sees a consistent object. Order calls
 hop to the loop with `run_coroutine_threadsafe` and a bounded timeout. A backtest-only method
 raises `BacktestOnlyError` naming it; nothing is ever a silent no-op.
+
+This module holds the class, the hop and the order calls; the rest is in mixins a reader finds
+by name: `wrapper_reads` (getters), `wrapper_targets` (target and rebalance orders),
+`wrapper_controls` (strategy-registered trading controls and completion validators).
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import copy
-import dataclasses
 import itertools
 import logging
 import math
@@ -20,22 +22,22 @@ import warnings
 from collections.abc import Callable, Coroutine
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from ml4t.backtest import Broker, Fill, Order, OrderSide, OrderType, Position
-from ml4t.backtest.config import ExecutionPrice, ShareType
-from ml4t.backtest.controls import OrderControlContext, TradingControl
+from ml4t.backtest import Broker, Order, OrderSide, OrderType
+from ml4t.backtest.config import ShareType
+from ml4t.backtest.controls import TradingControl
 
 from ml4t_live_core.errors import BacktestOnlyError, BrokerUnavailableError
 from ml4t_live_core.orders import check_update_fields, is_positive_finite, validate_order_args
 from ml4t_live_core.safety import SafeBroker
+from ml4t_live_core.wrapper_controls import WrapperControls
+from ml4t_live_core.wrapper_reads import WrapperReads
+from ml4t_live_core.wrapper_targets import WrapperTargets
 
 log = logging.getLogger("ml4t_live.wrapper")
 
-_MIN_TARGET_DELTA = 0.01  # same "less than a cent: no trade" rule as ml4t-backtest
 
-
-class ThreadSafeBrokerWrapper:
+class ThreadSafeBrokerWrapper(WrapperTargets, WrapperControls, WrapperReads):
     """What `on_data(..., broker)` receives live: the backtest `Broker` methods, safely."""
 
     def __init__(
@@ -73,10 +75,6 @@ class ThreadSafeBrokerWrapper:
         """Called by the engine before `on_data`: the bar whose prices 'current' refers to."""
         self._bar_time = timestamp
         self._bar = data
-
-    def run_completion_validators(self, bars: int) -> None:
-        for _owner, validator in self._completion_validators:
-            validator(bars)
 
     # --- hops to the loop ----------------------------------------------------------------
     def _call(self, coro: Coroutine[Any, Any, Any], timeout: float, what: str) -> Any:
@@ -339,301 +337,6 @@ class ThreadSafeBrokerWrapper:
             )
         )
 
-    # --- target helpers (same arithmetic as ml4t-backtest, on live prices) ---------------
-    def order_target_percent(
-        self,
-        asset: str,
-        target_percent: float,
-        order_type: OrderType = OrderType.MARKET,
-        limit_price: float | None = None,
-    ) -> Order | None:
-        _finite("target_percent", target_percent)
-        value = self.get_account_value()
-        price = self._current_price(asset)
-        if value <= 0 or price is None:
-            return None
-        return self._to_target_value(asset, value * target_percent, price, order_type, limit_price)
-
-    def order_target_value(
-        self,
-        asset: str,
-        target_value: float,
-        order_type: OrderType = OrderType.MARKET,
-        limit_price: float | None = None,
-    ) -> Order | None:
-        _finite("target_value", target_value)
-        price = self._current_price(asset)
-        if price is None:
-            return None
-        return self._to_target_value(asset, target_value, price, order_type, limit_price)
-
-    def _to_target_value(
-        self,
-        asset: str,
-        target: float,
-        price: float,
-        order_type: OrderType,
-        limit_price: float | None,
-        rebalance_id: str | None = None,
-    ) -> Order | None:
-        unit = price * self.get_multiplier(asset)
-        holding = self._safe.ledger.holdings.get(asset)
-        delta = target - (holding.quantity * unit if holding else 0.0)
-        if abs(delta) < _MIN_TARGET_DELTA:
-            return None
-        side = OrderSide.BUY if delta > 0 else OrderSide.SELL
-        return self._submit(
-            asset,
-            abs(delta) / unit,
-            side,
-            order_type,
-            limit_price,
-            None,
-            None,
-            rebalance_id=rebalance_id,
-        )
-
-    def rebalance_to_weights(
-        self, target_weights: dict[str, float], order_type: OrderType = OrderType.MARKET
-    ) -> list[Order]:
-        for asset, weight in target_weights.items():
-            _finite(f"weight for {asset!r}", weight)
-        value = self.get_account_value()
-        if value <= 0:
-            return []
-        rebalance_id = self._next_rebalance_id()
-        sells: list[tuple[str, float, float]] = []
-        buys: list[tuple[str, float, float]] = []
-        holdings = self._safe.ledger.holdings
-        for asset, weight in target_weights.items():
-            price = self._current_price(asset)
-            if price is None:
-                continue
-            holding = holdings.get(asset)
-            current = holding.quantity * price * self.get_multiplier(asset) if holding else 0.0
-            delta = value * weight - current
-            if abs(delta) >= _MIN_TARGET_DELTA:
-                (sells if delta < 0 else buys).append((asset, value * weight, price))
-        for asset, holding in holdings.items():
-            if holding.quantity != 0 and asset not in target_weights:
-                price = self._current_price(asset) or self.get_last_price(asset)
-                if price is not None:
-                    sells.append((asset, 0.0, price))
-        orders = []
-        for asset, target, price in sells + buys:  # sells first: they free cash for the buys
-            order = self._to_target_value(asset, target, price, order_type, None, rebalance_id)
-            if order is not None:
-                orders.append(order)
-        return orders
-
-    # --- reads (no thread hop) -----------------------------------------------------------
-    def get_position(self, asset: str) -> Position | None:
-        holding = self._safe.ledger.holdings.get(asset)
-        return holding.to_position(self._safe.prices.get(asset)) if holding else None
-
-    def get_positions(self) -> dict[str, Position]:
-        prices = self._safe.prices
-        return {a: h.to_position(prices.get(a)) for a, h in self._safe.ledger.holdings.items()}
-
-    @property
-    def positions(self) -> dict[str, Position]:
-        return self.get_positions()
-
-    def get_pending_orders(self, asset: str | None = None) -> list[Order]:
-        return [
-            copy.copy(o)
-            for o in self._safe.pending_view.values()
-            if asset is None or o.asset == asset
-        ]
-
-    @property
-    def pending_orders(self) -> list[Order]:
-        return self.get_pending_orders()
-
-    def get_cash(self) -> float:
-        return self._safe.ledger.cash
-
-    # The backtest Broker exposes these as properties too; strategies read them directly.
-    @property
-    def cash(self) -> float:
-        return self.get_cash()
-
-    @property
-    def orders(self) -> list[Order]:
-        return list(self.get_orders())
-
-    @property
-    def fills(self) -> list[Fill]:
-        return self.get_fills()
-
-    def get_account_value(self) -> float:
-        return self._safe.equity()
-
-    def equity(self) -> float:
-        return self._safe.equity()
-
-    def get_buying_power(self) -> float:
-        return self._safe.ledger.cash if self._safe.shadow else self._safe.buying_power
-
-    def get_rejected_orders(self, asset: str | None = None) -> list[Order]:
-        """The most recent `[runtime] history_limit` rejected orders (the journal has them all)."""
-        rejected = list(self._safe.rejected)  # one C-level copy: atomic against the loop's append
-        return [copy.copy(o) for o in rejected if asset is None or o.asset == asset]
-
-    @property
-    def last_rejection_reason(self) -> str | None:
-        return self._safe.last_rejection_reason
-
-    def get_fills(self, order_id: str | None = None) -> list[Fill]:
-        """The most recent `[runtime] history_limit` fills (the journal has them all)."""
-        fills = list(self._safe.fills)
-        return [copy.copy(f) for f in fills if order_id is None or f.order_id == order_id]
-
-    def get_orders(
-        self, asset: str | None = None, *, pending_only: bool = False
-    ) -> tuple[Order, ...]:
-        """Every open order plus the most recent `[runtime] history_limit` finished and rejected
-        ones, in submission order (rejected-by-check orders last)."""
-        if pending_only:
-            return tuple(self.get_pending_orders(asset))
-        return self._call(self._snapshot_orders(asset), self._getter_timeout, "get_orders")
-
-    def get_order(self, order_id: str) -> Order | None:
-        """An open order, or a finished one still in the history; None for an id that has left
-        it (or never existed), as the backtest answers for an unknown id."""
-        orders = self._call(
-            self._snapshot_orders(None, order_id), self._getter_timeout, "get_order"
-        )
-        return orders[0] if orders else None
-
-    async def _snapshot_orders(
-        self, asset: str | None, order_id: str | None = None
-    ) -> tuple[Order, ...]:
-        orders = self._safe._orders
-        if order_id is not None:
-            found = orders.get(order_id) or next(
-                (o for o in self._safe.rejected if o.order_id == order_id), None
-            )
-            return (copy.copy(found),) if found else ()
-        everything = list(orders.values()) + [
-            o for o in self._safe.rejected if o.order_id not in orders
-        ]
-        return tuple(copy.copy(o) for o in everything if asset is None or o.asset == asset)
-
-    def get_last_price(self, asset: str) -> float | None:
-        return self._safe.prices.get(asset)
-
-    def get_multiplier(self, asset: str) -> float:
-        return self._safe.venue.get_multiplier(asset)
-
-    def get_price_for_source(
-        self,
-        source: ExecutionPrice,
-        asset: str,
-        *,
-        side: OrderSide | None = None,
-        quantity: float | None = None,
-        use_open: bool = False,
-    ) -> float | None:
-        bar = self._bar.get(asset)
-        if bar is None:
-            return None
-        field = {ExecutionPrice.OPEN: "open", ExecutionPrice.CLOSE: "close"}.get(source, "close")
-        if use_open:
-            field = "open"
-        if (
-            source is ExecutionPrice.MID
-            and bar.get("high") is not None
-            and bar.get("low") is not None
-        ):
-            return (bar["high"] + bar["low"]) / 2.0
-        value = bar.get(field, bar.get("close"))
-        return float(value) if value is not None else None
-
-    def _current_price(self, asset: str) -> float | None:
-        bar = self._bar.get(asset)
-        price = bar.get("close") if bar else None
-        if (
-            price is None
-            or not isinstance(price, int | float)
-            or not math.isfinite(price)
-            or price <= 0
-        ):
-            return None
-        return float(price)
-
-    # --- strategy-registered controls (enforced like the backtest) -----------------------
-    def register_trading_control(self, control: TradingControl) -> None:
-        if not callable(getattr(control, "validate", None)):
-            raise TypeError("Trading controls must define validate(request)")
-        self._controls.append(control)
-
-    def unregister_trading_control(self, control: TradingControl) -> bool:
-        for index, registered in enumerate(self._controls):
-            if registered is control:
-                del self._controls[index]
-                return True
-        return False
-
-    def _run_controls(
-        self, asset: str, signed_quantity: float, *, replacing: str | None = None
-    ) -> OrderControlContext:
-        """Build the `OrderControlContext` the backtest would and run every registered control
-        (raises `TradingControlViolation`). The session is the trading day in the runtime's
-        timezone, the day the risk state rolls on."""
-        holding = self._safe.ledger.holdings.get(asset)
-        pending = [
-            o
-            for o in self._safe.pending_view.values()
-            if o.asset == asset and o.order_id != replacing
-        ]
-        stamp = self._bar_time
-        local = stamp.astimezone(self._safe._tz) if stamp and stamp.tzinfo else stamp
-        session = local.date() if local else None
-        day = stamp.date() if stamp else None
-        buys = sum(o.quantity - o.filled_quantity for o in pending if o.side is OrderSide.BUY)
-        sells = sum(o.quantity - o.filled_quantity for o in pending if o.side is OrderSide.SELL)
-        request = OrderControlContext(
-            timestamp=stamp,
-            asset=asset,
-            quantity=signed_quantity,
-            position_quantity=holding.quantity if holding else 0.0,
-            pending_buy_quantity=buys,
-            pending_sell_quantity=sells,
-            price=self._current_price(asset),
-            multiplier=self.get_multiplier(asset),
-            session_date=session,
-            orders_in_session=self._session_counts.get(session, 0),
-            orders_in_day=self._day_counts.get(day, 0),
-            is_update=replacing is not None,
-        )
-        for control in self._controls:
-            if getattr(control, "counts_order_requests", False) and not request.is_update:
-                self._validate_counting(control, request)
-            else:
-                control.validate(request)  # raises TradingControlViolation, as in the backtest
-        return request
-
-    def _validate_counting(self, control: TradingControl, request: OrderControlContext) -> None:
-        """A request-counting control (`OrderRequestCount`) sees its own count of validated
-        requests in its timezone's civil day, advanced once it passes (the backtest's rule)."""
-        if request.timestamp is None:
-            raise ValueError("Request counts require a simulation timestamp")
-        stamp = request.timestamp
-        if stamp.tzinfo is None:
-            stamp = stamp.replace(tzinfo=self._safe._tz)
-        key = (id(control), stamp.astimezone(ZoneInfo(getattr(control, "timezone", "UTC"))).date())
-        prior = self._request_counts.get(key, 0)
-        control.validate(dataclasses.replace(request, orders_in_day=prior))
-        self._request_counts = {k: v for k, v in self._request_counts.items() if k[0] != key[0]}
-        self._request_counts[key] = prior + 1
-
-    def _commit_counts(self, request: OrderControlContext) -> None:
-        if request.session_date is not None:
-            self._session_counts = {request.session_date: request.orders_in_session + 1}
-        if request.timestamp is not None:
-            self._day_counts = {request.timestamp.date(): request.orders_in_day + 1}
-
     # --- what TargetWeightExecutor reaches for ------------------------------------------
     def _next_rebalance_id(self) -> str:
         return f"REB-{next(self._rebalance_ids)}"
@@ -642,12 +345,6 @@ class ThreadSafeBrokerWrapper:
         """Live meaning: orders are processed by the venue as they arrive; wait for the loop to
         deliver every event already received so the next read sees them."""
         self._call(asyncio.sleep(0), self._getter_timeout, "_process_orders")
-
-    def _register_completion_validator(
-        self, owner: object, validator: Callable[[int], None]
-    ) -> None:
-        if all(existing is not owner for existing, _ in self._completion_validators):
-            self._completion_validators.append((owner, validator))
 
     def record(self, **values: Any) -> None:
         self.recorded.append({"timestamp": self._bar_time, **values})
@@ -693,8 +390,3 @@ def _warn_inverted_bracket(
             UserWarning,
             stacklevel=3,
         )
-
-
-def _finite(name: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite number, got {value!r}")
