@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from ml4t_live_core.errors import ConfigError
 from ml4t_live_core.history import DEFAULT_HISTORY_LIMIT
 from ml4t_live_core.plugins import Kind, Plugins, load_plugins
+from ml4t_live_core.strategy_time import StrategyTimestamps
 
 ENV_PREFIX = "ML4T_LIVE__"
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
@@ -62,6 +63,10 @@ class RuntimeConfig(PluginConfig):
     #: start-of-day equity and the day's order count roll then. Midnight by default; 17:00 in
     #: America/Chicago for CME Globex, 17:00 in America/New_York for FX.
     trading_day_starts: dt.time = dt.time(0)
+    #: The timestamp `on_data` receives (and datetimes in its `context`): "feed" as the feed
+    #: delivers it (aware, usually UTC); "local" converted to `timezone`; "naive-local" local
+    #: wall time without tzinfo, as ml4t-backtest passes it for naive price data.
+    strategy_timestamps: StrategyTimestamps = "feed"
     account: str = "default"
     strategy_id: str | None = None
     client_order_prefix: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.]{1,32}$")

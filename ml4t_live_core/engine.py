@@ -26,6 +26,7 @@ from ml4t_live_core.risk import TradingState
 from ml4t_live_core.safety import SafeBroker
 from ml4t_live_core.stats import RuntimeStats
 from ml4t_live_core.strategy_thread import StrategyThread
+from ml4t_live_core.strategy_time import shown_context, timestamp_view
 from ml4t_live_core.wrapper import ThreadSafeBrokerWrapper
 
 log = logging.getLogger("ml4t_live.engine")
@@ -70,6 +71,7 @@ class LiveEngine:
         self._on_bar_done = on_bar_done
         self._before_first_bar = before_first_bar
         self._strategy_thread = StrategyThread()
+        self._view = timestamp_view(runtime.strategy_timestamps, runtime.timezone)
         self._stop_requested = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self.wrapper: ThreadSafeBrokerWrapper | None = None
@@ -228,9 +230,12 @@ class LiveEngine:
         stats.max_lag_seconds = max(stats.max_lag_seconds, lag)
         stats.trading_state = self.safe.trading_state.value
         started = time.perf_counter()
+        shown, shown_ctx = timestamp, context
+        if self._view is not None:  # the strategy's view of time (`strategy_time`)
+            shown, shown_ctx = self._view(timestamp), shown_context(context, self._view)
         try:
             await self._in_strategy_thread(
-                self.strategy.on_data, timestamp, data, context, self.wrapper
+                self.strategy.on_data, shown, data, shown_ctx, self.wrapper
             )
         except Exception as exc:
             stats.errors += 1
