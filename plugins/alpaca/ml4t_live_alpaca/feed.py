@@ -26,8 +26,9 @@ from alpaca.data.timeframe import TimeFrame
 
 from ml4t_live_alpaca.config import AlpacaFeedConfig
 from ml4t_live_alpaca.credentials import load_credentials
-from ml4t_live_alpaca.rest import RestCaller, Sleep, prepare_client
+from ml4t_live_alpaca.rest import AlpacaRequestError, RestCaller, Sleep, prepare_client
 from ml4t_live_core.clock import Clock, SystemClock
+from ml4t_live_core.errors import FeedError
 from ml4t_live_core.protocols import BarEvent
 
 log = logging.getLogger("ml4t_live.alpaca")
@@ -198,13 +199,20 @@ class AlpacaDataFeed:
                 end=now,
                 feed=AlpacaFeed.IEX if self.config.feed == "iex" else AlpacaFeed.SIP,
             )
-            barset = await self._rest.call(
-                self._history.get_stock_bars, request, what=f"history of {asset}"
-            )
+            try:
+                barset = await self._rest.call(
+                    self._history.get_stock_bars, request, what=f"history of {asset}"
+                )
+            except AlpacaRequestError as exc:  # e.g. no subscription for the SIP feed
+                raise AlpacaFeedError(f"alpaca feed: no warm-up history: {exc}") from None
             for bar in barset.data.get(asset, []):
                 by_time.setdefault(bar.timestamp, {})[asset] = _ohlcv(bar)
         times = sorted(by_time)[-bars:]
         return [(t, by_time[t], {"source": "alpaca-history"}) for t in times]
+
+
+class AlpacaFeedError(FeedError):
+    """Alpaca would not serve the data the feed config asks for; says what Alpaca answered."""
 
 
 def _ohlcv(bar: Bar) -> dict[str, float]:

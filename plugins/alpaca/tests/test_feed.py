@@ -16,6 +16,7 @@ from ml4t_live_alpaca import AlpacaBroker, AlpacaBrokerConfig, AlpacaDataFeed, A
 from ml4t_live_testing.alpaca import AlpacaSimulator, alpaca_broker_settings, alpaca_feed_settings
 
 from ml4t_live_core.compose import build
+from ml4t_live_core.errors import FeedError
 from ml4t_live_core.plugins import LOAD_ENV_VAR
 from ml4t_live_core.protocols import BarEvent
 
@@ -120,6 +121,13 @@ async def test_history_is_the_last_n_minutes_of_every_asset_oldest_first(alpaca_
     assert history[-1][1]["MSFT"]["close"] == 200.0 + 19
     assert alpaca_sim.requests("GET", "/v2/stocks/bars")  # served by the historical endpoint
     assert await feed.history(0) == []
+
+
+async def test_history_alpaca_refuses_is_a_feed_error_saying_why(alpaca_sim, alpaca_env):
+    alpaca_sim.fail_next("/v2/stocks/bars", status=403)
+    feed = AlpacaDataFeed(AlpacaFeedConfig(**alpaca_feed_settings(alpaca_sim, ASSETS)))
+    with pytest.raises(FeedError, match="alpaca feed: no warm-up history: .*403"):
+        await feed.history(5)
 
 
 def test_feed_choice_picks_the_iex_or_sip_stream(alpaca_env):
