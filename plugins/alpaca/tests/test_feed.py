@@ -17,7 +17,6 @@ from ml4t_live_testing.alpaca import AlpacaSimulator, alpaca_broker_settings, al
 
 from ml4t_live_core.compose import build
 from ml4t_live_core.errors import FeedError
-from ml4t_live_core.plugins import LOAD_ENV_VAR
 from ml4t_live_core.protocols import BarEvent
 
 from .conftest import wait_until
@@ -152,9 +151,9 @@ class Warmed(Strategy):
 
 
 async def test_on_prepare_gets_the_last_n_bars_before_the_first_live_bar(
-    alpaca_sim, alpaca_env, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    alpaca_sim, alpaca_env, load_only, tmp_path: Path
 ):
-    monkeypatch.setenv(LOAD_ENV_VAR, "sim,alpaca,state-json")
+    load_only("sim", "alpaca", "state-json")  # skips when this plugin is tested alone
     start = minute(-20)
     alpaca_sim.add_history(bars(start, 10))
     strategy = Warmed()
@@ -218,9 +217,9 @@ async def test_trades_source_sends_each_trade_as_a_tick(alpaca_sim, alpaca_env):
 
 
 async def test_trades_through_the_aggregator_become_minute_bars(
-    alpaca_sim, alpaca_env, monkeypatch: pytest.MonkeyPatch
+    alpaca_sim, alpaca_env, load_only
 ):
-    pytest.importorskip("ml4t_live_aggregator")  # composed through the registry
+    load_only("alpaca", "aggregator", "sim")  # composed through the registry; skips without
     from ml4t_live_core.clock import ManualClock
     from ml4t_live_core.memory_store import MemoryStateStore
 
@@ -228,7 +227,6 @@ async def test_trades_through_the_aggregator_become_minute_bars(
         def on_data(self, timestamp: datetime, data: dict, context: dict, broker: Any) -> None:
             return None
 
-    monkeypatch.setenv(LOAD_ENV_VAR, "alpaca,aggregator,sim")
     settings = alpaca_feed_settings(alpaca_sim, ["AAPL"], source="trades")
     overrides = {
         "runtime": {"strategy_id": "alpaca-trades"},

@@ -23,7 +23,6 @@ from ml4t_live_testing.alpaca import (
 )
 
 from ml4t_live_core.compose import Runtime, build
-from ml4t_live_core.plugins import LOAD_ENV_VAR
 from ml4t_live_core.state import JournalEvent
 
 from .conftest import wait_until
@@ -65,9 +64,10 @@ def minute_bars(minutes: int, start_price: float = 100.0) -> pl.DataFrame:
 
 @pytest.fixture
 def compose(
-    alpaca_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    alpaca_env: dict[str, str], load_only: Callable[..., None], tmp_path: Path
 ) -> Callable[..., Runtime]:
-    monkeypatch.setenv(LOAD_ENV_VAR, "sim,alpaca,state-json")
+    # The whole runtime: skipped where sim and state-json are absent (this plugin tested alone).
+    load_only("sim", "alpaca", "state-json")
 
     def make(sim: AlpacaSimulator, strategy: Strategy, **broker_overrides: Any) -> Runtime:
         broker = AlpacaBroker(AlpacaBrokerConfig(**alpaca_broker_settings(sim, **broker_overrides)))
