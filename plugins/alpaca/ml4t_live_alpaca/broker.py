@@ -3,6 +3,9 @@
 Orders carry the runtime's client order id, so a retry after a lost answer finds the order
 instead of placing a second one. Fills come from the trade-updates stream; after the stream
 was down a REST poll reconciles what was missed. While disconnected, orders are refused.
+
+This module holds the class, its connection, reads and order path; the rest is in mixins a
+reader finds by name: `broker_updates` (trade-stream events become fills and status changes).
 """
 
 from __future__ import annotations
@@ -19,10 +22,10 @@ from alpaca.common.exceptions import APIError
 from alpaca.trading.client import TradingClient
 from alpaca.trading.enums import QueryOrderStatus
 from alpaca.trading.models import Order as AlpacaOrder
-from alpaca.trading.models import TradeUpdate
 from alpaca.trading.requests import GetOrdersRequest, OrderRequest, ReplaceOrderRequest
-from ml4t.backtest import Fill, Order, OrderStatus, Position
+from ml4t.backtest import Order, OrderStatus, Position
 
+from ml4t_live_alpaca.broker_updates import AlpacaUpdates, _opt_float
 from ml4t_live_alpaca.config import AlpacaBrokerConfig
 from ml4t_live_alpaca.credentials import Credentials, load_credentials
 from ml4t_live_alpaca.mapping import (
@@ -61,11 +64,8 @@ from ml4t_live_core.protocols import (
 
 log = logging.getLogger("ml4t_live.alpaca")
 
-_ACKNOWLEDGED = {"new", "accepted", "pending_new"}
-_ENDED = {"canceled", "expired", "done_for_day"}
 
-
-class AlpacaBroker:
+class AlpacaBroker(AlpacaUpdates):
     """Alpaca paper or live trading through alpaca-py."""
 
     name = "alpaca"
@@ -377,121 +377,6 @@ class AlpacaBroker:
         self._remember(track, placed)
         return order
 
-    # --- stream updates -------------------------------------------------------------------
-    def _on_update(self, update: TradeUpdate) -> None:
-        alpaca = update.order
-        alpaca_id = str(alpaca.id)
-        event = update.event.value if hasattr(update.event, "value") else str(update.event)
-        client_id = self._tracks.client_id(alpaca_id) or runtime_client_id(alpaca.client_order_id)
-        track = self._tracks.get(client_id)
-        if track is None:
-            if self._tracks.forgotten(client_id):
-                # finished and forgotten (every fill counted then): adopting it as new would
-                # count its whole cumulative fill again
-                log.info(
-                    "alpaca: late %s update for finished order %s ignored (no longer tracked)",
-                    event,
-                    client_id,
-                )
-                return
-            track = self._adopt(alpaca)
-        self._tracks.link(alpaca_id, track)
-        if event in ("fill", "partial_fill"):
-            self._absorb_fill(
-                track,
-                alpaca,
-                update.timestamp,
-                str(update.execution_id or ""),
-                event_qty=update.qty,
-                event_price=update.price,
-            )
-        elif event in _ACKNOWLEDGED:
-            track.alpaca_id = track.alpaca_id or alpaca_id
-            self._emit(
-                OrderStatusEvent(
-                    client_id, OrderStatus.PENDING, update.timestamp, broker_order_id=alpaca_id
-                )
-            )
-        elif event == "replaced":
-            if alpaca.replaced_by is not None:
-                self._tracks.link(str(alpaca.replaced_by), track)
-                track.alpaca_id = str(alpaca.replaced_by)
-        elif event in _ENDED and track.alpaca_id in (None, alpaca_id) and not track.terminal:
-            self._tracks.finish(track)
-            self._emit(
-                OrderStatusEvent(
-                    client_id,
-                    OrderStatus.CANCELLED,
-                    update.timestamp,
-                    reason=f"alpaca: {event}",
-                    broker_order_id=alpaca_id,
-                )
-            )
-        elif event == "rejected" and not track.terminal:
-            self._tracks.finish(track)
-            self._emit(
-                OrderStatusEvent(
-                    client_id,
-                    OrderStatus.REJECTED,
-                    update.timestamp,
-                    reason="alpaca rejected the order",
-                    broker_order_id=alpaca_id,
-                )
-            )
-
-    def _absorb_fill(
-        self,
-        track: OrderTrack,
-        alpaca: AlpacaOrder,
-        timestamp: datetime,
-        execution_id: str,
-        *,
-        event_qty: float | None = None,
-        event_price: float | None = None,
-    ) -> None:
-        alpaca_id = str(alpaca.id)
-        execution = track.increment(
-            alpaca_id,
-            float(alpaca.filled_qty or 0.0),
-            _opt_float(alpaca.filled_avg_price),
-            event_qty,
-            event_price,
-        )
-        if execution is None:
-            log.debug(
-                "alpaca: fill for %s already counted (duplicate or reconciled)",
-                track.client_order_id,
-            )
-            return
-        quantity, price = execution
-        complete = to_status(alpaca.status) is OrderStatus.FILLED
-        if complete:
-            self._tracks.finish(track)
-        fill = Fill(
-            order_id=track.client_order_id,
-            asset=track.asset,
-            side=track.side,
-            quantity=quantity,
-            price=price,
-            timestamp=timestamp,
-            order_type=track.order_type.value,
-            limit_price=track.limit_price,
-            stop_price=track.stop_price,
-        )
-        self._emit(FillEvent(fill, order_complete=complete, execution_id=execution_id))
-
-    def _adopt(self, alpaca: AlpacaOrder, *, known_filled: bool = False) -> OrderTrack:
-        """Track an order this process did not place (placed before a restart, or elsewhere)."""
-        order = to_order(alpaca)
-        track = OrderTrack.of(order)
-        self._tracks[order.order_id] = track
-        self._remember(track, alpaca)
-        if known_filled:
-            track.baseline(
-                str(alpaca.id), float(alpaca.filled_qty or 0.0), _opt_float(alpaca.filled_avg_price)
-            )
-        return track
-
     # --- reconciliation -------------------------------------------------------------------
     async def _reconcile(self, *, emit: bool) -> None:
         """Bring every tracked order up to Alpaca's view. With `emit`, fills and status changes
@@ -614,7 +499,3 @@ class AlpacaBroker:
         task = asyncio.get_running_loop().create_task(coro)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
-
-
-def _opt_float(value: Any) -> float | None:
-    return float(value) if value is not None else None
