@@ -5,7 +5,8 @@ instead of placing a second one. Fills come from the trade-updates stream; after
 was down a REST poll reconciles what was missed. While disconnected, orders are refused.
 
 This module holds the class, its connection, reads and order path; the rest is in mixins a
-reader finds by name: `broker_updates` (trade-stream events become fills and status changes).
+reader finds by name: `broker_updates` (trade-stream events become fills and status
+changes), `broker_reconcile` (catching up with Alpaca after a drop).
 """
 
 from __future__ import annotations
@@ -23,8 +24,9 @@ from alpaca.trading.client import TradingClient
 from alpaca.trading.enums import QueryOrderStatus
 from alpaca.trading.models import Order as AlpacaOrder
 from alpaca.trading.requests import GetOrdersRequest, OrderRequest, ReplaceOrderRequest
-from ml4t.backtest import Order, OrderStatus, Position
+from ml4t.backtest import Order, Position
 
+from ml4t_live_alpaca.broker_reconcile import AlpacaReconcile
 from ml4t_live_alpaca.broker_updates import AlpacaUpdates, _opt_float
 from ml4t_live_alpaca.config import AlpacaBrokerConfig
 from ml4t_live_alpaca.credentials import Credentials, load_credentials
@@ -33,7 +35,6 @@ from ml4t_live_alpaca.mapping import (
     UnsupportedOrderError,
     is_fractional,
     replacement_client_id,
-    runtime_client_id,
     to_order,
     to_order_request,
     to_position,
@@ -53,19 +54,17 @@ from ml4t_live_alpaca.tracking import OrderTrack, Tracks
 from ml4t_live_core.clock import Clock, SystemClock
 from ml4t_live_core.errors import BrokerUnavailableError
 from ml4t_live_core.protocols import (
-    AccountEvent,
     AccountSnapshot,
     BrokerEvent,
     ConnectionEvent,
     EventHandler,
     FillEvent,
-    OrderStatusEvent,
 )
 
 log = logging.getLogger("ml4t_live.alpaca")
 
 
-class AlpacaBroker(AlpacaUpdates):
+class AlpacaBroker(AlpacaUpdates, AlpacaReconcile):
     """Alpaca paper or live trading through alpaca-py."""
 
     name = "alpaca"
@@ -376,126 +375,3 @@ class AlpacaBroker(AlpacaUpdates):
         self._tracks[order.order_id] = track
         self._remember(track, placed)
         return order
-
-    # --- reconciliation -------------------------------------------------------------------
-    async def _reconcile(self, *, emit: bool) -> None:
-        """Bring every tracked order up to Alpaca's view. With `emit`, fills and status changes
-        missed while the stream was down become events; otherwise (first sync) they are
-        taken as known, because the positions synced at start-up already contain them."""
-        fills_before = self._fills_emitted
-        open_orders = await self._open_alpaca_orders()
-        seen: set[str] = set()
-        for alpaca in open_orders:
-            client_id = self._tracks.client_id(str(alpaca.id)) or runtime_client_id(
-                alpaca.client_order_id
-            )
-            track = self._tracks.get(client_id)
-            if track is None and self._tracks.forgotten(client_id):
-                log.warning(
-                    "alpaca: order %s is open at Alpaca but finished here and is no longer "
-                    "tracked; not adopted (check it at Alpaca, cancel it there if unwanted)",
-                    client_id,
-                )
-                continue
-            if track is None:
-                track = self._adopt(alpaca, known_filled=not emit)
-            seen.add(track.client_order_id)
-            self._catch_up(track, alpaca, emit)
-        for track in self._tracks.values():
-            if track.terminal or track.in_flight or track.client_order_id in seen:
-                continue
-            current = await self._current(track)
-            if current is None:
-                self._tracks.finish(track)
-                if emit:
-                    self._emit(
-                        OrderStatusEvent(
-                            track.client_order_id,
-                            OrderStatus.REJECTED,
-                            self._clock.now(),
-                            reason="alpaca has no such order: it never arrived",
-                        )
-                    )
-                continue
-            self._catch_up(track, current, emit)
-        if emit:
-            snapshot = await self.get_account()
-            if (
-                self._fills_emitted == fills_before
-            ):  # else the snapshot may predate a fill just applied
-                self._emit(AccountEvent(snapshot))
-
-    async def _current(self, track: OrderTrack) -> AlpacaOrder | None:
-        """Alpaca's latest order for a track, following replacements."""
-        found = (
-            await self._rest.call(
-                self._find_by_client_id_sync, track.client_order_id, what="order lookup"
-            )
-            if track.alpaca_id is None
-            else await self._rest.call(
-                self._client.get_order_by_id, track.alpaca_id, what="order lookup"
-            )
-        )
-        for _ in range(20):
-            if found is None or found.replaced_by is None:
-                break
-            if self._synced_once:
-                self._catch_up(track, found, emit=True)
-            self._tracks.link(str(found.replaced_by), track)
-            found = await self._rest.call(
-                self._client.get_order_by_id, str(found.replaced_by), what="order lookup"
-            )
-        if found is not None:
-            self._remember(track, found)
-        return found
-
-    def _find_by_client_id_sync(self, client_order_id: str) -> AlpacaOrder | None:
-        try:
-            return self._client.get_order_by_client_id(client_order_id)
-        except APIError as exc:
-            if status_of(exc) == 404:
-                return None
-            raise
-
-    def _catch_up(self, track: OrderTrack, alpaca: AlpacaOrder, emit: bool) -> None:
-        if not emit:
-            track.baseline(
-                str(alpaca.id), float(alpaca.filled_qty or 0.0), _opt_float(alpaca.filled_avg_price)
-            )
-            return
-        alpaca_id = str(alpaca.id)
-        self._absorb_fill(
-            track,
-            alpaca,
-            alpaca.updated_at or self._clock.now(),
-            f"reconcile:{alpaca_id}:{alpaca.filled_qty}",
-        )
-        status = to_status(alpaca.status)
-        if (
-            status in (OrderStatus.CANCELLED, OrderStatus.REJECTED)
-            and alpaca.replaced_by is None
-            and not track.terminal
-        ):
-            self._tracks.finish(track)
-            self._emit(
-                OrderStatusEvent(
-                    track.client_order_id,
-                    status,
-                    alpaca.updated_at or self._clock.now(),
-                    reason=f"alpaca: {alpaca.status.value} (found by reconciliation)",
-                    broker_order_id=alpaca_id,
-                )
-            )
-
-    async def _reconcile_soon(self) -> None:
-        try:
-            await self._reconcile(emit=True)
-        except AlpacaRequestError as exc:
-            log.error(
-                "alpaca: reconciliation failed (%s); it runs again on the next reconnect", exc
-            )
-
-    def _spawn(self, coro: Any) -> None:
-        task = asyncio.get_running_loop().create_task(coro)
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
