@@ -38,7 +38,7 @@ class AlpacaReconcile:
     _fills_emitted: int
     _background: set[asyncio.Task[Any]]
 
-    if TYPE_CHECKING:  # defined by `AlpacaBroker` and `AlpacaUpdates`
+    if TYPE_CHECKING:  # defined by `AlpacaBroker`, `AlpacaUpdates` and `AlpacaOrders`
 
         async def get_account(self) -> AccountSnapshot: ...
 

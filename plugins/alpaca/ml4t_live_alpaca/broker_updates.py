@@ -31,7 +31,7 @@ class AlpacaUpdates:
     # Set by `AlpacaBroker.__init__`.
     _tracks: Tracks
 
-    if TYPE_CHECKING:  # defined by `AlpacaBroker`
+    if TYPE_CHECKING:  # defined by `AlpacaBroker` and `AlpacaOrders`
 
         def _emit(self, event: BrokerEvent) -> None: ...
 
