@@ -3,69 +3,51 @@
 Orders carry the runtime's client order id, so a retry after a lost answer finds the order
 instead of placing a second one. Fills come from the trade-updates stream; after the stream
 was down a REST poll reconciles what was missed. While disconnected, orders are refused.
+
+This module holds the class, its connection (the trade stream going up and down) and the
+account, position and open-order reads; the rest is in mixins a reader finds by name:
+`broker_orders` (submit, cancel, replace, close), `broker_updates` (trade-stream events become
+fills and status changes), `broker_reconcile` (catching up with Alpaca after a drop).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import copy
 import logging
 from datetime import datetime
 from typing import Any
 
 from alpaca.common.enums import BaseURL
-from alpaca.common.exceptions import APIError
 from alpaca.trading.client import TradingClient
 from alpaca.trading.enums import QueryOrderStatus
 from alpaca.trading.models import Order as AlpacaOrder
-from alpaca.trading.models import TradeUpdate
-from alpaca.trading.requests import GetOrdersRequest, OrderRequest, ReplaceOrderRequest
-from ml4t.backtest import Fill, Order, OrderStatus, Position
+from alpaca.trading.requests import GetOrdersRequest
+from ml4t.backtest import Order, Position
 
+from ml4t_live_alpaca.broker_orders import AlpacaOrders
+from ml4t_live_alpaca.broker_reconcile import AlpacaReconcile
+from ml4t_live_alpaca.broker_updates import AlpacaUpdates
 from ml4t_live_alpaca.config import AlpacaBrokerConfig
 from ml4t_live_alpaca.credentials import Credentials, load_credentials
-from ml4t_live_alpaca.mapping import (
-    EPSILON,
-    UnsupportedOrderError,
-    is_fractional,
-    replacement_client_id,
-    runtime_client_id,
-    to_order,
-    to_order_request,
-    to_position,
-    to_status,
-)
-from ml4t_live_alpaca.rest import (
-    AlpacaRequestError,
-    RestCaller,
-    Sleep,
-    api_error_message,
-    is_transient,
-    prepare_client,
-    status_of,
-)
+from ml4t_live_alpaca.mapping import to_order, to_position
+from ml4t_live_alpaca.rest import AlpacaRequestError, RestCaller, Sleep, prepare_client
 from ml4t_live_alpaca.stream import TradeUpdateStream
-from ml4t_live_alpaca.tracking import OrderTrack, Tracks
+from ml4t_live_alpaca.tracking import Tracks
 from ml4t_live_core.clock import Clock, SystemClock
 from ml4t_live_core.errors import BrokerUnavailableError
 from ml4t_live_core.protocols import (
-    AccountEvent,
     AccountSnapshot,
     BrokerEvent,
     ConnectionEvent,
     EventHandler,
     FillEvent,
-    OrderStatusEvent,
 )
 
 log = logging.getLogger("ml4t_live.alpaca")
 
-_ACKNOWLEDGED = {"new", "accepted", "pending_new"}
-_ENDED = {"canceled", "expired", "done_for_day"}
 
-
-class AlpacaBroker:
+class AlpacaBroker(AlpacaOrders, AlpacaUpdates, AlpacaReconcile):
     """Alpaca paper or live trading through alpaca-py."""
 
     name = "alpaca"
@@ -196,425 +178,3 @@ class AlpacaBroker:
 
     async def on_bar(self, timestamp: datetime, data: dict[str, dict[str, Any]]) -> None:
         return None  # Alpaca fills against its own market
-
-    # --- orders ---------------------------------------------------------------------------
-    async def submit_order(self, order: Order) -> Order:
-        """Send once; after a lost answer, find the order by client id before sending again."""
-        if not self.is_connected:
-            raise BrokerUnavailableError(
-                "alpaca: not connected (trade stream down or reconnecting); order not sent"
-            )
-        order = copy.copy(order)
-        if self._tracks.forgotten(order.order_id):
-            # Alpaca would answer with the finished order, whose fills were counted already
-            order.reject(
-                f"order id {order.order_id} was already used by an order that finished; "
-                "not sent again",
-                "duplicate_order_id",
-            )
-            return order
-        try:
-            request = to_order_request(order, self.config.time_in_force)
-        except UnsupportedOrderError as exc:
-            order.reject(str(exc), "unsupported_order")
-            return order
-        track = self._tracks.get(order.order_id) or OrderTrack.of(order)
-        self._tracks[order.order_id] = track
-        track.in_flight = True
-        try:
-            placed = await self._submit_idempotent(request, order.order_id)
-        except APIError as exc:
-            if is_transient(exc):
-                return self._outcome_unknown(order, exc)
-            self._tracks.finish(track)
-            order.reject(
-                f"alpaca refused the order: {api_error_message(exc, self._credentials)}",
-                "broker_rejected",
-            )
-            return order
-        except Exception as exc:
-            if is_transient(exc):
-                return self._outcome_unknown(order, exc)
-            raise
-        finally:
-            track.in_flight = False
-        self._remember(track, placed)
-        order.status = to_status(placed.status)
-        return order
-
-    async def _submit_idempotent(self, request: OrderRequest, client_order_id: str) -> AlpacaOrder:
-        async for attempt in self._rest.retrying():
-            with attempt:
-                if attempt.retry_state.attempt_number > 1:
-                    existing = await self._find_by_client_id(client_order_id)
-                    if existing is not None:
-                        log.info(
-                            "alpaca: order %s was accepted before the answer was lost; not re-sent",
-                            client_order_id,
-                        )
-                        return existing
-                try:
-                    return await self._rest.once(self._client.submit_order, request)
-                except APIError as exc:
-                    if status_of(exc) == 422 and "unique" in str(exc):
-                        existing = await self._find_by_client_id(client_order_id)
-                        if existing is not None:
-                            return existing
-                    raise
-        raise AssertionError("unreachable: tenacity either returns or raises")
-
-    async def _find_by_client_id(self, client_order_id: str) -> AlpacaOrder | None:
-        try:
-            return await self._rest.once(self._client.get_order_by_client_id, client_order_id)
-        except APIError as exc:
-            if status_of(exc) == 404:
-                return None
-            raise
-
-    def _outcome_unknown(self, order: Order, exc: BaseException) -> Order:
-        """Neither sent for sure nor refused: keep it pending, let a reconciling poll decide."""
-        log.warning(
-            "alpaca: order %s: no answer after %d attempts (%s); reconciling in the background",
-            order.order_id,
-            self.config.retry_attempts,
-            api_error_message(exc, self._credentials),
-        )
-        self._spawn(self._reconcile_soon())
-        return order
-
-    def _remember(self, track: OrderTrack, placed: AlpacaOrder) -> None:
-        alpaca_id = str(placed.id)
-        track.alpaca_id = alpaca_id
-        self._tracks.link(alpaca_id, track)
-
-    async def cancel_order(self, client_order_id: str) -> bool:
-        track = self._tracks.get(client_order_id)
-        if not self.is_connected:
-            log.warning("alpaca: cancel of %s refused: not connected", client_order_id)
-            return False
-        alpaca_id = track.alpaca_id if track else None
-        try:
-            if alpaca_id is None:
-                found = await self._find_by_client_id(client_order_id)
-                if found is None:
-                    return False
-                alpaca_id = str(found.id)
-            await self._rest.call(
-                self._client.cancel_order_by_id, alpaca_id, what=f"cancel {client_order_id}"
-            )
-        except (AlpacaRequestError, APIError) as exc:
-            log.warning(
-                "alpaca: cancel of %s failed: %s",
-                client_order_id,
-                self._credentials.redact(str(exc)),
-            )
-            return False
-        return True
-
-    async def modify_order(self, client_order_id: str, **changes: float) -> bool:
-        """Alpaca replaces the order with a new one; it keeps the runtime's id (plus ".r<n>").
-
-        `quantity` is the runtime's new total (the core protocol). Alpaca's replacement is a
-        fresh order that fills from zero, so its `qty` is what is still to fill: the total less
-        every fill so far. An omitted `qty` would copy the replaced order's full qty (fills
-        included, alpacahq/Alpaca-API#165), so after a fill `qty` is always sent.
-        """
-        track = self._tracks.get(client_order_id)
-        if track is None or track.alpaca_id is None or track.terminal or not self.is_connected:
-            return False
-        total = changes.get("quantity", track.quantity)
-        filled = track.total_filled
-        remaining = total - filled
-        if remaining <= EPSILON:
-            raise ValueError(
-                f"order {client_order_id}: new total {total} leaves nothing to fill "
-                f"({filled} already filled)"
-            )
-        send_qty = "quantity" in changes or filled > EPSILON
-        if send_qty and is_fractional(remaining):
-            raise UnsupportedOrderError(
-                f"order {client_order_id}: Alpaca replaces whole-share quantities only, "
-                f"got {remaining} still to fill"
-            )
-        request = ReplaceOrderRequest(
-            qty=int(round(remaining)) if send_qty else None,
-            limit_price=changes.get("limit_price"),
-            stop_price=changes.get("stop_price"),
-            trail=changes.get("trail_amount"),
-            client_order_id=replacement_client_id(client_order_id, track.generation + 1),
-        )
-        try:
-            new = await self._rest.call(
-                self._client.replace_order_by_id,
-                track.alpaca_id,
-                request,
-                what=f"replace {client_order_id}",
-            )
-        except AlpacaRequestError as exc:
-            log.warning("%s", exc)
-            return False
-        track.generation += 1
-        track.quantity = total
-        self._remember(track, new)
-        track.baseline(str(new.id), float(new.filled_qty or 0.0), _opt_float(new.filled_avg_price))
-        return True
-
-    async def close_position(self, asset: str) -> Order | None:
-        """Alpaca's own liquidation order (its client id is Alpaca's, not the runtime's)."""
-        if not self.is_connected:
-            raise BrokerUnavailableError("alpaca: not connected; position not closed")
-        try:
-            placed = await self._rest.call(
-                self._client.close_position, asset, what=f"close position {asset}"
-            )
-        except AlpacaRequestError as exc:
-            if exc.status == 404:
-                return None
-            raise
-        order = to_order(placed)
-        track = OrderTrack(order.order_id, order.asset, order.side, order.order_type)
-        self._tracks[order.order_id] = track
-        self._remember(track, placed)
-        return order
-
-    # --- stream updates -------------------------------------------------------------------
-    def _on_update(self, update: TradeUpdate) -> None:
-        alpaca = update.order
-        alpaca_id = str(alpaca.id)
-        event = update.event.value if hasattr(update.event, "value") else str(update.event)
-        client_id = self._tracks.client_id(alpaca_id) or runtime_client_id(alpaca.client_order_id)
-        track = self._tracks.get(client_id)
-        if track is None:
-            if self._tracks.forgotten(client_id):
-                # finished and forgotten (every fill counted then): adopting it as new would
-                # count its whole cumulative fill again
-                log.info(
-                    "alpaca: late %s update for finished order %s ignored (no longer tracked)",
-                    event,
-                    client_id,
-                )
-                return
-            track = self._adopt(alpaca)
-        self._tracks.link(alpaca_id, track)
-        if event in ("fill", "partial_fill"):
-            self._absorb_fill(
-                track,
-                alpaca,
-                update.timestamp,
-                str(update.execution_id or ""),
-                event_qty=update.qty,
-                event_price=update.price,
-            )
-        elif event in _ACKNOWLEDGED:
-            track.alpaca_id = track.alpaca_id or alpaca_id
-            self._emit(
-                OrderStatusEvent(
-                    client_id, OrderStatus.PENDING, update.timestamp, broker_order_id=alpaca_id
-                )
-            )
-        elif event == "replaced":
-            if alpaca.replaced_by is not None:
-                self._tracks.link(str(alpaca.replaced_by), track)
-                track.alpaca_id = str(alpaca.replaced_by)
-        elif event in _ENDED and track.alpaca_id in (None, alpaca_id) and not track.terminal:
-            self._tracks.finish(track)
-            self._emit(
-                OrderStatusEvent(
-                    client_id,
-                    OrderStatus.CANCELLED,
-                    update.timestamp,
-                    reason=f"alpaca: {event}",
-                    broker_order_id=alpaca_id,
-                )
-            )
-        elif event == "rejected" and not track.terminal:
-            self._tracks.finish(track)
-            self._emit(
-                OrderStatusEvent(
-                    client_id,
-                    OrderStatus.REJECTED,
-                    update.timestamp,
-                    reason="alpaca rejected the order",
-                    broker_order_id=alpaca_id,
-                )
-            )
-
-    def _absorb_fill(
-        self,
-        track: OrderTrack,
-        alpaca: AlpacaOrder,
-        timestamp: datetime,
-        execution_id: str,
-        *,
-        event_qty: float | None = None,
-        event_price: float | None = None,
-    ) -> None:
-        alpaca_id = str(alpaca.id)
-        execution = track.increment(
-            alpaca_id,
-            float(alpaca.filled_qty or 0.0),
-            _opt_float(alpaca.filled_avg_price),
-            event_qty,
-            event_price,
-        )
-        if execution is None:
-            log.debug(
-                "alpaca: fill for %s already counted (duplicate or reconciled)",
-                track.client_order_id,
-            )
-            return
-        quantity, price = execution
-        complete = to_status(alpaca.status) is OrderStatus.FILLED
-        if complete:
-            self._tracks.finish(track)
-        fill = Fill(
-            order_id=track.client_order_id,
-            asset=track.asset,
-            side=track.side,
-            quantity=quantity,
-            price=price,
-            timestamp=timestamp,
-            order_type=track.order_type.value,
-            limit_price=track.limit_price,
-            stop_price=track.stop_price,
-        )
-        self._emit(FillEvent(fill, order_complete=complete, execution_id=execution_id))
-
-    def _adopt(self, alpaca: AlpacaOrder, *, known_filled: bool = False) -> OrderTrack:
-        """Track an order this process did not place (placed before a restart, or elsewhere)."""
-        order = to_order(alpaca)
-        track = OrderTrack.of(order)
-        self._tracks[order.order_id] = track
-        self._remember(track, alpaca)
-        if known_filled:
-            track.baseline(
-                str(alpaca.id), float(alpaca.filled_qty or 0.0), _opt_float(alpaca.filled_avg_price)
-            )
-        return track
-
-    # --- reconciliation -------------------------------------------------------------------
-    async def _reconcile(self, *, emit: bool) -> None:
-        """Bring every tracked order up to Alpaca's view. With `emit`, fills and status changes
-        missed while the stream was down become events; otherwise (first sync) they are
-        taken as known, because the positions synced at start-up already contain them."""
-        fills_before = self._fills_emitted
-        open_orders = await self._open_alpaca_orders()
-        seen: set[str] = set()
-        for alpaca in open_orders:
-            client_id = self._tracks.client_id(str(alpaca.id)) or runtime_client_id(
-                alpaca.client_order_id
-            )
-            track = self._tracks.get(client_id)
-            if track is None and self._tracks.forgotten(client_id):
-                log.warning(
-                    "alpaca: order %s is open at Alpaca but finished here and is no longer "
-                    "tracked; not adopted (check it at Alpaca, cancel it there if unwanted)",
-                    client_id,
-                )
-                continue
-            if track is None:
-                track = self._adopt(alpaca, known_filled=not emit)
-            seen.add(track.client_order_id)
-            self._catch_up(track, alpaca, emit)
-        for track in self._tracks.values():
-            if track.terminal or track.in_flight or track.client_order_id in seen:
-                continue
-            current = await self._current(track)
-            if current is None:
-                self._tracks.finish(track)
-                if emit:
-                    self._emit(
-                        OrderStatusEvent(
-                            track.client_order_id,
-                            OrderStatus.REJECTED,
-                            self._clock.now(),
-                            reason="alpaca has no such order: it never arrived",
-                        )
-                    )
-                continue
-            self._catch_up(track, current, emit)
-        if emit:
-            snapshot = await self.get_account()
-            if (
-                self._fills_emitted == fills_before
-            ):  # else the snapshot may predate a fill just applied
-                self._emit(AccountEvent(snapshot))
-
-    async def _current(self, track: OrderTrack) -> AlpacaOrder | None:
-        """Alpaca's latest order for a track, following replacements."""
-        found = (
-            await self._rest.call(
-                self._find_by_client_id_sync, track.client_order_id, what="order lookup"
-            )
-            if track.alpaca_id is None
-            else await self._rest.call(
-                self._client.get_order_by_id, track.alpaca_id, what="order lookup"
-            )
-        )
-        for _ in range(20):
-            if found is None or found.replaced_by is None:
-                break
-            if self._synced_once:
-                self._catch_up(track, found, emit=True)
-            self._tracks.link(str(found.replaced_by), track)
-            found = await self._rest.call(
-                self._client.get_order_by_id, str(found.replaced_by), what="order lookup"
-            )
-        if found is not None:
-            self._remember(track, found)
-        return found
-
-    def _find_by_client_id_sync(self, client_order_id: str) -> AlpacaOrder | None:
-        try:
-            return self._client.get_order_by_client_id(client_order_id)
-        except APIError as exc:
-            if status_of(exc) == 404:
-                return None
-            raise
-
-    def _catch_up(self, track: OrderTrack, alpaca: AlpacaOrder, emit: bool) -> None:
-        if not emit:
-            track.baseline(
-                str(alpaca.id), float(alpaca.filled_qty or 0.0), _opt_float(alpaca.filled_avg_price)
-            )
-            return
-        alpaca_id = str(alpaca.id)
-        self._absorb_fill(
-            track,
-            alpaca,
-            alpaca.updated_at or self._clock.now(),
-            f"reconcile:{alpaca_id}:{alpaca.filled_qty}",
-        )
-        status = to_status(alpaca.status)
-        if (
-            status in (OrderStatus.CANCELLED, OrderStatus.REJECTED)
-            and alpaca.replaced_by is None
-            and not track.terminal
-        ):
-            self._tracks.finish(track)
-            self._emit(
-                OrderStatusEvent(
-                    track.client_order_id,
-                    status,
-                    alpaca.updated_at or self._clock.now(),
-                    reason=f"alpaca: {alpaca.status.value} (found by reconciliation)",
-                    broker_order_id=alpaca_id,
-                )
-            )
-
-    async def _reconcile_soon(self) -> None:
-        try:
-            await self._reconcile(emit=True)
-        except AlpacaRequestError as exc:
-            log.error(
-                "alpaca: reconciliation failed (%s); it runs again on the next reconnect", exc
-            )
-
-    def _spawn(self, coro: Any) -> None:
-        task = asyncio.get_running_loop().create_task(coro)
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
-
-
-def _opt_float(value: Any) -> float | None:
-    return float(value) if value is not None else None
