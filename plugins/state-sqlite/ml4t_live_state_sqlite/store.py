@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 from pydantic import Field
 
 from ml4t_live_core.config import PluginConfig
-from ml4t_live_core.errors import StateCorruptError
+from ml4t_live_core.errors import StateCorruptError, StateUnavailableError
 from ml4t_live_core.protocols import TradingStateRecord
 from ml4t_live_core.state import (
     JournalEvent,
@@ -49,6 +49,11 @@ class SqliteStateConfig(PluginConfig):
 
     path: Path = Path(".ml4t-live/state.db")
     busy_timeout: float = Field(default=5.0, gt=0, le=120)
+
+
+class SqliteStateUnavailableError(StateUnavailableError):
+    """The database cannot be used now (locked, cannot be opened, I/O error): the call did not
+    complete and nothing of it was acknowledged. Not corruption: a later try may work."""
 
 
 class SqliteStateStore:
@@ -109,13 +114,19 @@ class SqliteStateStore:
         )
 
     def _guard(self, fn: Callable[..., T], *args: Any) -> T:
-        """Map a damaged database to `StateCorruptError`; lock waits and I/O errors pass through."""
+        """Map a damaged database to `StateCorruptError`, and a database that cannot be used
+        now (locked past `busy_timeout`, cannot be opened, disk I/O) to one that says so."""
         try:
             return fn(*args)
-        except sqlite3.OperationalError:
-            raise
+        except sqlite3.OperationalError as exc:
+            raise self._unavailable(exc) from exc
         except (sqlite3.DatabaseError, StateSchemaError) as exc:
             raise self._corrupt(str(exc)) from None
+
+    def _unavailable(self, exc: sqlite3.OperationalError) -> SqliteStateUnavailableError:
+        return SqliteStateUnavailableError(
+            f"sqlite state at {self.location} cannot be used now: {exc}"
+        )
 
     def _corrupt(self, problem: str) -> StateCorruptError:
         return StateCorruptError(self.backend, self.location, problem)
@@ -208,8 +219,8 @@ class SqliteStateStore:
                 f" AND NOT json_extract(body, '$.shadow') FROM journal WHERE {where} ORDER BY id",
                 (JournalEvent.SUBMITTED.value, params),
             ).fetchall()
-        except sqlite3.OperationalError:
-            raise
+        except sqlite3.OperationalError as exc:
+            raise self._unavailable(exc) from exc
         except sqlite3.DatabaseError as exc:
             raise self._corrupt(f"journal: {exc}") from None
         if wider:
@@ -239,8 +250,8 @@ class SqliteStateStore:
                     None if row is None else TradingStateRecord.from_dict(json.loads(row[0]))
                 )
                 self._trading_version = version
-        except sqlite3.OperationalError:
-            raise
+        except sqlite3.OperationalError as exc:
+            raise self._unavailable(exc) from exc
         except (sqlite3.DatabaseError, StateSchemaError, ValueError) as exc:
             raise self._corrupt(f"trading_state row: {exc}") from None
         return self._trading_cached
