@@ -103,9 +103,7 @@ class LiveEngine:
         removers = self._install_signals() if install_signal_handlers else []
         self.safe.hooks.ml4t_live_on_run_start(stats=self.stats, context=self.safe)
         try:
-            await self._in_strategy_thread(self.strategy.on_start, wrapper)
-            prepare_config = await self._prepare_config()
-            await self._in_strategy_thread(self.strategy.on_prepare, wrapper, prepare_config)
+            await self._start_strategy(wrapper)
             failure: StrategyError | None = None
             try:
                 if self.runtime.busy_policy == "latest":
@@ -124,6 +122,21 @@ class LiveEngine:
             self.safe.hooks.ml4t_live_on_run_end(stats=self.stats, context=self.safe)
             await self._shutdown()
         return self.stats
+
+    async def _start_strategy(self, wrapper: ThreadSafeBrokerWrapper) -> None:
+        """on_start, then on_prepare; an exception in either is a StrategyError (the run ends
+        before any bar; no halt is persisted, since nothing traded)."""
+        try:
+            await self._in_strategy_thread(self.strategy.on_start, wrapper)
+        except Exception as exc:
+            log.exception("strategy on_start failed")
+            raise StrategyError(f"on_start raised: {exc!r}") from exc
+        prepare_config = await self._prepare_config()
+        try:
+            await self._in_strategy_thread(self.strategy.on_prepare, wrapper, prepare_config)
+        except Exception as exc:
+            log.exception("strategy on_prepare failed")
+            raise StrategyError(f"on_prepare raised: {exc!r}") from exc
 
     async def _prepare_config(self) -> Any:
         """What `on_prepare(broker, config)` receives: the caller's object, else a LivePrepare

@@ -28,6 +28,13 @@ def load_strategy_class(target: str) -> type:
     cls = getattr(module, class_name, None)
     if not isinstance(cls, type):
         raise click.BadParameter(f"{path} has no class {class_name!r}", param_hint="TARGET")
+    from ml4t.backtest import Strategy  # here: the operational commands never import it
+
+    if not issubclass(cls, Strategy):
+        raise click.BadParameter(
+            f"{class_name} in {path} is not an ml4t.backtest Strategy subclass",
+            param_hint="TARGET",
+        )
     return cls
 
 

@@ -138,6 +138,29 @@ def test_run_on_unusable_replay_data_is_one_clear_line(tmp_path, data, says):
     assert says in result.stderr and "Traceback" not in result.stderr, result.stderr[-2000:]
 
 
+def test_a_class_that_is_not_a_strategy_is_a_usage_error(tmp_path):
+    (tmp_path / "plain.py").write_text("class Plain:\n    pass\n")
+    (tmp_path / "live.toml").write_text("")
+    result = cli("run", "plain.py:Plain", "--config", "live.toml", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "Plain in plain.py is not an ml4t.backtest Strategy subclass" in result.stderr
+
+
+def test_an_exception_in_on_start_ends_the_run_with_one_clear_line(tmp_path):
+    (tmp_path / "boom.py").write_text(
+        "from ml4t.backtest import Strategy\n"
+        "class Boom(Strategy):\n"
+        "    def on_start(self, broker):\n"
+        "        raise RuntimeError('no model file')\n"
+        "    def on_data(self, timestamp, data, context, broker):\n"
+        "        pass\n"
+    )
+    (tmp_path / "live.toml").write_text('[feed]\nuse = "synthetic"\n')
+    result = cli("run", "boom.py:Boom", "--config", "live.toml", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "Error: on_start raised: RuntimeError('no model file')" in result.stderr
+
+
 @pytest.mark.parametrize("target", ["nofile.py:Slow", "strategy.py", "strategy.py:Missing"])
 def test_run_with_a_bad_target_is_a_usage_error(tmp_path, target):
     (tmp_path / "strategy.py").write_text(STRATEGY.format(markers=str(tmp_path)))
