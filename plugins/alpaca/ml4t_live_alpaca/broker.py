@@ -30,7 +30,7 @@ from ml4t_live_alpaca.broker_reconcile import AlpacaReconcile
 from ml4t_live_alpaca.broker_updates import AlpacaUpdates
 from ml4t_live_alpaca.config import AlpacaBrokerConfig
 from ml4t_live_alpaca.credentials import Credentials, load_credentials
-from ml4t_live_alpaca.mapping import to_order, to_position
+from ml4t_live_alpaca.mapping import mappable, to_position
 from ml4t_live_alpaca.rest import AlpacaRequestError, RestCaller, Sleep, prepare_client
 from ml4t_live_alpaca.stream import TradeUpdateStream
 from ml4t_live_alpaca.tracking import Tracks
@@ -156,7 +156,8 @@ class AlpacaBroker(AlpacaOrders, AlpacaUpdates, AlpacaReconcile):
         return {p.symbol: to_position(p, now) for p in positions}
 
     async def get_open_orders(self) -> list[Order]:
-        return [to_order(a) for a in await self._open_alpaca_orders()]
+        orders = (mappable(a) for a in await self._open_alpaca_orders())
+        return [order for order in orders if order is not None]
 
     async def _open_alpaca_orders(self) -> list[AlpacaOrder]:
         request = GetOrdersRequest(status=QueryOrderStatus.OPEN, limit=500)

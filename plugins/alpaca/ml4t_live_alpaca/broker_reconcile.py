@@ -46,7 +46,9 @@ class AlpacaReconcile:
 
         def _emit(self, event: BrokerEvent) -> None: ...
 
-        def _adopt(self, alpaca: AlpacaOrder, *, known_filled: bool = False) -> OrderTrack: ...
+        def _adopt(
+            self, alpaca: AlpacaOrder, *, known_filled: bool = False
+        ) -> OrderTrack | None: ...
 
         def _absorb_fill(
             self,
@@ -83,6 +85,8 @@ class AlpacaReconcile:
                 continue
             if track is None:
                 track = self._adopt(alpaca, known_filled=not emit)
+                if track is None:  # not representable, so not one of ours: left alone
+                    continue
             seen.add(track.client_order_id)
             self._catch_up(track, alpaca, emit)
         for track in self._tracks.values():

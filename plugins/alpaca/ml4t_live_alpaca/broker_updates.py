@@ -15,7 +15,7 @@ from alpaca.trading.models import Order as AlpacaOrder
 from alpaca.trading.models import TradeUpdate
 from ml4t.backtest import Fill, OrderStatus
 
-from ml4t_live_alpaca.mapping import runtime_client_id, to_order, to_status
+from ml4t_live_alpaca.mapping import mappable, runtime_client_id, to_status
 from ml4t_live_alpaca.tracking import OrderTrack, Tracks
 from ml4t_live_core.protocols import BrokerEvent, FillEvent, OrderStatusEvent
 
@@ -54,7 +54,10 @@ class AlpacaUpdates:
                     client_id,
                 )
                 return
-            track = self._adopt(alpaca)
+            adopted = self._adopt(alpaca)
+            if adopted is None:
+                return
+            track = adopted
         self._tracks.link(alpaca_id, track)
         if event in ("fill", "partial_fill"):
             self._absorb_fill(
@@ -140,9 +143,12 @@ class AlpacaUpdates:
         )
         self._emit(FillEvent(fill, order_complete=complete, execution_id=execution_id))
 
-    def _adopt(self, alpaca: AlpacaOrder, *, known_filled: bool = False) -> OrderTrack:
-        """Track an order this process did not place (placed before a restart, or elsewhere)."""
-        order = to_order(alpaca)
+    def _adopt(self, alpaca: AlpacaOrder, *, known_filled: bool = False) -> OrderTrack | None:
+        """Track an order this process did not place (placed before a restart, or elsewhere);
+        None for one it cannot represent (see `mapping.mappable`)."""
+        order = mappable(alpaca)
+        if order is None:
+            return None
         track = OrderTrack.of(order)
         self._tracks[order.order_id] = track
         self._remember(track, alpaca)

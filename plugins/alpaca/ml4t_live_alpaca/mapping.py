@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 from datetime import UTC, datetime
@@ -21,6 +22,8 @@ from alpaca.trading.requests import (
     TrailingStopOrderRequest,
 )
 from ml4t.backtest import Order, OrderSide, OrderStatus, OrderType, Position
+
+log = logging.getLogger("ml4t_live.alpaca")
 
 EPSILON = 1e-9
 #: A replacement order's client id: the runtime id plus ".r<n>" (Alpaca wants a new, unique one).
@@ -141,6 +144,17 @@ def to_status(status: AlpacaStatus | str) -> OrderStatus:
     if status in _REJECTED:
         return OrderStatus.REJECTED
     return OrderStatus.PENDING
+
+
+def mappable(alpaca: AlpacaOrder) -> Order | None:
+    """`to_order`, or None with a warning for an order the runtime cannot represent (Alpaca's
+    multi-leg options orders). Such an order cannot be one the runtime placed; refusing to
+    start or to reconcile over it would let any manual options order stop trading."""
+    try:
+        return to_order(alpaca)
+    except UnsupportedOrderError as exc:
+        log.warning("alpaca: %s; left alone (not tracked, not adopted)", exc)
+        return None
 
 
 def to_order(alpaca: AlpacaOrder) -> Order:
