@@ -27,8 +27,11 @@ def timestamp_view(mode: StrategyTimestamps, timezone: str) -> View | None:
     return lambda ts: ts.astimezone(tz).replace(tzinfo=None)
 
 
-def shown_context(context: Mapping[str, Any], view: View) -> dict[str, Any]:
-    """`context` with its aware datetimes (bar_start, bar_end ...) shown through `view`."""
+def shown_context(context: Any, view: View) -> Any:
+    """`context` with its aware datetimes (bar_start, bar_end ...) shown through `view` (a
+    feed that passes something other than a mapping gets it back unchanged)."""
+    if not isinstance(context, Mapping):
+        return context
     return {
         key: view(value) if isinstance(value, datetime) and value.tzinfo is not None else value
         for key, value in context.items()

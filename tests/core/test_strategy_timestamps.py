@@ -76,6 +76,7 @@ def test_datetimes_in_the_context_are_shown_the_same_way():
         "bar_end": datetime(2024, 1, 2, 16, 0),
         "missing": ["X"],
     }
+    assert shown_context(None, view) is None  # a feed without a context dict
     assert timestamp_view("feed", NY) is None
 
 
