@@ -45,8 +45,8 @@ class MarketClock(ManualClock):
 
 
 def trading_day(ts: datetime, tz: tzinfo, starts: time = time()) -> date:
-    """The trading day `ts` belongs to: its calendar day in `tz`, or, with `starts` after
-    midnight (17:00 for CME Globex or FX), the next day from that local time on."""
+    """The trading day `ts` belongs to: its calendar day in `tz`, or, with `starts` in the
+    afternoon or evening (17:00 for CME Globex or FX), the next day from that local time on."""
     local = ts.astimezone(tz)
     if starts != time() and local.time() >= starts:
         return local.date() + timedelta(days=1)

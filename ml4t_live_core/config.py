@@ -59,9 +59,10 @@ class RuntimeConfig(PluginConfig):
     #: order_timeout + getter_timeout, then raise BrokerUnavailableError naming the call.
     getter_timeout: float = Field(default=2.0, gt=0)
     timezone: str = "America/New_York"
-    #: Local time (in `timezone`) at which the next trading day begins: the daily-loss base,
-    #: start-of-day equity and the day's order count roll then. Midnight by default; 17:00 in
-    #: America/Chicago for CME Globex, 17:00 in America/New_York for FX.
+    #: Local time (in `timezone`) at which the next trading day begins, on the evening before
+    #: it: the daily-loss base, start-of-day equity and the day's order count roll then.
+    #: Midnight by default; 17:00 in America/Chicago for CME Globex, 17:00 in
+    #: America/New_York for FX. Midnight or a time from 12:00 on.
     trading_day_starts: dt.time = dt.time(0)
     #: The timestamp `on_data` receives (and datetimes in its `context`): "feed" as the feed
     #: delivers it (aware, usually UTC); "local" converted to `timezone`; "naive-local" local
@@ -84,6 +85,11 @@ class RuntimeConfig(PluginConfig):
     def _local_time(cls, value: dt.time) -> dt.time:
         if value.tzinfo is not None:
             raise ValueError("give a local time in runtime.timezone, without an offset (17:00)")
+        if dt.time(0) < value < dt.time(12):
+            raise ValueError(
+                f"{value.isoformat('minutes')} is in the morning; this is when the next trading "
+                "day begins on the evening before (17:00 for CME Globex), or 00:00"
+            )
         return value
 
 

@@ -345,6 +345,11 @@ def test_the_trading_day_rolls_when_the_live_config_says(only_my_checks):
     assert limits.context.risk_state.trading_day == date(2024, 1, 3)
 
 
-def test_a_trading_day_start_with_an_offset_is_a_config_error(only_my_checks):
-    with pytest.raises(ConfigError, match="trading_day_starts"):
-        LiveLimits.from_config(overrides={"runtime": {"trading_day_starts": "17:00+01:00"}})
+@pytest.mark.parametrize(
+    ("starts", "says"), [("17:00+01:00", "without an offset"), ("03:00", "in the morning")]
+)
+def test_a_trading_day_start_that_is_not_a_local_evening_time_is_a_config_error(
+    only_my_checks, starts, says
+):
+    with pytest.raises(ConfigError, match=f"trading_day_starts.*{says}"):
+        LiveLimits.from_config(overrides={"runtime": {"trading_day_starts": starts}})
