@@ -16,13 +16,13 @@ from alpaca.trading.models import Order as AlpacaOrder
 from alpaca.trading.requests import OrderRequest, ReplaceOrderRequest
 from ml4t.backtest import Order
 
-from ml4t_live_alpaca.broker_updates import _opt_float
 from ml4t_live_alpaca.config import AlpacaBrokerConfig
 from ml4t_live_alpaca.credentials import Credentials
 from ml4t_live_alpaca.mapping import (
     EPSILON,
     UnsupportedOrderError,
     is_fractional,
+    opt_float,
     replacement_client_id,
     to_order,
     to_order_request,
@@ -219,7 +219,7 @@ class AlpacaOrders:
         track.generation += 1
         track.quantity = total
         self._remember(track, new)
-        track.baseline(str(new.id), float(new.filled_qty or 0.0), _opt_float(new.filled_avg_price))
+        track.baseline(str(new.id), float(new.filled_qty or 0.0), opt_float(new.filled_avg_price))
         return True
 
     async def close_position(self, asset: str) -> Order | None:

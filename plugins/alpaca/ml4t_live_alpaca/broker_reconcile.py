@@ -16,8 +16,7 @@ from alpaca.common.exceptions import APIError
 from alpaca.trading.models import Order as AlpacaOrder
 from ml4t.backtest import OrderStatus
 
-from ml4t_live_alpaca.broker_updates import _opt_float
-from ml4t_live_alpaca.mapping import runtime_client_id, to_status
+from ml4t_live_alpaca.mapping import opt_float, runtime_client_id, to_status
 from ml4t_live_alpaca.rest import AlpacaRequestError, RestCaller, status_of
 from ml4t_live_alpaca.tracking import OrderTrack, Tracks
 from ml4t_live_core.clock import Clock
@@ -148,7 +147,7 @@ class AlpacaReconcile:
     def _catch_up(self, track: OrderTrack, alpaca: AlpacaOrder, emit: bool) -> None:
         if not emit:
             track.baseline(
-                str(alpaca.id), float(alpaca.filled_qty or 0.0), _opt_float(alpaca.filled_avg_price)
+                str(alpaca.id), float(alpaca.filled_qty or 0.0), opt_float(alpaca.filled_avg_price)
             )
             return
         alpaca_id = str(alpaca.id)

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from alpaca.trading.models import Order as AlpacaOrder
 from alpaca.trading.models import TradeUpdate
 from ml4t.backtest import Fill, OrderStatus
 
-from ml4t_live_alpaca.mapping import mappable, runtime_client_id, to_status
+from ml4t_live_alpaca.mapping import mappable, opt_float, runtime_client_id, to_status
 from ml4t_live_alpaca.tracking import OrderTrack, Tracks
 from ml4t_live_core.protocols import BrokerEvent, FillEvent, OrderStatusEvent
 
@@ -116,7 +116,7 @@ class AlpacaUpdates:
         execution = track.increment(
             alpaca_id,
             float(alpaca.filled_qty or 0.0),
-            _opt_float(alpaca.filled_avg_price),
+            opt_float(alpaca.filled_avg_price),
             event_qty,
             event_price,
         )
@@ -154,10 +154,7 @@ class AlpacaUpdates:
         self._remember(track, alpaca)
         if known_filled:
             track.baseline(
-                str(alpaca.id), float(alpaca.filled_qty or 0.0), _opt_float(alpaca.filled_avg_price)
+                str(alpaca.id), float(alpaca.filled_qty or 0.0), opt_float(alpaca.filled_avg_price)
             )
         return track
 
-
-def _opt_float(value: Any) -> float | None:
-    return float(value) if value is not None else None

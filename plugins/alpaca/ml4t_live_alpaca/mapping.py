@@ -173,14 +173,14 @@ def to_order(alpaca: AlpacaOrder) -> Order:
         side=OrderSide.BUY if alpaca.side is AlpacaSide.BUY else OrderSide.SELL,
         quantity=_float(alpaca.qty),
         order_type=kind,
-        limit_price=_opt_float(alpaca.limit_price),
-        stop_price=_opt_float(alpaca.stop_price),
-        trail_amount=_opt_float(alpaca.trail_price),
+        limit_price=opt_float(alpaca.limit_price),
+        stop_price=opt_float(alpaca.stop_price),
+        trail_amount=opt_float(alpaca.trail_price),
         order_id=runtime_client_id(alpaca.client_order_id),
         status=to_status(alpaca.status),
         created_at=alpaca.created_at,
         filled_quantity=_float(alpaca.filled_qty),
-        filled_price=_opt_float(alpaca.filled_avg_price),
+        filled_price=opt_float(alpaca.filled_avg_price),
         filled_at=alpaca.filled_at,
     )
     return order
@@ -195,7 +195,7 @@ def to_position(alpaca: AlpacaPosition, now: datetime | None = None) -> Position
         quantity=qty,
         entry_price=_float(alpaca.avg_entry_price),
         entry_time=now or datetime.now(UTC),
-        current_price=_opt_float(alpaca.current_price),
+        current_price=opt_float(alpaca.current_price),
     )
 
 
@@ -203,5 +203,6 @@ def _float(value: Any) -> float:
     return float(value) if value is not None else 0.0
 
 
-def _opt_float(value: Any) -> float | None:
+def opt_float(value: Any) -> float | None:
+    """Alpaca's optional decimal fields (prices, quantities) as floats."""
     return float(value) if value is not None else None
