@@ -52,9 +52,3 @@ def trading_day(ts: datetime, tz: tzinfo, starts: time = time()) -> date:
         return local.date() + timedelta(days=1)
     return local.date()
 
-
-def trading_day_start(day: date, tz: tzinfo, starts: time = time()) -> datetime:
-    """The instant trading day `day` begins (see `trading_day`)."""
-    if starts == time():
-        return datetime.combine(day, starts, tz)
-    return datetime.combine(day - timedelta(days=1), starts, tz)

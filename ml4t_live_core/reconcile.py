@@ -139,14 +139,20 @@ def compare(
 
 
 async def reconcile(
-    store: StateStore, broker: BrokerAdapter, *, shadow: bool
+    store: StateStore,
+    broker: BrokerAdapter,
+    *,
+    shadow: bool,
+    records: Sequence[JournalRecord] | None = None,
 ) -> ReconciliationReport:
-    """Read the journal and the broker's open orders and positions; log and return the differences.
+    """Read the journal (unless its `records` are given) and the broker's open orders and
+    positions; log and return the differences.
 
     In shadow mode the real broker's orders are reported but not adopted: the strategy's orders
     go to the virtual portfolio and must not be able to cancel real ones.
     """
-    records = await store.read_journal()
+    if records is None:
+        records = await store.read_journal()
     orders = await broker.get_open_orders()
     positions = {asset: p.quantity for asset, p in (await broker.get_positions()).items()}
     report = compare(records, orders, positions, adopt=not shadow)

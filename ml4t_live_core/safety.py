@@ -91,7 +91,6 @@ class SafeBroker(SafetyOrders, SafetyEvents, SafetyState):
             loaded = await self.store.load_state()  # raises StateCorruptError: never reset here
             if loaded is not None:
                 self.risk_state = loaded
-                await self._recount_orders()
             self.recorder.start()
             await self._follow_persisted_trading_state()  # a halt left by `ml4t-live halt` holds
         await self.broker.connect()
@@ -104,7 +103,11 @@ class SafeBroker(SafetyOrders, SafetyEvents, SafetyState):
         await self.sync_account()
         # before the first bar: what the journal and the broker disagree on
         if self.store is not None:
-            self.reconciliation = await reconcile(self.store, self.broker, shadow=self.shadow)
+            records = await self.store.read_journal()  # one read serves both
+            self._recount_orders(records)
+            self.reconciliation = await reconcile(
+                self.store, self.broker, shadow=self.shadow, records=records
+            )
             self._adopt(self.reconciliation)
 
     async def sync_account(self) -> None:

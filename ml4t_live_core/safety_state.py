@@ -11,12 +11,12 @@ from __future__ import annotations
 import bisect
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from ml4t_live_core.book import AccountBook
-from ml4t_live_core.clock import Clock, trading_day, trading_day_start
+from ml4t_live_core.clock import Clock, trading_day
 from ml4t_live_core.config import RuntimeConfig
 from ml4t_live_core.journaling import Recorder
 from ml4t_live_core.protocols import BrokerAdapter, SharedOrderLog, StateStore, TradingStateRecord
@@ -48,18 +48,12 @@ class SafetyState(AccountBook):
     _account_orders: list[datetime] | None
 
     # --- the trading day and its marks ------------------------------------------------------
-    async def _recount_orders(self) -> None:
-        """Order counters from the journal of the saved trading day (see
-        `counters_after_journal`): a daily order cap must not restart low after a crash."""
-        assert self.store is not None
-        day = self.risk_state.trading_day
-        if day is None:
-            return
-        starts = self.runtime.trading_day_starts
-        records = await self.store.read_journal(since=trading_day_start(day, self._tz, starts))
+    def _recount_orders(self, records: Sequence[JournalRecord]) -> None:
+        """Order counters from the journal (see `counters_after_journal`): a daily order cap
+        must not restart low after a crash."""
         if added := counters_after_journal(self.risk_state, records, self.prefix, self._day_of):
             log.warning("%d orders of %s were journaled but not yet counted in the saved state "
-                        "(a crash?); counted now", added, day)
+                        "(a crash?); counted now", added, self.risk_state.trading_day)
 
     def _journal_mark(self, timestamp: datetime) -> None:
         self._last_mark = timestamp
