@@ -18,14 +18,7 @@ from rich.console import Console
 
 from ml4t_live_core import logs
 from ml4t_live_core.config import LoggingConfig, load_config
-from ml4t_live_core.errors import (
-    BrokerUnavailableError,
-    ConfigError,
-    FeedError,
-    PluginError,
-    StateCorruptError,
-    StateUnavailableError,
-)
+from ml4t_live_core.errors import ONE_LINE_ERRORS, PluginError
 from ml4t_live_core.plugins import LOAD_ENV_VAR, Kind, load_plugins
 from ml4t_live_core.protocols import TradingStateRecord
 from ml4t_live_core.risk import TradingState
@@ -340,10 +333,7 @@ def _guarded(fn: Any) -> Any:
     """Turn the runtime's specific errors into one clear line and a non-zero exit."""
     try:
         return fn()
-    except (
-        ConfigError, PluginError, StateCorruptError, StateUnavailableError,
-        BrokerUnavailableError, FeedError,
-    ) as exc:
+    except ONE_LINE_ERRORS as exc:
         raise click.ClickException(str(exc)) from None
 
 

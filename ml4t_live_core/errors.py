@@ -64,6 +64,18 @@ class BacktestOnlyError(NotImplementedError):
         super().__init__(f"broker.{method}() is backtest-only and not available live{detail}")
 
 
+#: The runtime's own errors that already say what is wrong and where: the command line shows
+#: them as one line and a non-zero exit, never as a traceback (`cli`, `state_commands`).
+ONE_LINE_ERRORS: tuple[type[Exception], ...] = (
+    ConfigError,
+    PluginError,
+    StateCorruptError,
+    StateUnavailableError,
+    BrokerUnavailableError,
+    FeedError,
+)
+
+
 def __getattr__(name: str) -> Any:
     # RiskLimitError subclasses ml4t-backtest's TradingControlViolation; importing ml4t.backtest
     # costs seconds (pandas, polars), so it loads only when the error type is asked for.
@@ -72,3 +84,4 @@ def __getattr__(name: str) -> Any:
 
         return RiskLimitError
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+

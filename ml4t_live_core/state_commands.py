@@ -13,7 +13,7 @@ import click
 from rich.console import Console
 
 from ml4t_live_core.config import load_config
-from ml4t_live_core.errors import ConfigError, PluginError, StateCorruptError, StateUnavailableError
+from ml4t_live_core.errors import ONE_LINE_ERRORS
 from ml4t_live_core.plugins import Kind
 from ml4t_live_core.protocols import StateStore
 from ml4t_live_core.state import JournalEvent, JournalRecord
@@ -32,7 +32,7 @@ def with_store[T](config_path: Path | None, action: Callable[[StateStore], Await
     """Open the configured store, run `action`, close it; known errors become one clear line."""
     try:
         cfg, plugins = load_config(config_path)
-    except (ConfigError, PluginError) as exc:
+    except ONE_LINE_ERRORS as exc:
         raise click.ClickException(str(exc)) from None
     if cfg.state is None:
         raise click.ClickException(
@@ -42,7 +42,7 @@ def with_store[T](config_path: Path | None, action: Callable[[StateStore], Await
         store: StateStore = plugins.registry.get(Kind.STATE_STORE, cfg.state).factory(
             cfg.state_config
         )
-    except (ConfigError, PluginError) as exc:
+    except ONE_LINE_ERRORS as exc:
         raise click.ClickException(str(exc)) from None
 
     async def run() -> T:
@@ -54,7 +54,7 @@ def with_store[T](config_path: Path | None, action: Callable[[StateStore], Await
 
     try:
         return asyncio.run(run())
-    except (StateCorruptError, StateUnavailableError) as exc:
+    except ONE_LINE_ERRORS as exc:
         raise click.ClickException(str(exc)) from None
     except OSError as exc:
         raise click.ClickException(f"{store.backend} state at {store.location}: {exc}") from None
